@@ -1,0 +1,9 @@
+// One lint config for the whole repository; gen/ is generated and not linted.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["gen/**", "node_modules/**", "data/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+);
