@@ -65,6 +65,12 @@ export interface ReadResult {
    * and breaking out of the loop releases the backend resources.
    */
   body: AsyncIterable<Uint8Array>;
+  /**
+   * Releases the backend resources (open file, connection) when `body` will
+   * not be iterated to the end, e.g. a caller rejected the read after
+   * opening it. Idempotent, and harmless after a full iteration.
+   */
+  close(): Promise<void>;
 }
 
 export interface WriteOptions {
