@@ -1,0 +1,85 @@
+// Assembles the daemon: the service implementations over one store tree,
+// served on the gRPC port (grpc-js) and the HTTP port (connect-node).
+import { readFileSync } from "node:fs";
+import { file_stowd_v1_error } from "../gen/stowd/v1/error_pb.js";
+import { ProtobufStoreService, file_stowd_v1_protobuf_store } from "../gen/stowd/v1/protobuf_store_pb.js";
+import { RawStoreService, file_stowd_v1_raw_store } from "../gen/stowd/v1/raw_store_pb.js";
+import type { SchemeRouter } from "./decorators/scheme-router.js";
+import { log } from "./observability/log.js";
+import { withErrorBoundary } from "./services/error-boundary.js";
+import { createProtobufStoreService } from "./services/protobuf-store-service.js";
+import { createRawStoreService, type ServiceLimits } from "./services/raw-store-service.js";
+import { startGrpcListener, type ServedService } from "./transports/grpc-listener.js";
+import { startHttpListener } from "./transports/http-listener.js";
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+export interface DaemonOptions {
+  /** The store tree: every configured scheme. */
+  store: SchemeRouter;
+  /** gRPC listen address, host:port (port 0 = any free port). */
+  grpcAddress: string;
+  /** HTTP (Connect, gRPC-Web, /healthz) listen address, host:port. */
+  httpAddress: string;
+  limits: ServiceLimits;
+  /** How long running calls may finish after a stop begins. Default 10 s. */
+  graceMs?: number;
+}
+
+export interface Daemon {
+  grpcPort: number;
+  httpPort: number;
+  /** Stops gracefully: health turns NOT_SERVING, new calls are refused, running calls get the grace period. */
+  close(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { store, limits } = options;
+  const graceMs = options.graceMs ?? 10_000;
+  const services: ServedService[] = [
+    {
+      service: RawStoreService,
+      impl: withErrorBoundary(RawStoreService, createRawStoreService({ store, version: VERSION, limits })),
+    },
+    {
+      service: ProtobufStoreService,
+      impl: withErrorBoundary(ProtobufStoreService, createProtobufStoreService({ store, maxMessageBytes: limits.maxMessageBytes })),
+    },
+  ] as ServedService[];
+
+  let serving = true;
+  const grpc = await startGrpcListener({
+    address: options.grpcAddress,
+    services,
+    files: [file_stowd_v1_raw_store, file_stowd_v1_protobuf_store, file_stowd_v1_error],
+    maxMessageBytes: limits.maxMessageBytes,
+  });
+  const http = await startHttpListener({
+    address: options.httpAddress,
+    services,
+    maxMessageBytes: limits.maxMessageBytes,
+    plainRoutes: {
+      "/healthz": (_req, res) => {
+        res.writeHead(serving ? 200 : 503, { "content-type": "text/plain" });
+        res.end(serving ? "ok\n" : "stopping\n");
+      },
+    },
+  });
+  log("info", "stowd serving", {
+    version: VERSION,
+    grpc: `${options.grpcAddress.replace(/:\d+$/, "")}:${grpc.port}`,
+    http: `${options.httpAddress.replace(/:\d+$/, "")}:${http.port}`,
+    schemes: store.routes.map((r) => `${r.scheme}:// -> ${r.store.kind}`),
+  });
+
+  return {
+    grpcPort: grpc.port,
+    httpPort: http.port,
+    async close() {
+      serving = false;
+      grpc.setNotServing();
+      await Promise.all([grpc.close(graceMs), http.close(graceMs)]);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// The one place errors leave the service layer: every StowdError becomes a
+// ConnectError carrying a stowd.v1.ErrorDetail; anything unexpected becomes
+// INTERNAL without leaking its text (it is logged instead). Both transports
+// serve the wrapped implementation, so gRPC and Connect clients see the same
+// codes and details.
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { ErrorDetailSchema, ErrorReason } from "../../gen/stowd/v1/error_pb.js";
+import { StowdError, type ErrorReason as Reason } from "../errors.js";
+import { log } from "../observability/log.js";
+
+export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof StowdError) {
+    const f = err.facts;
+    const detail = {
+      reason: ErrorReason[err.reason satisfies Reason],
+      reference: f.reference ?? "",
+      size: BigInt(f.size ?? -1),
+      limit: BigInt(f.limit ?? 0),
+      backend: f.backend ?? "",
+      field: f.field ?? "",
+      message: err.message,
+    };
+    if (err.reason === "INTERNAL") log("error", "internal error", { err: err.message, cause: String(f.cause) });
+    return new ConnectError(err.message, err.code, undefined, [{ desc: ErrorDetailSchema, value: detail }], err);
+  }
+  if (signal?.aborted) {
+    // Transports abort with a ConnectError saying whether it was a cancel or a deadline.
+    if (signal.reason instanceof ConnectError) return signal.reason;
+    return toConnectError(new StowdError("CANCELLED", "the call was cancelled or ran out of time", { cause: err }));
+  }
+  log("error", "unexpected error", { err: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  return new ConnectError("internal error; the daemon log has the details", Code.Internal, undefined, [
+    { desc: ErrorDetailSchema, value: { reason: ErrorReason.INTERNAL, message: "internal error", size: -1n } },
+  ], err);
+}
+
+type AnyImpl = Record<string, (...args: never[]) => unknown>;
+
+/** Wraps every method of `impl` so that what it throws passes through toConnectError. */
+export function withErrorBoundary<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceImpl<S> {
+  const wrapped: Record<string, unknown> = {};
+  const methods = impl as unknown as AnyImpl;
+  for (const method of service.methods) {
+    const fn = methods[method.localName];
+    if (fn === undefined) throw new Error(`${service.typeName} implementation lacks ${method.name}`);
+    if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
+      wrapped[method.localName] = async function* (req: never, ctx: { signal: AbortSignal }) {
+        try {
+          yield* fn(req, ctx as never) as AsyncIterable<unknown>;
+        } catch (err) {
+          throw toConnectError(err, ctx.signal);
+        }
+      };
+    } else {
+      wrapped[method.localName] = async (req: never, ctx: { signal: AbortSignal }) => {
+        try {
+          return await fn(req, ctx as never);
+        } catch (err) {
+          throw toConnectError(err, ctx.signal);
+        }
+      };
+    }
+  }
+  return wrapped as ServiceImpl<S>;
+}

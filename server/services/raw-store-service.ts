@@ -1,0 +1,271 @@
+// The RawStoreService implementation, written once and served by both
+// transports (grpc-js on the gRPC port, connect-node on the HTTP port). It
+// parses and validates requests, calls the store tree, and shapes responses;
+// it holds no storage logic of its own.
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
+import { StowdError } from "../errors.js";
+import { constructReference, formatReference, parsePrefixReference, parseReference } from "../references/reference.js";
+import type { SchemeRouter } from "../decorators/scheme-router.js";
+import { checkedBody, rechunk } from "./checked-body.js";
+import { toObjectInfo } from "./object-info.js";
+import { splitHeader } from "./request-stream.js";
+import {
+  optionalString,
+  toSafeNumber,
+  validateContentType,
+  validateMd5,
+  validateMetadata,
+  validatePreconditions,
+  validateRange,
+} from "./validate-request.js";
+
+export interface ServiceLimits {
+  /** Largest object WriteRaw stores; 0 = unlimited. */
+  maxUploadBytes: number;
+  /** Largest message either listener accepts. */
+  maxMessageBytes: number;
+}
+
+export interface RawStoreServiceOptions {
+  store: SchemeRouter;
+  version: string;
+  limits: ServiceLimits;
+}
+
+/** ReadRaw chunk size: large enough for throughput, far below message limits. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+const DEFAULT_PAGE_SIZE = 1000;
+const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
+
+export function createRawStoreService(options: RawStoreServiceOptions): ServiceImpl<typeof RawStoreService> {
+  const { store, version, limits } = options;
+
+  return {
+    async *readRaw(req, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof ReadRawResponseSchema>> {
+      const ref = parseReference(req.reference);
+      const range = validateRange(req.range, "range");
+      const ifMatchEtag = optionalString(req.ifMatchEtag);
+      if (req.ifNoneMatchEtag !== "") {
+        // Answer "not modified" from the current etag without opening a read.
+        const meta = await store.head(ref, ctx.signal);
+        if (meta !== undefined && meta.etag === req.ifNoneMatchEtag && (ifMatchEtag === undefined || ifMatchEtag === meta.etag)) {
+          yield { body: { case: "header", value: { info: toObjectInfo(ref, meta), offset: 0n, length: 0n, notModified: true } } };
+          return;
+        }
+      }
+      const opened = await store.read(ref, { ...(range === undefined ? {} : { range }), ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }) }, ctx.signal);
+      try {
+        const info = toObjectInfo(ref, opened.meta);
+        yield { body: { case: "header", value: { info, offset: BigInt(opened.offset), length: BigInt(opened.length) } } };
+        let sent = 0;
+        for await (const chunk of rechunk(opened.body, READ_CHUNK_BYTES)) {
+          sent += chunk.length;
+          yield { body: { case: "chunk", value: chunk } };
+        }
+        if (sent !== opened.length) {
+          // Never end a short stream with OK: the object changed underneath.
+          throw new StowdError("INTERNAL", `${req.reference} yielded ${sent} bytes instead of ${opened.length}; the read was aborted`, {
+            reference: req.reference,
+            size: sent,
+            limit: opened.length,
+            backend: store.storeFor(ref.scheme).kind,
+          });
+        }
+      } finally {
+        await opened.close();
+      }
+    },
+
+    async writeRaw(requests, ctx) {
+      const stream = await splitHeader(requests, "WriteRaw");
+      try {
+        const h = stream.header;
+        const ref = parseReference(h.reference, "header.reference");
+        requireKey(ref.key, h.reference, "header.reference");
+        const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
+        if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
+          throw new StowdError("LIMIT_EXCEEDED", `the declared size of ${h.reference} (${declaredSize} bytes) exceeds the upload limit of ${limits.maxUploadBytes} bytes`, {
+            reference: h.reference,
+            size: declaredSize,
+            limit: limits.maxUploadBytes,
+          });
+        }
+        const contentMd5 = validateMd5(h.contentMd5, "header.content_md5");
+        const writeOptions = {
+          contentType: validateContentType(h.contentType, "header.content_type"),
+          metadata: validateMetadata(h.metadata, "header.metadata"),
+          preconditions: validatePreconditions(h.preconditions, "header.preconditions"),
+          ...(contentMd5 === undefined ? {} : { contentMd5 }),
+          ...(declaredSize === undefined ? {} : { size: declaredSize }),
+        };
+        const body = checkedBody(stream.chunks, {
+          reference: h.reference,
+          maxBytes: limits.maxUploadBytes,
+          ...(declaredSize === undefined ? {} : { declaredSize }),
+          ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
+        });
+        const meta = await store.write(ref, body, writeOptions, ctx.signal);
+        return { info: toObjectInfo(ref, meta) };
+      } finally {
+        await stream.release();
+      }
+    },
+
+    async append(requests, ctx) {
+      const stream = await splitHeader(requests, "Append");
+      try {
+        const h = stream.header;
+        const ref = parseReference(h.reference, "header.reference");
+        requireKey(ref.key, h.reference, "header.reference");
+        const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
+        const ifMatchEtag = optionalString(h.ifMatchEtag);
+        const body = checkedBody(stream.chunks, { reference: h.reference, maxBytes: limits.maxUploadBytes });
+        const meta = await store.append(
+          ref,
+          body,
+          {
+            createIfMissing: h.createIfMissing,
+            contentType: validateContentType(h.contentType, "header.content_type"),
+            ...(expectedOffset === undefined ? {} : { expectedOffset }),
+            ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }),
+          },
+          ctx.signal,
+        );
+        return { info: toObjectInfo(ref, meta) };
+      } finally {
+        await stream.release();
+      }
+    },
+
+    async head(req, ctx) {
+      const ref = parseReference(req.reference);
+      requireKey(ref.key, req.reference, "reference");
+      const meta = await store.head(ref, ctx.signal);
+      return meta === undefined ? { exists: false } : { exists: true, info: toObjectInfo(ref, meta) };
+    },
+
+    async list(req, ctx) {
+      const prefix = parsePrefixReference(req.reference);
+      if (req.pageSize < 0) throw invalidArgument("page_size", `must not be negative (got ${req.pageSize}); 0 means the default of ${DEFAULT_PAGE_SIZE}`);
+      const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, DEFAULT_PAGE_SIZE);
+      if (req.delimiter !== "" && !store.storeFor(prefix.scheme).capabilities.delimiterListing) {
+        throw new StowdError("UNSUPPORTED", `the ${store.storeFor(prefix.scheme).kind} backend cannot list with a delimiter`, { field: "delimiter" });
+      }
+      if (req.delimiter.length > 16 || /[\u0000-\u001f]/.test(req.delimiter)) {
+        throw invalidArgument("delimiter", "must be at most 16 printable characters, usually \"/\"");
+      }
+      const page = await store.list(prefix, { pageSize, pageToken: req.pageToken, delimiter: req.delimiter }, ctx.signal);
+      return {
+        objects: page.objects.map((meta) => toObjectInfo(prefix, meta)),
+        commonPrefixes: page.commonPrefixes.map((key) => formatReference(prefix, key)),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+
+    async delete(req, ctx) {
+      const ref = parseReference(req.reference);
+      requireKey(ref.key, req.reference, "reference");
+      const ifMatchEtag = optionalString(req.ifMatchEtag);
+      const existed = await store.delete(ref, ifMatchEtag === undefined ? {} : { ifMatchEtag }, ctx.signal);
+      if (!existed && !req.allowMissing) {
+        throw new StowdError("NOT_FOUND", `${req.reference} does not exist (set allow_missing to treat that as success)`, {
+          reference: req.reference,
+        });
+      }
+      return {};
+    },
+
+    async deletePrefix(req, ctx) {
+      const prefix = parsePrefixReference(req.reference);
+      if (prefix.key === "") {
+        throw invalidArgument("reference", `the prefix ${JSON.stringify(req.reference)} names a whole container; DeletePrefix needs a non-empty key prefix`);
+      }
+      const deleted = await store.deletePrefix(prefix, ctx.signal);
+      return { deletedCount: BigInt(deleted) };
+    },
+
+    async copyRaw(req, ctx) {
+      const source = parseReference(req.sourceReference, "source_reference");
+      const destination = parseReference(req.destinationReference, "destination_reference");
+      requireKey(source.key, req.sourceReference, "source_reference");
+      requireKey(destination.key, req.destinationReference, "destination_reference");
+      const ifSourceMatchEtag = optionalString(req.ifSourceMatchEtag);
+      const meta = await store.copy(
+        source,
+        destination,
+        {
+          preconditions: validatePreconditions(req.preconditions, "preconditions"),
+          ...(ifSourceMatchEtag === undefined ? {} : { ifSourceMatchEtag }),
+        },
+        ctx.signal,
+      );
+      return { info: toObjectInfo(destination, meta) };
+    },
+
+    async createSignedUrl(req, ctx) {
+      const ref = parseReference(req.reference);
+      requireKey(ref.key, req.reference, "reference");
+      const method = req.method === SignedUrlMethod.GET ? "GET" : req.method === SignedUrlMethod.PUT ? "PUT" : undefined;
+      if (method === undefined) throw invalidArgument("method", "must be SIGNED_URL_METHOD_GET or SIGNED_URL_METHOD_PUT");
+      const seconds = req.expiresIn === undefined ? 0 : Number(req.expiresIn.seconds) + req.expiresIn.nanos / 1e9;
+      if (!(seconds > 0 && seconds <= MAX_SIGNED_URL_SECONDS)) {
+        throw invalidArgument("expires_in", `must be positive and at most 7 days (got ${seconds} s)`);
+      }
+      const contentMd5 = validateMd5(req.contentMd5, "content_md5");
+      const signed = await store.signUrl(
+        ref,
+        {
+          method,
+          expiresInSeconds: Math.ceil(seconds),
+          contentType: validateContentType(req.contentType, "content_type"),
+          ...(contentMd5 === undefined ? {} : { contentMd5 }),
+        },
+        ctx.signal,
+      );
+      return { url: signed.url, requiredHeaders: signed.requiredHeaders, expireTime: timestampFromDate(signed.expires) };
+    },
+
+    constructReference(req) {
+      return { reference: constructReference(req.baseReference, req.nestedKeys) };
+    },
+
+    splitReference(req) {
+      const ref = parseReference(req.reference);
+      return { scheme: ref.scheme, container: ref.container, key: ref.key };
+    },
+
+    getServerInfo() {
+      return {
+        version,
+        backends: store.routes.map(({ scheme, store: backend }) => ({
+          scheme,
+          kind: backend.kind,
+          capabilities: backend.capabilities,
+          baseContainerReference: "",
+        })),
+        limits: {
+          maxDownloadBytes: 0n,
+          maxUploadBytes: BigInt(limits.maxUploadBytes),
+          maxMessageBytes: BigInt(limits.maxMessageBytes),
+        },
+      };
+    },
+  };
+}
+
+function invalidArgument(field: string, message: string): StowdError {
+  return new StowdError("INVALID_ARGUMENT", `${field}: ${message}`, { field });
+}
+
+/** Object RPCs need a key: `s3://bucket` alone names no object. */
+function requireKey(key: string, reference: string, field: string): void {
+  if (key === "") {
+    throw new StowdError("INVALID_REFERENCE", `invalid reference ${JSON.stringify(reference)}: it names a container, not an object; add a key (scheme://container/key)`, {
+      reference,
+      field,
+    });
+  }
+}

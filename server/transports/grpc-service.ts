@@ -1,0 +1,135 @@
+// Serves a protobuf-es service implementation (the same object connect-node
+// serves) on a grpc-js server. Requests arrive as raw bytes and are parsed
+// here, so malformed protobuf is INVALID_ARGUMENT rather than grpc-js's
+// INTERNAL; responses are encoded with toBinary.
+import { once } from "node:events";
+import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type * as grpc from "@grpc/grpc-js";
+import { toConnectError } from "../services/error-boundary.js";
+import { toGrpcStatus } from "./grpc-status.js";
+
+type Handler = (...args: never[]) => unknown;
+
+export interface GrpcService {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+}
+
+/** Builds the grpc-js definition and handlers for one service. */
+export function createGrpcService<S extends DescService>(service: S, impl: ServiceImpl<S>, shutdownSignal: AbortSignal): GrpcService {
+  const definition: Record<string, grpc.MethodDefinition<Buffer, object>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  const methods = impl as unknown as Record<string, Handler>;
+  for (const method of service.methods) {
+    const fn = methods[method.localName];
+    if (fn === undefined) throw new Error(`${service.typeName} implementation lacks ${method.name}`);
+    definition[method.name] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: (value: Buffer) => value,
+      requestDeserialize: (bytes: Buffer) => bytes,
+      responseSerialize: (value: object) => Buffer.from(toBinary(method.output, create(method.output, value as never))),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+      originalName: method.localName,
+    };
+    implementation[method.name] = createHandler(service, method, fn, shutdownSignal);
+  }
+  return { definition, implementation };
+}
+
+function parse(method: DescMethod, bytes: Buffer): unknown {
+  try {
+    return fromBinary(method.input, bytes);
+  } catch (err) {
+    throw new ConnectError(`the request is not a valid ${method.input.typeName} message: ${(err as Error).message}`, Code.InvalidArgument);
+  }
+}
+
+interface AnyCall {
+  metadata: grpc.Metadata;
+  getDeadline(): grpc.Deadline;
+  getPath(): string;
+  on(event: "cancelled", listener: () => void): unknown;
+}
+
+function contextFor(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal) {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(call.metadata.getMap())) {
+    if (typeof value === "string") headers.set(key, value);
+  }
+  const ctx = createHandlerContext({
+    service,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: call.getPath(),
+    requestHeader: headers,
+    shutdownSignal,
+    ...(Number.isFinite(deadlineMs) ? { timeoutMs: Math.max(0, deadlineMs - Date.now()) } : {}),
+  });
+  call.on("cancelled", () => ctx.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
+  return ctx;
+}
+
+/** Yields parsed messages from a grpc-js request stream; throws when the call is aborted. */
+async function* readRequests(method: DescMethod, call: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<unknown> {
+  const iterator = call[Symbol.asyncIterator]();
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  for (;;) {
+    const next = await Promise.race([iterator.next(), aborted]);
+    if (next.done) return;
+    yield parse(method, next.value);
+  }
+}
+
+function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal) {
+  const invoke = fn as (input: unknown, ctx: HandlerContext) => unknown;
+  switch (method.methodKind) {
+    case "unary":
+      return (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const ctx = contextFor(service, method, call, shutdownSignal);
+        Promise.resolve()
+          .then(() => invoke(parse(method, call.request), ctx))
+          .then(
+            (response) => callback(null, response),
+            (err: unknown) => callback(toGrpcStatus(toConnectError(err, ctx.signal))),
+          )
+          .finally(() => ctx.abort());
+      };
+    case "server_streaming":
+      return (call: grpc.ServerWritableStream<Buffer, unknown>) => {
+        const ctx = contextFor(service, method, call, shutdownSignal);
+        (async () => {
+          for await (const response of invoke(parse(method, call.request), ctx) as AsyncIterable<unknown>) {
+            // Respect the client's flow control: wait for drain before producing more.
+            if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
+          }
+          call.end();
+        })()
+          .catch((err: unknown) => call.emit("error", toGrpcStatus(toConnectError(err, ctx.signal))))
+          .finally(() => ctx.abort());
+      };
+    case "client_streaming":
+      return (call: grpc.ServerReadableStream<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const ctx = contextFor(service, method, call, shutdownSignal);
+        Promise.resolve()
+          .then(() => invoke(readRequests(method, call, ctx.signal), ctx))
+          .then(
+            (response) => callback(null, response),
+            (err: unknown) => callback(toGrpcStatus(toConnectError(err, ctx.signal))),
+          )
+          .finally(() => ctx.abort());
+      };
+    default:
+      throw new Error(`${method.methodKind} methods are not served over grpc-js (${method.name})`);
+  }
+}

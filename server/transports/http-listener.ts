@@ -1,0 +1,104 @@
+// The HTTP port: connect-node serves the same service implementations as
+// Connect (JSON or binary, so `curl` works), gRPC-Web and gRPC, plus plain
+// endpoints such as /healthz. One port speaks HTTP/1.1 and cleartext HTTP/2
+// (h2c with prior knowledge): the first bytes of each connection decide.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ServedService } from "./grpc-listener.js";
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** HTTP/2 flow-control windows: Node's 64 KiB default caps a stream near 450 MB/s. */
+const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
+
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+export type PlainRoute = (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]) => void;
+
+export interface HttpListenerOptions {
+  /** host:port; port 0 picks a free port. */
+  address: string;
+  services: ServedService[];
+  maxMessageBytes: number;
+  /** Non-RPC endpoints by path, e.g. "/healthz". */
+  plainRoutes: Record<string, PlainRoute>;
+}
+
+export interface HttpListener {
+  port: number;
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes(router) {
+      for (const { service, impl } of options.services) router.service(service, impl);
+    },
+    // Byte payloads do not compress; gzip would cost ~20x throughput (design §5).
+    acceptCompression: [],
+    readMaxBytes: options.maxMessageBytes,
+    writeMaxBytes: options.maxMessageBytes,
+    shutdownSignal: shutdown.signal,
+    fallback(req, res) {
+      const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
+      if (route !== undefined) return route(req, res);
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found: stowd serves RPCs at /stowd.v1.RawStoreService/<Method> and /stowd.v1.ProtobufStoreService/<Method>\n");
+    },
+  });
+
+  const h1 = http.createServer(handler);
+  const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
+  });
+
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // Peek at the first bytes, put them back, and hand the socket to the
+    // server that speaks its protocol.
+    socket.once("readable", () => {
+      const head = socket.read() as Buffer | null;
+      if (head === null) return socket.destroy();
+      socket.unshift(head);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      (isH2 ? h2 : h1).emit("connection", socket);
+    });
+  });
+
+  const [host, portText] = splitAddress(options.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(portText), host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  return {
+    port,
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      h1.closeIdleConnections();
+      for (const session of sessions) session.close();
+      const timer = setTimeout(() => {
+        shutdown.abort();
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function splitAddress(address: string): [string, string] {
+  const colon = address.lastIndexOf(":");
+  if (colon < 0) throw new Error(`listen address ${JSON.stringify(address)} must be host:port, e.g. 127.0.0.1:8080`);
+  return [address.slice(0, colon).replace(/^\[|\]$/g, ""), address.slice(colon + 1)];
+}
