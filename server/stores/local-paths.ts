@@ -1,0 +1,183 @@
+// Where the local store keeps things, and the rules that keep every path
+// inside its root: containers and keys are checked lexically, and the
+// directories on the way are checked on disk, so neither `..` nor a symbolic
+// link planted inside the root can lead outside it.
+import { createHash } from "node:crypto";
+import { lstat, mkdir, realpath, rmdir } from "node:fs/promises";
+import path from "node:path";
+import { StowdError } from "../errors.js";
+import { errnoCode, fromFsError } from "./fs-errors.js";
+
+/** The internal directory in the root: temp files and metadata sidecars. */
+export const INTERNAL_DIR = ".stowd";
+const MAX_SEGMENT_BYTES = 255;
+
+export interface LocalLayout {
+  /** realpath of the configured root. */
+  root: string;
+  tmpDir: string;
+  metaDir: string;
+}
+
+export function createLayout(realRoot: string): LocalLayout {
+  return { root: realRoot, tmpDir: path.join(realRoot, INTERNAL_DIR, "tmp"), metaDir: path.join(realRoot, INTERNAL_DIR, "meta") };
+}
+
+function invalid(reference: string, why: string): StowdError {
+  return new StowdError("INVALID_REFERENCE", `${reference} cannot be stored by the local store: ${why}`, { reference, field: "reference", backend: "local" });
+}
+
+function checkSegment(segment: string, reference: string, what: string): void {
+  if (segment.includes("\0")) throw invalid(reference, `the ${what} contains a NUL character`);
+  if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) {
+    throw invalid(reference, `a path segment of the ${what} is longer than ${MAX_SEGMENT_BYTES} bytes, the file-name limit`);
+  }
+}
+
+/** The directory of a container: the root itself for "" (as in `file:///tmp/x`). */
+export function containerDir(layout: LocalLayout, container: string, reference: string): string {
+  if (container === "") return layout.root;
+  if (container === "." || container === ".." || container === INTERNAL_DIR) {
+    throw invalid(reference, `"${container}" is not a usable container name (it would name a directory outside the container or stowd's internal one)`);
+  }
+  if (container.includes("/")) throw invalid(reference, "the container contains '/'");
+  checkSegment(container, reference, "container");
+  return path.join(layout.root, container);
+}
+
+/** Checks a key against the local store's rules; an empty key only when `allowEmpty`. */
+export function checkKey(container: string, key: string, reference: string, allowEmpty: boolean): void {
+  if (key === "") {
+    if (allowEmpty) return;
+    throw invalid(reference, "the key is empty; name an object");
+  }
+  const segments = key.split("/");
+  for (const segment of segments) {
+    if (segment === "") {
+      throw invalid(reference, `the key ${JSON.stringify(key)} has an empty path segment (leading '/' or '//'), which a file path cannot represent`);
+    }
+    if (segment === "." || segment === "..") throw invalid(reference, `"${segment}" path segments are not allowed`);
+    checkSegment(segment, reference, "key");
+  }
+  if (container === "" && segments[0] === INTERNAL_DIR) {
+    throw invalid(reference, `keys starting with "${INTERNAL_DIR}/" are reserved for stowd's internal files in the root container`);
+  }
+}
+
+/** The data file of `key`, after checking the key; always inside the container directory. */
+export function objectPath(dir: string, container: string, key: string, reference: string): string {
+  checkKey(container, key, reference, false);
+  const file = path.join(dir, ...key.split("/"));
+  if (!file.startsWith(dir + path.sep)) throw invalid(reference, "the key leads outside the container directory");
+  return file;
+}
+
+export function symlinkRefused(reference: string, at: string): StowdError {
+  return new StowdError(
+    "PERMISSION_DENIED",
+    `${reference} leads through the symbolic link ${JSON.stringify(at)}; the local store never follows symbolic links inside its root`,
+    { reference, backend: "local" },
+  );
+}
+
+export function objectIsDirectory(reference: string): StowdError {
+  return new StowdError(
+    "INVALID_ARGUMENT",
+    `cannot store ${reference}: other objects are stored under its key followed by "/", and the local store keeps objects as files, so a key cannot be both an object and a "directory" of objects; nothing was written`,
+    { reference, backend: "local" },
+  );
+}
+
+export function ancestorIsObject(reference: string, ancestorKey: string): StowdError {
+  return new StowdError(
+    "INVALID_ARGUMENT",
+    `cannot store ${reference}: "${ancestorKey}" is an object, and the local store keeps objects as files, so "${ancestorKey}" cannot also be a "directory" of other objects; nothing was written`,
+    { reference, backend: "local" },
+  );
+}
+
+/** Names what blocks the directories of `file` (a link, or a file where a directory should be), for error messages. */
+async function blockingAncestor(layout: LocalLayout, dir: string, file: string, reference: string): Promise<StowdError | undefined> {
+  const parts = path.relative(layout.root, path.dirname(file)).split(path.sep).filter((p) => p !== "");
+  let at = layout.root;
+  for (const part of parts) {
+    at = path.join(at, part);
+    const stats = await lstat(at).catch(() => undefined);
+    if (stats === undefined) return undefined;
+    if (stats.isSymbolicLink()) return symlinkRefused(reference, path.relative(layout.root, at));
+    if (!stats.isDirectory()) {
+      if (!at.startsWith(dir + path.sep)) {
+        return new StowdError("INTERNAL", `the container directory of ${reference} is not a directory`, { reference, backend: "local" });
+      }
+      return ancestorIsObject(reference, path.relative(dir, at).split(path.sep).join("/"));
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks that the parent directory of `file` is exactly where the lexical
+ * path says (no symbolic link on the way; `dir` is under the real root).
+ * Returns false when it does not exist (yet). For a write, an object where a
+ * directory should be is the directory/object conflict error.
+ */
+export async function checkParent(layout: LocalLayout, dir: string, file: string, reference: string, forWrite: boolean): Promise<boolean> {
+  const parent = path.dirname(file);
+  let real: string;
+  try {
+    real = await realpath(parent);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOENT") return false;
+    if (code === "ENOTDIR" && !forWrite) return false; // an ancestor is an object, so this key is not one
+    if (code === "ENOTDIR") throw (await blockingAncestor(layout, dir, file, reference)) ?? fromFsError(err, reference, "resolving the directory of");
+    if (code === "ELOOP") throw symlinkRefused(reference, path.relative(layout.root, parent));
+    throw fromFsError(err, reference, "resolving the directory of");
+  }
+  if (real !== parent) {
+    // Both a link pointing outside and one pointing elsewhere inside the root
+    // are refused: following either would alias or escape.
+    throw (await blockingAncestor(layout, dir, file, reference)) ?? symlinkRefused(reference, path.relative(layout.root, parent));
+  }
+  return true;
+}
+
+/** Creates the missing directories between the root and `file`, refusing links and files on the way. */
+export async function ensureParent(layout: LocalLayout, dir: string, file: string, reference: string): Promise<void> {
+  const parts = path.relative(layout.root, path.dirname(file)).split(path.sep).filter((p) => p !== "");
+  let at = layout.root;
+  for (const part of parts) {
+    at = path.join(at, part);
+    try {
+      await mkdir(at);
+      continue;
+    } catch (err) {
+      if (errnoCode(err) !== "EEXIST") {
+        if (errnoCode(err) === "ENOTDIR") throw (await blockingAncestor(layout, dir, file, reference)) ?? fromFsError(err, reference, "creating the directories of");
+        throw fromFsError(err, reference, "creating the directories of");
+      }
+    }
+    const stats = await lstat(at);
+    if (stats.isSymbolicLink()) throw symlinkRefused(reference, path.relative(layout.root, at));
+    if (!stats.isDirectory()) throw (await blockingAncestor(layout, dir, file, reference)) ?? objectIsDirectory(reference);
+  }
+}
+
+/** Removes now-empty directories from `from` up to (not including) `stop`. */
+export async function pruneEmptyDirs(from: string, stop: string): Promise<void> {
+  let at = from;
+  while (at.startsWith(stop + path.sep)) {
+    try {
+      await rmdir(at);
+    } catch {
+      return; // not empty (or already gone / in use): stop climbing
+    }
+    at = path.dirname(at);
+  }
+}
+
+/** The sidecar file holding the metadata of (container, key). */
+export function sidecarPath(layout: LocalLayout, container: string, key: string): string {
+  const hash = createHash("sha256").update(container).update("\0").update(key).digest("hex");
+  return path.join(layout.metaDir, hash.slice(0, 2), `${hash}.json`);
+}
