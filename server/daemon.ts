@@ -1,6 +1,14 @@
 // Assembles the daemon: the service implementations over one store tree,
 // served on the gRPC port (grpc-js) and the HTTP port (connect-node).
 import { readFileSync } from "node:fs";
+import { createRegistry } from "@bufbuild/protobuf";
+import {
+  file_google_protobuf_duration,
+  file_google_protobuf_empty,
+  file_google_protobuf_struct,
+  file_google_protobuf_timestamp,
+  file_google_protobuf_wrappers,
+} from "@bufbuild/protobuf/wkt";
 import { file_stowd_v1_error } from "../gen/stowd/v1/error_pb.js";
 import { ProtobufStoreService, file_stowd_v1_protobuf_store } from "../gen/stowd/v1/protobuf_store_pb.js";
 import { RawStoreService, file_stowd_v1_raw_store } from "../gen/stowd/v1/raw_store_pb.js";
@@ -58,6 +66,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     address: options.httpAddress,
     services,
     maxMessageBytes: limits.maxMessageBytes,
+    jsonRegistry: createRegistry(
+      file_stowd_v1_error,
+      file_google_protobuf_wrappers,
+      file_google_protobuf_struct,
+      file_google_protobuf_timestamp,
+      file_google_protobuf_duration,
+      file_google_protobuf_empty,
+    ),
     plainRoutes: {
       "/healthz": (_req, res) => {
         res.writeHead(serving ? 200 : 503, { "content-type": "text/plain" });

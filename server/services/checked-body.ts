@@ -3,6 +3,7 @@
 // throws *before the store sees the end of the stream*, so a store never
 // commits a body that is too long, too short or corrupted.
 import { createHash } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { StowdError } from "../errors.js";
 
 export interface BodyChecks {
@@ -13,10 +14,12 @@ export interface BodyChecks {
   maxBytes: number;
   /** Expected MD5 digest (16 bytes). */
   md5?: Uint8Array;
+  /** The call's signal: a stream that ends because the client reset it is not a complete body. */
+  signal: AbortSignal;
 }
 
 export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: BodyChecks): AsyncGenerator<Uint8Array> {
-  const { reference, declaredSize, maxBytes, md5 } = checks;
+  const { reference, declaredSize, maxBytes, md5, signal } = checks;
   const hash = md5 === undefined ? undefined : createHash("md5");
   let received = 0;
   for await (const chunk of chunks) {
@@ -39,6 +42,11 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
     hash?.update(chunk);
     yield chunk;
   }
+  // Node's HTTP/2 server ends a request stream that the client reset
+  // (RST_STREAM) before it reports the reset, so the end of the chunks alone
+  // does not prove the client finished. Let the reset arrive, then check.
+  await nextTurn();
+  signal.throwIfAborted();
   if (declaredSize !== undefined && received !== declaredSize) {
     throw new StowdError("SIZE_MISMATCH", `the upload to ${reference} ended after ${received} bytes but declared ${declaredSize}; nothing was stored`, {
       reference,

@@ -103,6 +103,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         };
         const body = checkedBody(stream.chunks, {
           reference: h.reference,
+          signal: ctx.signal,
           maxBytes: limits.maxUploadBytes,
           ...(declaredSize === undefined ? {} : { declaredSize }),
           ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
@@ -122,7 +123,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         requireKey(ref.key, h.reference, "header.reference");
         const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
         const ifMatchEtag = optionalString(h.ifMatchEtag);
-        const body = checkedBody(stream.chunks, { reference: h.reference, maxBytes: limits.maxUploadBytes });
+        const body = checkedBody(stream.chunks, { reference: h.reference, signal: ctx.signal, maxBytes: limits.maxUploadBytes });
         const meta = await store.append(
           ref,
           body,

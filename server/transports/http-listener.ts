@@ -5,6 +5,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type { Registry } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServedService } from "./grpc-listener.js";
 
@@ -21,6 +22,8 @@ export interface HttpListenerOptions {
   address: string;
   services: ServedService[];
   maxMessageBytes: number;
+  /** Message types Connect JSON can name in google.protobuf.Any and error details. */
+  jsonRegistry: Registry;
   /** Non-RPC endpoints by path, e.g. "/healthz". */
   plainRoutes: Record<string, PlainRoute>;
 }
@@ -41,6 +44,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
     shutdownSignal: shutdown.signal,
+    jsonOptions: { registry: options.jsonRegistry },
     fallback(req, res) {
       const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
       if (route !== undefined) return route(req, res);

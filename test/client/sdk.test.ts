@@ -292,11 +292,10 @@ describe("cancellation", () => {
     await abortedUpload({ size: 2 * MiB });
   });
 
-  // Daemon bug, not SDK: Node's http2 server emits 'end' on the request
-  // stream before 'aborted' when a client resets it (RST_STREAM CANCEL), and
-  // the daemon commits the bytes received so far on 'end'. Flip to `it` once
-  // the daemon checks for the reset before committing.
-  it.fails("rejects an upload of unknown size aborted mid-stream and stores nothing", async () => {
+  // Node's http2 server emits 'end' on the request stream before 'aborted'
+  // when a client resets it (RST_STREAM CANCEL); the daemon must not take
+  // that 'end' for a complete upload (see server/services/checked-body.ts).
+  it("rejects an upload of unknown size aborted mid-stream and stores nothing", async () => {
     await abortedUpload({});
   });
 });

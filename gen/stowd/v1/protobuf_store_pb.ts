@@ -94,9 +94,9 @@ export type ReadProtobufRequest = Message<"stowd.v1.ReadProtobufRequest"> & {
   reference: string;
 
   /**
-   * The expected type URL. Empty accepts any type, including objects
-   * written as raw bytes without a recorded type (returned with an empty
-   * `type_url`).
+   * The expected type URL. Empty accepts any stored type. Objects without a
+   * recorded type (written by Flyte or with WriteRaw) are returned with this
+   * type URL, or an empty one when this is empty.
    *
    * @generated from field: string type_url = 2;
    */
@@ -161,9 +161,11 @@ export const ProtobufStoreService: GenService<{
     output: typeof WriteProtobufResponseSchema;
   },
   /**
-   * ReadProtobuf returns a stored message. The download limit applies. When
-   * `type_url` is given and the object was stored with another type, the
-   * answer is FAILED_PRECONDITION.
+   * ReadProtobuf returns a stored message. The download limit applies, and
+   * the object must fit in one message (GetServerInfo
+   * `limits.max_message_bytes`; larger objects are RESOURCE_EXHAUSTED, read
+   * them with ReadRaw). When `type_url` is given and the object was stored
+   * with another type, the answer is FAILED_PRECONDITION.
    *
    * @generated from rpc stowd.v1.ProtobufStoreService.ReadProtobuf
    */

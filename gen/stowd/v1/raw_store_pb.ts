@@ -164,7 +164,8 @@ export type WriteRawRequest = Message<"stowd.v1.WriteRawRequest"> & {
   } | {
     /**
      * Next bytes of the object, in order. Any size up to the server's
-     * maximum message size (4 MiB by default); 64 KiB to 1 MiB is typical.
+     * maximum message size (GetServerInfo `limits.max_message_bytes`, 16 MiB
+     * by default); 64 KiB to 1 MiB is typical.
      *
      * @generated from field: bytes chunk = 2;
      */
