@@ -155,7 +155,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
       if (req.delimiter !== "" && !store.storeFor(prefix.scheme).capabilities.delimiterListing) {
         throw new StowdError("UNSUPPORTED", `the ${store.storeFor(prefix.scheme).kind} backend cannot list with a delimiter`, { field: "delimiter" });
       }
-      if (req.delimiter.length > 16 || /[\u0000-\u001f]/.test(req.delimiter)) {
+      if (req.delimiter.length > 16 || [...req.delimiter].some((c) => c < " ")) {
         throw invalidArgument("delimiter", "must be at most 16 printable characters, usually \"/\"");
       }
       const page = await store.list(prefix, { pageSize, pageToken: req.pageToken, delimiter: req.delimiter }, ctx.signal);
