@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages of the servers the backend tests start on
+# loopback ports: redis-server, and Ceph (mon, osd, mgr, radosgw) for S3.
+# azurite comes from npm (devDependencies); GCS uses our own test server.
+# Safe to run again: installs only what is missing.
+set -euo pipefail
+need=()
+for pkg in redis-server radosgw ceph-mon ceph-osd ceph-mgr; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test servers already installed"
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${need[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
