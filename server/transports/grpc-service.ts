@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary, type DescMethod, type DescService } from 
 import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { toConnectError } from "../services/error-boundary.js";
+import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { toGrpcStatus } from "./grpc-status.js";
 
 type Handler = (...args: never[]) => unknown;
@@ -30,13 +31,20 @@ export function createGrpcService<S extends DescService>(service: S, impl: Servi
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: (value: Buffer) => value,
       requestDeserialize: (bytes: Buffer) => bytes,
-      responseSerialize: (value: object) => Buffer.from(toBinary(method.output, create(method.output, value as never))),
+      responseSerialize: (value: object) => serializeResponse(method, value),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       originalName: method.localName,
     };
     implementation[method.name] = createHandler(service, method, fn, shutdownSignal);
   }
   return { definition, implementation };
+}
+
+function serializeResponse(method: DescMethod, value: object): Buffer {
+  const chunk = readRawChunk(method, value);
+  if (chunk !== undefined) return encodeChunkMessage(chunk);
+  const bytes = toBinary(method.output, create(method.output, value as never));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function parse(method: DescMethod, bytes: Buffer): unknown {
@@ -78,17 +86,27 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
 /** Yields parsed messages from a grpc-js request stream; throws when the call is aborted. */
 async function* readRequests(method: DescMethod, call: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<unknown> {
   const iterator = call[Symbol.asyncIterator]();
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
   for (;;) {
-    const next = await Promise.race([iterator.next(), aborted]);
+    const next = await nextOrAbort(iterator, signal);
     if (next.done) return;
     yield parse(method, next.value);
   }
+}
+
+/**
+ * The iterator's next message, or the signal's reason. The abort promise is
+ * made per message: racing every message against one long-lived promise
+ * would keep each message alive until the call ends (measured: an upload
+ * held the whole object in memory).
+ */
+function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  signal.throwIfAborted();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([iterator.next(), aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal) {
