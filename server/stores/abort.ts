@@ -4,6 +4,7 @@
 // client cannot keep a write open after it was cancelled.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { StowdError } from "../errors.js";
+import { nextOrAbort } from "../next-or-abort.js";
 
 function isDeadline(reason: unknown): boolean {
   if (reason instanceof ConnectError) return reason.code === Code.DeadlineExceeded;
@@ -29,16 +30,10 @@ export function throwIfAborted(signal: AbortSignal, reference: string): void {
 export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal, reference: string): AsyncGenerator<T> {
   throwIfAborted(signal, reference);
   const it = source[Symbol.asyncIterator]();
-  let onAbort = (): void => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortError(signal, reference));
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {});
   let done = false;
   try {
     for (;;) {
-      const next = await Promise.race([it.next(), aborted]);
+      const next = await nextOrAbort(it, signal, () => abortError(signal, reference));
       if (next.done) {
         done = true;
         return;
@@ -46,7 +41,6 @@ export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSigna
       yield next.value;
     }
   } finally {
-    signal.removeEventListener("abort", onAbort);
     // Release the source without waiting: after an abort it may be stuck in next().
     if (!done) void it.return?.()?.catch(() => {});
   }

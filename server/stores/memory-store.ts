@@ -50,12 +50,24 @@ function requireKey(ref: Ref): void {
   }
 }
 
-async function collect(body: AsyncIterable<Uint8Array>, signal: AbortSignal, reference: string): Promise<Uint8Array> {
+async function collect(body: AsyncIterable<Uint8Array>, signal: AbortSignal, reference: string, sizeHint?: number): Promise<Uint8Array> {
+  // With a declared size, copy into one buffer as chunks arrive: holding
+  // the chunks and concatenating at the end needs twice the object's size.
+  const out = Buffer.allocUnsafe(sizeHint ?? 0);
+  let filled = 0;
   const chunks: Uint8Array[] = [];
-  for await (const chunk of abortable(body, signal, reference)) chunks.push(chunk);
+  for await (const chunk of abortable(body, signal, reference)) {
+    if (chunks.length === 0 && filled + chunk.length <= out.length) {
+      out.set(chunk, filled);
+      filled += chunk.length;
+    } else {
+      chunks.push(chunk);
+    }
+  }
   throwIfAborted(signal, reference);
+  if (chunks.length === 0 && filled === out.length) return out;
   // Buffer.concat copies, so the caller may reuse its chunks afterwards.
-  return Buffer.concat(chunks);
+  return Buffer.concat([out.subarray(0, filled), ...chunks]);
 }
 
 async function* slices(data: Uint8Array, offset: number, length: number, signal: AbortSignal, reference: string): AsyncGenerator<Uint8Array> {
@@ -132,7 +144,7 @@ export function createMemoryStore(): RawStore {
       const reference = referenceOf(ref);
       requireKey(ref);
       checkPreconditions(current(ref)?.meta, options.preconditions, reference); // fail fast, before reading the body
-      const data = await collect(body, signal, reference);
+      const data = await collect(body, signal, reference, options.size);
       checkPreconditions(current(ref)?.meta, options.preconditions, reference);
       return commit(ref, data, {
         contentType: contentTypeOrDefault(options.contentType),

@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
+import { nextOrAbort } from "../next-or-abort.js";
 import { toConnectError } from "../services/error-boundary.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { toGrpcStatus } from "./grpc-status.js";
@@ -91,22 +92,6 @@ async function* readRequests(method: DescMethod, call: AsyncIterable<Buffer>, si
     if (next.done) return;
     yield parse(method, next.value);
   }
-}
-
-/**
- * The iterator's next message, or the signal's reason. The abort promise is
- * made per message: racing every message against one long-lived promise
- * would keep each message alive until the call ends (measured: an upload
- * held the whole object in memory).
- */
-function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
-  signal.throwIfAborted();
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([iterator.next(), aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal) {
