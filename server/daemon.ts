@@ -12,9 +12,10 @@ import {
 import { file_stowd_v1_error } from "../gen/stowd/v1/error_pb.js";
 import { ProtobufStoreService, file_stowd_v1_protobuf_store } from "../gen/stowd/v1/protobuf_store_pb.js";
 import { RawStoreService, file_stowd_v1_raw_store } from "../gen/stowd/v1/raw_store_pb.js";
-import type { SchemeRouter } from "./decorators/scheme-router.js";
+import type { StoreTree } from "./config/build-store-tree.js";
 import { log } from "./observability/log.js";
-import { withErrorBoundary } from "./services/error-boundary.js";
+import type { Metrics } from "./observability/metrics.js";
+import { withCallBoundary } from "./services/error-boundary.js";
 import { createProtobufStoreService } from "./services/protobuf-store-service.js";
 import { createRawStoreService, type ServiceLimits } from "./services/raw-store-service.js";
 import { startGrpcListener, type ServedService } from "./transports/grpc-listener.js";
@@ -23,8 +24,10 @@ import { startHttpListener } from "./transports/http-listener.js";
 export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface DaemonOptions {
-  /** The store tree: every configured scheme. */
-  store: SchemeRouter;
+  /** The store tree (see config/build-store-tree.ts). */
+  tree: StoreTree;
+  /** Served at /metrics; the tree's nodes report into it too. */
+  metrics: Metrics;
   /** gRPC listen address, host:port (port 0 = any free port). */
   grpcAddress: string;
   /** HTTP (Connect, gRPC-Web, /healthz) listen address, host:port. */
@@ -42,16 +45,16 @@ export interface Daemon {
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  const { store, limits } = options;
+  const { tree, limits, metrics } = options;
   const graceMs = options.graceMs ?? 10_000;
   const services: ServedService[] = [
     {
       service: RawStoreService,
-      impl: withErrorBoundary(RawStoreService, createRawStoreService({ store, version: VERSION, limits })),
+      impl: withCallBoundary(RawStoreService, createRawStoreService({ tree, version: VERSION, limits }), metrics),
     },
     {
       service: ProtobufStoreService,
-      impl: withErrorBoundary(ProtobufStoreService, createProtobufStoreService({ store, maxMessageBytes: limits.maxMessageBytes })),
+      impl: withCallBoundary(ProtobufStoreService, createProtobufStoreService({ store: tree.root, maxMessageBytes: limits.maxMessageBytes }), metrics),
     },
   ] as ServedService[];
 
@@ -79,13 +82,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         res.writeHead(serving ? 200 : 503, { "content-type": "text/plain" });
         res.end(serving ? "ok\n" : "stopping\n");
       },
+      "/metrics": (_req, res) => {
+        metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": metrics.registry.contentType });
+            res.end(text);
+          },
+          (err: unknown) => {
+            res.writeHead(500, { "content-type": "text/plain" });
+            res.end(`metrics failed: ${String(err)}\n`);
+          },
+        );
+      },
     },
   });
   log("info", "stowd serving", {
     version: VERSION,
     grpc: `${options.grpcAddress.replace(/:\d+$/, "")}:${grpc.port}`,
     http: `${options.httpAddress.replace(/:\d+$/, "")}:${http.port}`,
-    schemes: store.routes.map((r) => `${r.scheme}:// -> ${r.store.kind}`),
+    schemes: tree.router.routes.map((r) => `${r.scheme}:// -> ${r.backend.kind}`),
   });
 
   return {
@@ -95,7 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       serving = false;
       grpc.setNotServing();
       await Promise.all([grpc.close(graceMs), http.close(graceMs)]);
-      await store.close();
+      await tree.close();
     },
   };
 }

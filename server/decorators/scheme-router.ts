@@ -1,63 +1,94 @@
 // The scheme router: one RawStore that dispatches every call to the backend
 // configured for the reference's scheme (`mem://` to memory, `file://` to
-// local disk, ...). An unknown scheme is INVALID_ARGUMENT naming the
-// configured ones; Flyte silently sends it to the primary store instead.
+// local disk, `redis://` to Redis, ...). Backends are built lazily, once:
+// concurrent first uses share one dial, and a failed dial is not remembered,
+// so the next call tries again. An unknown scheme is INVALID_ARGUMENT naming
+// the configured ones; Flyte silently sends it to the primary store instead.
 // Copies between two schemes stream through the daemon.
 import { StowdError } from "../errors.js";
 import type { Ref } from "../references/reference.js";
 import type { Capabilities, RawStore } from "../stores/raw-store.js";
 
-export interface SchemeRouter extends RawStore {
-  /** The configured schemes and their backends, in configuration order. */
-  readonly routes: ReadonlyArray<{ scheme: string; store: RawStore }>;
-  /** The backend for a scheme; throws UNKNOWN_SCHEME. */
-  storeFor(scheme: string): RawStore;
+/** How to build the backend of one scheme, and what it will be. */
+export interface Backend {
+  kind: string;
+  capabilities: Capabilities;
+  /** The configured default container reference, e.g. `s3://bucket`; "" when none. */
+  baseContainerReference: string;
+  create(): Promise<RawStore>;
 }
 
-export function createSchemeRouter(routes: Record<string, RawStore>): SchemeRouter {
-  const table = new Map(Object.entries(routes).map(([scheme, store]) => [scheme.toLowerCase(), store]));
-  if (table.size === 0) throw new Error("the scheme router needs at least one backend");
+export interface SchemeRouter extends RawStore {
+  /** The configured schemes, in configuration order. */
+  readonly routes: ReadonlyArray<{ scheme: string; backend: Backend }>;
+  /** The backend description of a scheme; throws UNKNOWN_SCHEME. */
+  backendFor(scheme: string): Backend;
+}
 
-  function storeFor(scheme: string): RawStore {
-    const store = table.get(scheme);
-    if (store === undefined) {
+/** A backend that is already built, e.g. in tests. */
+export function builtBackend(store: RawStore, baseContainerReference = ""): Backend {
+  return { kind: store.kind, capabilities: store.capabilities, baseContainerReference, create: async () => store };
+}
+
+export function createSchemeRouter(routes: Record<string, Backend>): SchemeRouter {
+  const table = new Map(Object.entries(routes).map(([scheme, backend]) => [scheme.toLowerCase(), backend]));
+  if (table.size === 0) throw new Error("the scheme router needs at least one backend");
+  const built = new Map<string, Promise<RawStore>>();
+
+  function backendFor(scheme: string): Backend {
+    const backend = table.get(scheme);
+    if (backend === undefined) {
       const known = [...table.keys()].map((s) => `${s}://`).join(", ");
       throw new StowdError("UNKNOWN_SCHEME", `no backend is configured for scheme "${scheme}://"; configured schemes: ${known}`, {});
+    }
+    return backend;
+  }
+
+  function storeFor(scheme: string): Promise<RawStore> {
+    const backend = backendFor(scheme);
+    let store = built.get(scheme);
+    if (store === undefined) {
+      store = backend.create();
+      built.set(scheme, store);
+      // Forget a failed dial so that the next call tries again.
+      store.catch(() => built.delete(scheme));
     }
     return store;
   }
 
   const all = [...table.values()];
   const capabilities: Capabilities = {
-    rangedReads: all.every((s) => s.capabilities.rangedReads),
-    append: all.every((s) => s.capabilities.append),
-    conditionalWrites: all.every((s) => s.capabilities.conditionalWrites),
-    signedUrls: all.every((s) => s.capabilities.signedUrls),
-    delimiterListing: all.every((s) => s.capabilities.delimiterListing),
-    serverSideCopy: all.every((s) => s.capabilities.serverSideCopy),
+    rangedReads: all.every((b) => b.capabilities.rangedReads),
+    append: all.every((b) => b.capabilities.append),
+    conditionalWrites: all.every((b) => b.capabilities.conditionalWrites),
+    signedUrls: all.every((b) => b.capabilities.signedUrls),
+    delimiterListing: all.every((b) => b.capabilities.delimiterListing),
+    serverSideCopy: all.every((b) => b.capabilities.serverSideCopy),
   };
 
   return {
     kind: "router",
     capabilities,
-    routes: [...table].map(([scheme, store]) => ({ scheme, store })),
-    storeFor,
-    head: (ref, signal) => storeFor(ref.scheme).head(ref, signal),
-    read: (ref, options, signal) => storeFor(ref.scheme).read(ref, options, signal),
-    write: (ref, body, options, signal) => storeFor(ref.scheme).write(ref, body, options, signal),
-    append: (ref, body, options, signal) => storeFor(ref.scheme).append(ref, body, options, signal),
-    list: (prefix, options, signal) => storeFor(prefix.scheme).list(prefix, options, signal),
-    delete: (ref, options, signal) => storeFor(ref.scheme).delete(ref, options, signal),
-    deletePrefix: (prefix, signal) => storeFor(prefix.scheme).deletePrefix(prefix, signal),
-    signUrl: (ref, options, signal) => storeFor(ref.scheme).signUrl(ref, options, signal),
+    routes: [...table].map(([scheme, backend]) => ({ scheme, backend })),
+    backendFor,
+    head: async (ref, signal) => (await storeFor(ref.scheme)).head(ref, signal),
+    read: async (ref, options, signal) => (await storeFor(ref.scheme)).read(ref, options, signal),
+    write: async (ref, body, options, signal) => (await storeFor(ref.scheme)).write(ref, body, options, signal),
+    append: async (ref, body, options, signal) => (await storeFor(ref.scheme)).append(ref, body, options, signal),
+    list: async (prefix, options, signal) => (await storeFor(prefix.scheme)).list(prefix, options, signal),
+    delete: async (ref, options, signal) => (await storeFor(ref.scheme)).delete(ref, options, signal),
+    deletePrefix: async (prefix, signal) => (await storeFor(prefix.scheme)).deletePrefix(prefix, signal),
+    signUrl: async (ref, options, signal) => (await storeFor(ref.scheme)).signUrl(ref, options, signal),
     async copy(source, destination, options, signal) {
-      const from = storeFor(source.scheme);
-      const to = storeFor(destination.scheme);
+      const from = await storeFor(source.scheme);
+      const to = await storeFor(destination.scheme);
       if (from === to) return from.copy(source, destination, options, signal);
       return streamCopy(from, source, to, destination, options, signal);
     },
     async close() {
-      await Promise.all(all.map((s) => s.close()));
+      const stores = await Promise.allSettled(built.values());
+      built.clear();
+      await Promise.all(stores.map((s) => (s.status === "fulfilled" ? s.value.close() : undefined)));
     },
   };
 }

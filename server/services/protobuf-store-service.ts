@@ -6,7 +6,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
 import { StowdError } from "../errors.js";
 import { parseReference } from "../references/reference.js";
-import type { SchemeRouter } from "../decorators/scheme-router.js";
+import type { RawStore } from "../stores/raw-store.js";
 import { toObjectInfo } from "./object-info.js";
 import { validateMetadata, validatePreconditions } from "./validate-request.js";
 
@@ -15,7 +15,7 @@ export const TYPE_URL_METADATA_KEY = "stowd_type_url";
 const TYPE_URL = /^[\x21-\x7e]{1,512}$/;
 
 export interface ProtobufStoreServiceOptions {
-  store: SchemeRouter;
+  store: RawStore;
   /** A message must fit in one response. */
   maxMessageBytes: number;
 }

@@ -8,7 +8,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import { StowdError } from "../errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference } from "../references/reference.js";
-import type { SchemeRouter } from "../decorators/scheme-router.js";
+import type { StoreTree } from "../config/build-store-tree.js";
 import { checkedBody, rechunk } from "./checked-body.js";
 import { toObjectInfo } from "./object-info.js";
 import { splitHeader } from "./request-stream.js";
@@ -30,7 +30,7 @@ export interface ServiceLimits {
 }
 
 export interface RawStoreServiceOptions {
-  store: SchemeRouter;
+  tree: StoreTree;
   version: string;
   limits: ServiceLimits;
 }
@@ -41,7 +41,8 @@ const DEFAULT_PAGE_SIZE = 1000;
 const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
 
 export function createRawStoreService(options: RawStoreServiceOptions): ServiceImpl<typeof RawStoreService> {
-  const { store, version, limits } = options;
+  const { version, limits } = options;
+  const { root: store, router } = options.tree;
 
   return {
     async *readRaw(req, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof ReadRawResponseSchema>> {
@@ -71,7 +72,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
             reference: req.reference,
             size: sent,
             limit: opened.length,
-            backend: store.storeFor(ref.scheme).kind,
+            backend: router.backendFor(ref.scheme).kind,
           });
         }
       } finally {
@@ -152,8 +153,9 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
       const prefix = parsePrefixReference(req.reference);
       if (req.pageSize < 0) throw invalidArgument("page_size", `must not be negative (got ${req.pageSize}); 0 means the default of ${DEFAULT_PAGE_SIZE}`);
       const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, DEFAULT_PAGE_SIZE);
-      if (req.delimiter !== "" && !store.storeFor(prefix.scheme).capabilities.delimiterListing) {
-        throw new StowdError("UNSUPPORTED", `the ${store.storeFor(prefix.scheme).kind} backend cannot list with a delimiter`, { field: "delimiter" });
+      const backend = router.backendFor(prefix.scheme);
+      if (req.delimiter !== "" && !backend.capabilities.delimiterListing) {
+        throw new StowdError("UNSUPPORTED", `the ${backend.kind} backend cannot list with a delimiter`, { field: "delimiter" });
       }
       if (req.delimiter.length > 16 || [...req.delimiter].some((c) => c < " ")) {
         throw invalidArgument("delimiter", "must be at most 16 printable characters, usually \"/\"");
@@ -241,14 +243,14 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
     getServerInfo() {
       return {
         version,
-        backends: store.routes.map(({ scheme, store: backend }) => ({
+        backends: router.routes.map(({ scheme, backend }) => ({
           scheme,
           kind: backend.kind,
           capabilities: backend.capabilities,
-          baseContainerReference: "",
+          baseContainerReference: backend.baseContainerReference,
         })),
         limits: {
-          maxDownloadBytes: 0n,
+          maxDownloadBytes: BigInt(options.tree.maxDownloadBytes),
           maxUploadBytes: BigInt(limits.maxUploadBytes),
           maxMessageBytes: BigInt(limits.maxMessageBytes),
         },

@@ -49,7 +49,7 @@ const STALE_TEMP_MS = 24 * 3600 * 1000;
 const META_CONCURRENCY = 16;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-const capabilities: Capabilities = {
+export const localStoreCapabilities: Capabilities = {
   rangedReads: true,
   append: true,
   conditionalWrites: true,
@@ -459,7 +459,7 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
 
   return {
     kind: KIND,
-    capabilities,
+    capabilities: localStoreCapabilities,
 
     async head(ref) {
       return (await headAt(locate(ref)))?.meta;

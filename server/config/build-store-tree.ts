@@ -1,0 +1,84 @@
+// Builds the store tree from the configuration, in one place:
+//
+//   download limit -> cache -> container policy -> scheme router -> backends
+//
+// with metrics on every node. The router knows every configured scheme and
+// builds each backend on first use.
+import type { StowdConfig } from "./config.js";
+import { configuredBackends } from "./backends.js";
+import { withCache, type CachedStore, type InvalidationBus } from "../decorators/cached-store.js";
+import { withContainerPolicy } from "../decorators/container-policy.js";
+import { withDownloadLimit } from "../decorators/download-limit.js";
+import { withMetrics } from "../decorators/metered-store.js";
+import { createSchemeRouter, type Backend, type SchemeRouter } from "../decorators/scheme-router.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { RawStore } from "../stores/raw-store.js";
+
+const MiB = 1024 * 1024;
+
+export interface StoreTree {
+  /** What every RPC goes through. */
+  root: RawStore;
+  /** The scheme router, for GetServerInfo. */
+  router: SchemeRouter;
+  /** `limits.maxDownloadMBs` in bytes; 0 = unlimited. */
+  maxDownloadBytes: number;
+  close(): Promise<void>;
+}
+
+export interface StoreTreeOptions {
+  metrics: Metrics;
+  /** Carries cache invalidations to other replicas; see redis-invalidation-bus.ts. */
+  invalidationBus?: InvalidationBus;
+  /** Backends to use instead of the configured ones (tests). */
+  backends?: Record<string, Backend>;
+}
+
+export async function buildStoreTree(config: StowdConfig, options: StoreTreeOptions): Promise<StoreTree> {
+  const { storage } = config;
+  const { metrics } = options;
+  const { primaryScheme, backends } = options.backends === undefined ? configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
+
+  const meteredBackends = Object.fromEntries(
+    Object.entries(backends).map(([scheme, backend]) => [
+      scheme,
+      { ...backend, create: async () => withMetrics(await backend.create(), { node: "backend", metrics }) },
+    ]),
+  );
+  const router = createSchemeRouter(meteredBackends);
+  let root: RawStore = withMetrics(router, { node: "router", metrics });
+  root = withMetrics(
+    withContainerPolicy(root, { scheme: primaryScheme, container: storage.container, enableMultiContainer: storage.enableMultiContainer }),
+    { node: "container-policy", metrics },
+  );
+  if (storage.cache.maxSizeMbs > 0) {
+    const cached: CachedStore = withCache(root, {
+      maxSizeMbs: storage.cache.maxSizeMbs,
+      ttlSeconds: storage.cache.ttlSeconds,
+      events: {
+        hit: () => metrics.cacheHits.inc(),
+        miss: () => metrics.cacheMisses.inc(),
+        evicted: () => metrics.cacheEvictions.inc(),
+        skippedTooLarge: () => metrics.cacheSkippedTooLarge.inc(),
+        changed: (entries, bytes) => {
+          metrics.cacheEntries.set(entries);
+          metrics.cacheBytes.set(bytes);
+        },
+      },
+      ...(options.invalidationBus === undefined ? {} : { bus: options.invalidationBus }),
+    });
+    root = withMetrics(cached, { node: "cache", metrics });
+  }
+  if (storage.limits.maxDownloadMBs > 0) {
+    root = withMetrics(withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() }), {
+      node: "download-limit",
+      metrics,
+    });
+  }
+  return {
+    root,
+    router,
+    maxDownloadBytes: Math.floor(storage.limits.maxDownloadMBs * MiB),
+    close: () => root.close(),
+  };
+}

@@ -1,0 +1,69 @@
+// Flyte's container policy: with `container` set and `enable-multicontainer`
+// off, references on the primary scheme must name that container. Flyte
+// reports a foreign container as not-found (so callers think the object is
+// missing); stowd answers PERMISSION_DENIED and names the setting.
+import { StowdError } from "../errors.js";
+import { formatReference, type Ref } from "../references/reference.js";
+import type { RawStore } from "../stores/raw-store.js";
+
+export interface ContainerPolicyOptions {
+  /** The scheme the policy applies to (the primary store's). */
+  scheme: string;
+  /** Flyte's init container. */
+  container: string;
+  /** Flyte's `enable-multicontainer`. */
+  enableMultiContainer: boolean;
+}
+
+export function withContainerPolicy(inner: RawStore, options: ContainerPolicyOptions): RawStore {
+  if (options.enableMultiContainer || options.container === "") return inner;
+  const check = (ref: Ref): void => {
+    if (ref.scheme !== options.scheme || ref.container === options.container) return;
+    const reference = formatReference(ref, ref.key);
+    throw new StowdError(
+      "CONTAINER_NOT_ALLOWED",
+      `${reference} names container "${ref.container}", but this daemon serves only "${options.container}" on ${options.scheme}://; set storage.enable-multicontainer: true to allow other containers`,
+      { reference },
+    );
+  };
+  return {
+    ...inner,
+    head: async (ref, signal) => {
+      check(ref);
+      return inner.head(ref, signal);
+    },
+    read: async (ref, o, signal) => {
+      check(ref);
+      return inner.read(ref, o, signal);
+    },
+    write: async (ref, body, o, signal) => {
+      check(ref);
+      return inner.write(ref, body, o, signal);
+    },
+    append: async (ref, body, o, signal) => {
+      check(ref);
+      return inner.append(ref, body, o, signal);
+    },
+    list: async (prefix, o, signal) => {
+      check(prefix);
+      return inner.list(prefix, o, signal);
+    },
+    delete: async (ref, o, signal) => {
+      check(ref);
+      return inner.delete(ref, o, signal);
+    },
+    deletePrefix: async (prefix, signal) => {
+      check(prefix);
+      return inner.deletePrefix(prefix, signal);
+    },
+    copy: async (source, destination, o, signal) => {
+      check(source);
+      check(destination);
+      return inner.copy(source, destination, o, signal);
+    },
+    signUrl: async (ref, o, signal) => {
+      check(ref);
+      return inner.signUrl(ref, o, signal);
+    },
+  };
+}
