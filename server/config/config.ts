@@ -1,0 +1,109 @@
+// The daemon's configuration, as loaded and validated from YAML, env vars and
+// flags (see load-config.ts). The `storage` block accepts a Flyte storage
+// config unchanged: its key names and defaults are Flyte's
+// (flytestdlib/storage/config.go); stowd's own keys live under `server`.
+import type { LogLevel } from "../observability/log.js";
+
+/** Flyte's `storage.type`. */
+export type StorageType = "mem" | "local" | "s3" | "minio" | "stow" | "redis";
+
+export interface RedisConfig {
+  /** host:port of a single node; required unless `cluster` is set. */
+  addr: string;
+  username: string;
+  password: string;
+  db: number;
+  /** stowd: cluster seed nodes, host:port each; empty = single node. */
+  cluster: string[];
+}
+
+export interface StowConfig {
+  /** s3 | google | azure | local (stowd has no oracle or swift backend). */
+  kind: string;
+  /**
+   * Passed to the backend with stow's key names (region, endpoint, access_key_id, path, account, ...),
+   * keys verbatim. This is always the effective backend config: a file in Flyte v1's `connection`
+   * form has already been translated here (Flyte's legacyS3ConfigMap).
+   */
+  config: Record<string, string>;
+}
+
+/** Flyte v1's deprecated `storage.connection` block, as given; the loader maps it into `stow` when `stow` is absent. */
+export interface LegacyConnectionConfig {
+  endpoint: string;
+  authType: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  disableSsl: boolean;
+}
+
+export interface SchemeConfig {
+  /** stow kind: as given, else derived from the scheme (s3→s3, gs→google, abfs/abfss→azure, file→local); "" for mem and redis. */
+  kind: string;
+  config: Record<string, string>;
+  redis?: RedisConfig;
+}
+
+export interface StorageConfig {
+  type: StorageType;
+  /** Flyte's init container: the default bucket. */
+  container: string;
+  /** Allow any container named in a reference (Flyte's `enable-multicontainer`). */
+  enableMultiContainer: boolean;
+  /** stowd: create the init container at start if missing (Flyte always tried; default false). */
+  createContainer: boolean;
+  stow: StowConfig;
+  connection: LegacyConnectionConfig;
+  cache: {
+    /** `cache.max_size_mbs`; 0 disables the cache. */
+    maxSizeMbs: number;
+    /** Accepted for Flyte compatibility; stowd never changes the process GC. */
+    targetGcPercent: number;
+    /** stowd: entry lifetime in seconds; 0 = until evicted or invalidated. */
+    ttlSeconds: number;
+  };
+  limits: {
+    /** `limits.maxDownloadMBs`; 0 = unlimited. Flyte's default is 2. */
+    maxDownloadMBs: number;
+  };
+  redis: RedisConfig;
+  schemes: Record<string, SchemeConfig>;
+  /** Flyte's `defaultHttpClient.*`: accepted; `timeout` bounds each backend attempt. */
+  defaultHttpClient: {
+    headers: Record<string, string[]>;
+    /** Milliseconds; 0 = none. */
+    timeoutMs: number;
+    /** Idle connections kept across all hosts; Flyte's default 1024, 0 = the HTTP agent's default. */
+    maxIdleConns: number;
+    /** Idle connections kept per host; Flyte's default 1024, 0 = the HTTP agent's default. */
+    maxIdleConnsPerHost: number;
+    /** Connections per host; 0 = unlimited (Flyte's default). */
+    maxConnsPerHost: number;
+    /** How long an idle connection stays open, milliseconds; Flyte's default 90 s, 0 = the agent's default. */
+    idleConnTimeoutMs: number;
+  };
+  signedUrl: {
+    /** stow.config keys merged over the backend's config for CreateSignedUrl only. */
+    stowConfigOverride: Record<string, string>;
+  };
+}
+
+export interface ServerConfig {
+  /** host:port for the gRPC listener. */
+  grpcAddress: string;
+  /** host:port for the HTTP listener (Connect, gRPC-Web, /healthz, /metrics). */
+  httpAddress: string;
+  /** Grace period for running calls on shutdown, milliseconds. */
+  shutdownGraceMs: number;
+  /** Largest gRPC message either listener accepts, bytes. */
+  maxMessageBytes: number;
+  /** Largest object WriteRaw stores, bytes; 0 = unlimited. */
+  maxUploadBytes: number;
+  logLevel: LogLevel;
+}
+
+export interface StowdConfig {
+  storage: StorageConfig;
+  server: ServerConfig;
+}
