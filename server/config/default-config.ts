@@ -1,0 +1,35 @@
+// The embedded default config: served when there is no --config and no
+// STOWD_CONFIG. It is examples/local.yaml verbatim (a test checks the two are
+// equal), parsed by the same loader as any file, so the default and the
+// example can never drift apart. A constant rather than a file read at start,
+// so the daemon needs nothing but its code to run.
+export const DEFAULT_CONFIG_SOURCE = "(embedded default: examples/local.yaml)";
+
+export const DEFAULT_CONFIG_YAML = `# stowd's embedded default: what it serves when no config file is given.
+# server/config/default-config.ts holds this same text; a test keeps them equal.
+#   file://container/key  ->  ./data/container/key on local disk
+#   mem://container/key   ->  memory, gone when the daemon stops
+storage:
+  type: local
+  stow:
+    kind: local
+    config:
+      path: ./data # relative to the working directory; --data-dir / STOWD_DATA_DIR override it
+  # Any container name works, so nothing has to be created first.
+  enable-multicontainer: true
+  limits:
+    # 0 = no download limit. Flyte's default is 2 (MiB), a guard for the memory
+    # of Flyte's Go processes; this default is for trying stowd out with large
+    # objects. A config file that leaves the key out gets Flyte's 2.
+    maxDownloadMBs: 0
+  schemes:
+    mem: {} # mem:// served from memory, besides the primary file://
+# stowd's own settings; these are the built-in defaults.
+server:
+  grpcAddress: 127.0.0.1:50051 # gRPC (grpc-js), with reflection and grpc.health.v1
+  httpAddress: 127.0.0.1:8080 # Connect, gRPC-Web, /healthz
+  shutdownGrace: 10s # how long running calls may finish after SIGINT/SIGTERM
+  maxMessageMBs: 16 # largest single gRPC message, either port
+  maxUploadMBs: 0 # largest object WriteRaw stores; 0 = unlimited
+  logLevel: info # debug, info, warn, error
+`;
