@@ -1,66 +1,47 @@
-// `npm start`: runs the daemon. With no flags it serves the embedded default:
-// file:// on local disk under ./data and mem:// in memory, gRPC on
-// 127.0.0.1:50051 and HTTP on 127.0.0.1:8080. Flags override env vars.
-import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { createSchemeRouter } from "./decorators/scheme-router.js";
+// `npm start`: runs the daemon. The configuration comes from one YAML file
+// (--config or STOWD_CONFIG; without one, the embedded default: file:// on
+// local disk under ./data and mem:// in memory), then env vars, then flags —
+// see `npm start -- --help` and server/config/load-config.ts. A config error
+// prints its message (file:line: key: problem) and exits 2.
+import { configFileFrom, ConfigError, loadConfig, parseCommandLine, USAGE } from "./config/load-config.js";
+import { buildStoreTree } from "./config/build-store-tree.js";
+import { DEFAULT_CONFIG_SOURCE } from "./config/default-config.js";
 import { startDaemon } from "./daemon.js";
-import { log } from "./observability/log.js";
-import { createLocalStore } from "./stores/local-store.js";
-import { createMemoryStore } from "./stores/memory-store.js";
+import { log, setLogLevel } from "./observability/log.js";
+import { createMetrics } from "./observability/metrics.js";
 
-const MiB = 1024 * 1024;
-const usage = `usage: npm start -- [options]
-  --data-dir DIR        local store root for file:// references (env STOWD_DATA_DIR, default ./data)
-  --grpc-address H:P    gRPC listen address (env STOWD_GRPC_ADDRESS, default 127.0.0.1:50051)
-  --http-address H:P    Connect/gRPC-Web/HTTP listen address (env STOWD_HTTP_ADDRESS, default 127.0.0.1:8080)
-  --max-upload-mbs N    largest object WriteRaw stores, in MiB, 0 = unlimited (env STOWD_MAX_UPLOAD_MBS, default 0)
-  --help                show this text`;
-
-function parseFlags() {
-  const { values } = parseArgs({
-    options: {
-      "data-dir": { type: "string" },
-      "grpc-address": { type: "string" },
-      "http-address": { type: "string" },
-      "max-upload-mbs": { type: "string" },
-      help: { type: "boolean" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const commandLine = parseCommandLine(argv);
+  if (commandLine.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
   }
-  const env = process.env;
-  const maxUploadMbs = Number(values["max-upload-mbs"] ?? env.STOWD_MAX_UPLOAD_MBS ?? "0");
-  if (!Number.isFinite(maxUploadMbs) || maxUploadMbs < 0) throw new Error(`--max-upload-mbs must be a non-negative number\n${usage}`);
-  return {
-    dataDir: resolve(values["data-dir"] ?? env.STOWD_DATA_DIR ?? "./data"),
-    grpcAddress: values["grpc-address"] ?? env.STOWD_GRPC_ADDRESS ?? "127.0.0.1:50051",
-    httpAddress: values["http-address"] ?? env.STOWD_HTTP_ADDRESS ?? "127.0.0.1:8080",
-    maxUploadBytes: Math.floor(maxUploadMbs * MiB),
-  };
-}
+  const config = await loadConfig(argv, env);
+  setLogLevel(config.server.logLevel);
+  log("info", "config loaded", {
+    file: configFileFrom(commandLine, env) ?? DEFAULT_CONFIG_SOURCE,
+    type: config.storage.type,
+    container: config.storage.container,
+  });
 
-async function main(): Promise<void> {
-  const flags = parseFlags();
-  const store = createSchemeRouter({
-    file: await createLocalStore({ root: flags.dataDir }),
-    mem: createMemoryStore(),
-  });
+  // ---- store tree ------------------------------------------------------------
+  const metrics = createMetrics();
+  const tree = await buildStoreTree(config, { metrics });
+  // -----------------------------------------------------------------------------
+
   const daemon = await startDaemon({
-    store,
-    grpcAddress: flags.grpcAddress,
-    httpAddress: flags.httpAddress,
-    limits: { maxUploadBytes: flags.maxUploadBytes, maxMessageBytes: 16 * MiB },
+    tree,
+    metrics,
+    grpcAddress: config.server.grpcAddress,
+    httpAddress: config.server.httpAddress,
+    limits: { maxUploadBytes: config.server.maxUploadBytes, maxMessageBytes: config.server.maxMessageBytes },
+    graceMs: config.server.shutdownGraceMs,
   });
-  log("info", "local store", { root: flags.dataDir });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log("info", "stopping", { signal });
+    log("info", "stopping", { signal, graceMs: config.server.shutdownGraceMs });
     daemon.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -73,7 +54,12 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
-main().catch((err: unknown) => {
+main(process.argv.slice(2), process.env).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    // The message says what and where; a stack would only bury it.
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   console.error(`stowd: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });
