@@ -1,0 +1,109 @@
+// Turns @azure/storage-blob failures into StowdErrors, once, at the store's
+// edge: the HTTP status and Azure's error code (x-ms-error-code) decide the
+// reason; network failures and 5xx name the endpoint so an operator sees
+// which backend is down. Also decides which failures are worth a retry.
+import { RestError } from "@azure/storage-blob";
+import { StowdError, isStowdError } from "../errors.js";
+import { abortError } from "./abort.js";
+
+export const KIND = "azure";
+
+/** Network error codes that mean "the endpoint did not answer"; worth a retry. */
+const TRANSIENT_NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH", "REQUEST_SEND_ERROR"]);
+
+export interface AzureFailure {
+  status: number | undefined;
+  /** Azure's error code (BlobNotFound, ConditionNotMet, ...) or a network code (ECONNREFUSED). */
+  code: string;
+}
+
+/** The status and Azure error code of an SDK error; undefined for anything else. */
+export function azureFailure(err: unknown): AzureFailure | undefined {
+  if (err instanceof RestError) {
+    const details = err.details as { errorCode?: unknown } | undefined;
+    const fromHeader = err.response?.headers.get("x-ms-error-code");
+    const code = typeof details?.errorCode === "string" ? details.errorCode : (fromHeader ?? err.code ?? "");
+    return { status: err.statusCode, code };
+  }
+  // Node's own socket errors, should one escape the SDK unwrapped.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return err instanceof Error && typeof code === "string" && TRANSIENT_NETWORK_CODES.has(code) ? { status: undefined, code } : undefined;
+}
+
+/** True when `err` is an Azure answer with this status (and, when given, one of these codes). */
+export function isAzure(err: unknown, status: number, ...codes: string[]): boolean {
+  const failure = azureFailure(err);
+  return failure?.status === status && (codes.length === 0 || codes.includes(failure.code));
+}
+
+/** Throttling, server errors and connection failures; anything else would fail again. */
+export function isRetryable(err: unknown): boolean {
+  const failure = azureFailure(err);
+  if (failure === undefined) return false;
+  if (failure.status === undefined || failure.status === 0) return TRANSIENT_NETWORK_CODES.has(failure.code);
+  return failure.status === 408 || failure.status === 429 || failure.status >= 500;
+}
+
+export interface FailContext {
+  /** The reference the call was about. */
+  reference: string;
+  /** The caller's signal: an abort wins over whatever the SDK threw. */
+  signal: AbortSignal;
+  /** The container, for ContainerNotFound. */
+  container: string;
+  account: string;
+  /** The blob service URL (no credentials), for unreachable-backend errors. */
+  endpoint: string;
+}
+
+/** The StowdError for a failed backend call. */
+export function toStowdError(err: unknown, ctx: FailContext): StowdError {
+  if (ctx.signal.aborted) return abortError(ctx.signal, ctx.reference);
+  if (isStowdError(err)) return err;
+  const { reference } = ctx;
+  const facts = { reference, backend: KIND, cause: err };
+  const failure = azureFailure(err);
+  if (failure === undefined) {
+    return new StowdError("INTERNAL", `the azure backend failed on ${reference}: ${err instanceof Error ? err.message : String(err)}`, facts);
+  }
+  const { status, code } = failure;
+  const detail = code === "" ? `HTTP ${status}` : `${code}${status === undefined ? "" : `, HTTP ${status}`}`;
+  if (status === undefined || status === 0) {
+    return new StowdError("BACKEND_UNAVAILABLE", `the azure endpoint ${ctx.endpoint} could not be reached for ${reference} (${detail})`, facts);
+  }
+  if (status === 404 && code === "ContainerNotFound") {
+    return new StowdError(
+      "NOT_FOUND",
+      `container "${ctx.container}" does not exist in azure storage account "${ctx.account}" (${ctx.endpoint}); stowd does not create containers, so create it or fix the reference ${reference}`,
+      facts,
+    );
+  }
+  if (status === 404) return new StowdError("NOT_FOUND", `${reference} does not exist`, facts);
+  if (status === 401) return new StowdError("UNAUTHENTICATED", `the azure backend did not accept the credentials for ${reference} (${detail})`, facts);
+  if (status === 403) {
+    return new StowdError("PERMISSION_DENIED", `the azure backend refused access to ${reference} (${detail}); check the account key or the permissions of the identity`, facts);
+  }
+  if (status === 409 && code === "BlobAlreadyExists") return new StowdError("ALREADY_EXISTS", `${reference} already exists; nothing was written`, facts);
+  if (status === 409 && code === "BlockCountExceedsLimit") {
+    return new StowdError("LIMIT_EXCEEDED", `${reference} has reached Azure's limit of 50,000 committed blocks; rewrite the object to compact it`, { ...facts, limit: 50_000 });
+  }
+  if (status === 409 && code === "InvalidBlobType") {
+    return new StowdError("UNSUPPORTED", `${reference} is a page or append blob, which this operation cannot change; stowd writes block blobs`, facts);
+  }
+  if (status === 412 || (status === 409 && code.startsWith("Lease"))) {
+    return new StowdError("PRECONDITION_FAILED", `a condition on ${reference} was not met (${detail}); nothing was changed`, facts);
+  }
+  if (status === 416) return new StowdError("OUT_OF_RANGE", `the requested range is past the end of ${reference}`, facts);
+  if (status === 400 && code === "InvalidBlockList") {
+    // Azure keeps one set of uncommitted blocks per blob and drops it on every commit:
+    // another writer committed the same blob while this upload was staging.
+    return new StowdError("BACKEND_UNAVAILABLE", `a concurrent write to ${reference} discarded this upload's staged blocks; nothing was written, retry the call`, facts);
+  }
+  if (status === 400 && (code === "InvalidResourceName" || code === "InvalidUri" || code === "OutOfRangeInput")) {
+    return new StowdError("INVALID_REFERENCE", `azure refused the name of ${reference} (${detail})`, { ...facts, field: "reference" });
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    return new StowdError("BACKEND_UNAVAILABLE", `the azure endpoint ${ctx.endpoint} failed for ${reference} (${detail})`, facts);
+  }
+  return new StowdError("INTERNAL", `the azure backend refused a request for ${reference} (${detail}): ${err instanceof Error ? err.message.split("\n")[0] : ""}`, facts);
+}
