@@ -1,0 +1,152 @@
+// The streaming half of S3 multipart uploads: cutting a body into parts, and
+// running part uploads in bounded parallel. Every part is awaited before
+// uploadParts returns or throws, so when the caller then aborts the upload no
+// part is still on its way to the server.
+
+/** One part cut from a body; `last` = the body ended with it. */
+export interface BodyPart {
+  data: Buffer;
+  last: boolean;
+}
+
+export interface PartReader {
+  /** The next part: exactly `partSize` bytes unless it is the last one (which may be empty only if the body was). */
+  next(): Promise<BodyPart>;
+  /** Releases the body without waiting (it may be stalled in a read). */
+  close(): void;
+}
+
+/**
+ * Cuts `source` into parts of `partSize` bytes. A part is `last` when the
+ * body ends with it, found by reading one chunk ahead, so a body of exactly
+ * `partSize` bytes is one last part (one PutObject, not a multipart upload).
+ * Parts are copies: callers may reuse the chunks they yielded.
+ */
+export function createPartReader(source: AsyncIterable<Uint8Array>, partSize: number): PartReader {
+  const it = source[Symbol.asyncIterator]();
+  let carry: Uint8Array | undefined;
+  let ended = false;
+
+  async function pull(): Promise<Uint8Array | undefined> {
+    if (carry !== undefined) {
+      const chunk = carry;
+      carry = undefined;
+      return chunk;
+    }
+    while (!ended) {
+      const next = await it.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      if (next.value.length > 0) return next.value;
+    }
+    return undefined;
+  }
+
+  return {
+    async next() {
+      const chunks: Uint8Array[] = [];
+      let filled = 0;
+      while (filled < partSize) {
+        const chunk = await pull();
+        if (chunk === undefined) break;
+        const take = Math.min(chunk.length, partSize - filled);
+        chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+        if (take < chunk.length) carry = chunk.subarray(take);
+        filled += take;
+      }
+      let last = filled < partSize;
+      if (!last) {
+        const peek = await pull();
+        if (peek === undefined) last = true;
+        else carry = peek;
+      }
+      return { data: Buffer.concat(chunks, filled), last };
+    },
+    close() {
+      ended = true;
+      carry = undefined;
+      void it.return?.()?.catch(() => {});
+    },
+  };
+}
+
+/** A part the server has stored, as CompleteMultipartUpload wants it. */
+export interface UploadedPart {
+  PartNumber: number;
+  ETag: string;
+}
+
+export interface UploadPartsOptions<P> {
+  /** The next part to upload, or undefined when there are no more. */
+  next: () => Promise<P | undefined>;
+  /** Uploads one part; `signal` fires when the caller aborts or another part failed. */
+  upload: (part: P, partNumber: number, signal: AbortSignal) => Promise<UploadedPart>;
+  /** Parts in flight at most (memory: that many parts plus the one being read). */
+  concurrency: number;
+  /** S3 allows part numbers 1..10000. */
+  maxParts: number;
+  /** Thrown when `next` yields more than `maxParts` parts. */
+  tooManyParts: () => Error;
+  signal: AbortSignal;
+}
+
+/**
+ * Uploads every part `next` produces, at most `concurrency` at a time, and
+ * returns them in part order. On the first failure (of a part, of `next`, or
+ * the signal) it stops reading, cancels the parts in flight, waits for all
+ * of them to settle, and throws that first failure.
+ */
+export async function uploadParts<P>(options: UploadPartsOptions<P>): Promise<UploadedPart[]> {
+  const cancel = new AbortController();
+  const partSignal = AbortSignal.any([options.signal, cancel.signal]);
+  const inFlight = new Set<Promise<void>>();
+  const uploaded: UploadedPart[] = [];
+  let failure: { err: unknown } | undefined;
+  let onFailure = (): void => {};
+  const failed = new Promise<void>((resolve) => (onFailure = resolve));
+  const fail = (err: unknown) => {
+    if (failure === undefined) failure = { err };
+    cancel.abort();
+    onFailure();
+  };
+
+  try {
+    for (let partNumber = 1; failure === undefined; partNumber++) {
+      while (inFlight.size >= Math.max(1, options.concurrency) && failure === undefined) await Promise.race([...inFlight, failed]);
+      if (failure !== undefined) break;
+      // A failing part must not wait for a slow client to send its next chunk.
+      const reading = options.next();
+      reading.catch(() => {}); // when a part fails first, this read's outcome no longer matters
+      const part = await Promise.race([reading, failed.then(() => undefined)]);
+      if (part === undefined || failure !== undefined) break;
+      if (partNumber > options.maxParts) throw options.tooManyParts();
+      const task: Promise<void> = options.upload(part, partNumber, partSignal).then(
+        (done) => void uploaded.push(done),
+        (err: unknown) => fail(err),
+      );
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+    }
+  } catch (err) {
+    fail(err);
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.err;
+  return uploaded.sort((a, b) => a.PartNumber - b.PartNumber);
+}
+
+/** Runs `fn` over `items` with at most `limit` calls at a time; results keep the order of `items`. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  return results;
+}
