@@ -8,7 +8,16 @@ import type { SchemeConfig, StorageConfig } from "./config.js";
 import { builtBackend, type Backend } from "../decorators/scheme-router.js";
 import { StowdError } from "../errors.js";
 import { createLocalStore, localStoreCapabilities } from "../stores/local-store.js";
+import { createAzureStore } from "../stores/azure-store.js";
+import { azureOptionsFromStowConfig } from "../stores/azure-config.js";
+import { gcsStoreOptionsFromStowConfig } from "../stores/gcs-config.js";
+import { createGcsStore } from "../stores/gcs-store.js";
 import { createMemoryStore } from "../stores/memory-store.js";
+import type { Capabilities } from "../stores/raw-store.js";
+import { createRedisStore, redisStoreOptionsFromFlyte } from "../stores/redis-store.js";
+import type { RetryPolicy } from "../stores/retry.js";
+import { createS3Store } from "../stores/s3-store.js";
+import { s3OptionsFromStowConfig } from "../stores/s3-stow-config.js";
 
 /** Flyte's kindToScheme: the scheme a stow kind serves. */
 const schemeOfKind: Record<string, string> = { s3: "s3", google: "gs", azure: "abfs", local: "file", oracle: "os", swift: "sw" };
@@ -21,19 +30,19 @@ export interface ConfiguredBackends {
   backends: Record<string, Backend>;
 }
 
-export function configuredBackends(storage: StorageConfig): ConfiguredBackends {
+export async function configuredBackends(storage: StorageConfig): Promise<ConfiguredBackends> {
   const primaryKind = storage.type === "stow" ? storage.stow.kind : storage.type === "minio" ? "s3" : storage.type;
   const primaryScheme = storage.type === "mem" ? "mem" : storage.type === "redis" ? "redis" : schemeOfKind[primaryKind];
   if (primaryScheme === undefined) {
     throw new StowdError("INVALID_ARGUMENT", `storage.stow.kind: "${storage.stow.kind}" is not one of ${Object.keys(schemeOfKind).join(", ")}`, {});
   }
   const backends: Record<string, Backend> = {};
-  backends[primaryScheme] = backendOf(primaryScheme, kindOfScheme[primaryScheme] ?? primaryKind, primaryConfig(storage), storage);
+  backends[primaryScheme] = await backendOf(primaryScheme, kindOfScheme[primaryScheme] ?? primaryKind, primaryConfig(storage), storage);
   for (const [scheme, schemeConfig] of Object.entries(storage.schemes)) {
-    backends[scheme] = backendOf(scheme, schemeConfig.kind || kindOfScheme[scheme] || "", schemeConfig.config, storage, schemeConfig);
+    backends[scheme] = await backendOf(scheme, schemeConfig.kind || kindOfScheme[scheme] || "", schemeConfig.config, storage, schemeConfig);
   }
   if (backends.redis === undefined && (storage.redis.addr !== "" || storage.redis.cluster.length > 0)) {
-    backends.redis = backendOf("redis", "redis", {}, storage);
+    backends.redis = await backendOf("redis", "redis", {}, storage);
   }
   // abfs and abfss name the same service: both get the configured account
   // (Flyte dialled abfss with ambient credentials).
@@ -57,8 +66,10 @@ function primaryConfig(storage: StorageConfig): Record<string, string> {
   };
 }
 
-function backendOf(scheme: string, kind: string, stowConfig: Record<string, string>, storage: StorageConfig, schemeConfig?: SchemeConfig): Backend {
+/** The backend of one scheme. Cloud clients are made now (they dial nothing until used); Redis connects on first use. */
+async function backendOf(scheme: string, kind: string, stowConfig: Record<string, string>, storage: StorageConfig, schemeConfig?: SchemeConfig): Promise<Backend> {
   const baseContainerReference = storage.container !== "" && scheme === schemeOfKind[kind] ? `${scheme}://${storage.container}` : "";
+  const field = schemeConfig === undefined ? "storage.stow.config" : `storage.schemes.${scheme}.config`;
   switch (kind) {
     case "mem":
       return builtBackend(createMemoryStore(), "");
@@ -72,8 +83,37 @@ function backendOf(scheme: string, kind: string, stowConfig: Record<string, stri
         create: () => createLocalStore({ root: resolve(path) }),
       };
     }
+    case "s3":
+      return builtBackend(createS3Store({ ...(await s3OptionsFromStowConfig(stowConfig)), ...timeouts(storage) }), baseContainerReference);
+    case "google":
+      return builtBackend(createGcsStore({ ...gcsStoreOptionsFromStowConfig(stowConfig), ...timeouts(storage) }), baseContainerReference);
+    case "azure":
+      return builtBackend(createAzureStore({ ...azureOptionsFromStowConfig(stowConfig, field), ...timeouts(storage) }), baseContainerReference);
+    case "redis": {
+      const redis = schemeConfig?.redis ?? storage.redis;
+      const options = { ...redisStoreOptionsFromFlyte(redis, schemeConfig?.redis ? `storage.schemes.${scheme}.redis` : "storage.redis"), ...timeouts(storage) };
+      return { kind: "redis", capabilities: redisCapabilities(redis.cluster.length > 0), baseContainerReference: "", create: async () => createRedisStore(options) };
+    }
     default:
-      void schemeConfig;
-      throw new StowdError("INVALID_ARGUMENT", `storage: no backend of kind "${kind}" for ${scheme}:// is available in this build`, {});
+      throw new StowdError("INVALID_ARGUMENT", `storage: no backend of kind "${kind}" for ${scheme}:// is available (kinds: s3, google, azure, local, mem, redis)`, {});
   }
+}
+
+/** `defaultHttpClient.timeout` bounds each backend attempt, as Flyte's HTTP client timeout bounded each request. */
+function timeouts(storage: StorageConfig): { retry?: Partial<RetryPolicy> } {
+  const ms = storage.defaultHttpClient.timeoutMs;
+  return ms > 0 ? { retry: { attemptTimeoutMs: ms } } : {};
+}
+
+/** What the Redis store supports; it connects when created, so this is known ahead. */
+function redisCapabilities(cluster: boolean): Capabilities {
+  return {
+    rangedReads: true,
+    append: true,
+    conditionalWrites: true,
+    signedUrls: false,
+    delimiterListing: true,
+    // In a cluster, source and destination live in different slots: bytes pass through the daemon.
+    serverSideCopy: !cluster,
+  };
 }

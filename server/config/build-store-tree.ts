@@ -10,6 +10,7 @@ import { withCache, type CachedStore, type InvalidationBus } from "../decorators
 import { withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
+import { createRedisInvalidationBus } from "../decorators/redis-invalidation-bus.js";
 import { createSchemeRouter, type Backend, type SchemeRouter } from "../decorators/scheme-router.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RawStore } from "../stores/raw-store.js";
@@ -28,7 +29,10 @@ export interface StoreTree {
 
 export interface StoreTreeOptions {
   metrics: Metrics;
-  /** Carries cache invalidations to other replicas; see redis-invalidation-bus.ts. */
+  /**
+   * Carries cache invalidations to other replicas. Default: Redis pub/sub on
+   * `storage.redis` when Redis is configured and the cache is on.
+   */
   invalidationBus?: InvalidationBus;
   /** Backends to use instead of the configured ones (tests). */
   backends?: Record<string, Backend>;
@@ -37,7 +41,7 @@ export interface StoreTreeOptions {
 export async function buildStoreTree(config: StowdConfig, options: StoreTreeOptions): Promise<StoreTree> {
   const { storage } = config;
   const { metrics } = options;
-  const { primaryScheme, backends } = options.backends === undefined ? configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
+  const { primaryScheme, backends } = options.backends === undefined ? await configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
 
   const meteredBackends = Object.fromEntries(
     Object.entries(backends).map(([scheme, backend]) => [
@@ -51,6 +55,23 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     withContainerPolicy(root, { scheme: primaryScheme, container: storage.container, enableMultiContainer: storage.enableMultiContainer }),
     { node: "container-policy", metrics },
   );
+  let bus = options.invalidationBus;
+  let closeBus = async () => {};
+  if (storage.cache.maxSizeMbs > 0 && bus === undefined) {
+    const node = storage.redis.addr || storage.redis.cluster[0];
+    if (node) {
+      // Replicas sharing Redis tell each other what they invalidate.
+      const [host = "", port = "6379"] = node.split(":");
+      const redisBus = await createRedisInvalidationBus({
+        host,
+        port: Number(port),
+        ...(storage.redis.username ? { username: storage.redis.username } : {}),
+        ...(storage.redis.password ? { password: storage.redis.password } : {}),
+      });
+      bus = redisBus;
+      closeBus = () => redisBus.close();
+    }
+  }
   if (storage.cache.maxSizeMbs > 0) {
     const cached: CachedStore = withCache(root, {
       maxSizeMbs: storage.cache.maxSizeMbs,
@@ -65,7 +86,7 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
           metrics.cacheBytes.set(bytes);
         },
       },
-      ...(options.invalidationBus === undefined ? {} : { bus: options.invalidationBus }),
+      ...(bus === undefined ? {} : { bus }),
     });
     root = withMetrics(cached, { node: "cache", metrics });
   }
@@ -79,6 +100,9 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     root,
     router,
     maxDownloadBytes: Math.floor(storage.limits.maxDownloadMBs * MiB),
-    close: () => root.close(),
+    async close() {
+      await root.close();
+      await closeBus();
+    },
   };
 }

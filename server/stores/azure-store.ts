@@ -71,7 +71,7 @@ export interface AzureStoreOptions {
   /** Default "core.windows.net" (the public cloud). */
   domainSuffix?: string;
   /** Retries and timeouts of every backend call; unset fields keep defaultRetryPolicy. */
-  retryPolicy?: Partial<RetryPolicy>;
+  retry?: Partial<RetryPolicy>;
   /** Bytes per staged block, and the largest body sent in one Put Blob call; default 8 MiB. */
   blockSizeBytes?: number;
   /** Blocks staged at once per upload; default 4 (stow's upload_concurrency default). */
@@ -197,7 +197,7 @@ export function createAzureStore(options: AzureStoreOptions): RawStore {
   const account = options.account;
   const endpoint = (options.endpoint ?? `https://${account}.blob.${options.domainSuffix ?? "core.windows.net"}`).replace(/\/+$/, "");
   const endpointForErrors = endpoint.replace(/\?.*$/, "");
-  const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retryPolicy };
+  const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
   const blockSize = options.blockSizeBytes ?? DEFAULT_BLOCK_BYTES;
   const concurrency = Math.max(1, options.blockConcurrency ?? 4);
   const syncCopyMaxBytes = options.syncCopyMaxBytes ?? 256 * MiB;

@@ -471,7 +471,7 @@ describe("azure store", () => {
         });
       });
       const endpoint = `http://127.0.0.1:${port}/${server().account}`;
-      const down = createAzureStore({ account: server().account, key: server().key, endpoint, retryPolicy: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
+      const down = createAzureStore({ account: server().account, key: server().key, endpoint, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
       const started = Date.now();
       const err = await failure(down.head(ref(key("x")), never));
       expect(err.reason).toBe("BACKEND_UNAVAILABLE");
@@ -506,7 +506,7 @@ describe("azure store", () => {
           account: server().account,
           key: server().key,
           endpoint: `http://127.0.0.1:${port}/${server().account}`,
-          retryPolicy: { attempts: 1, attemptTimeoutMs: 300, totalTimeoutMs: 2_000 },
+          retry: { attempts: 1, attemptTimeoutMs: 300, totalTimeoutMs: 2_000 },
         });
         const opened = await stalling.read(ref(key("stall")), {}, never);
         expect(opened.length).toBe(MiB);
@@ -531,7 +531,7 @@ describe("azure store", () => {
           account: server().account,
           key: server().key,
           endpoint: `http://127.0.0.1:${port}/${server().account}`,
-          retryPolicy: { attempts: 3, attemptTimeoutMs: 300, totalTimeoutMs: 1_000, baseDelayMs: 10, maxDelayMs: 20 },
+          retry: { attempts: 3, attemptTimeoutMs: 300, totalTimeoutMs: 1_000, baseDelayMs: 10, maxDelayMs: 20 },
         });
         for (const call of [() => slow.head(ref(key("x")), never), () => slow.write(ref(key("x")), chunks(Buffer.from("x")), writeOptions(), never)]) {
           const started = Date.now();
