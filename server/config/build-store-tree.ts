@@ -62,7 +62,7 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     if (node) {
       // Replicas sharing Redis tell each other what they invalidate.
       const [host = "", port = "6379"] = node.split(":");
-      const redisBus = await createRedisInvalidationBus({
+      const redisBus = createRedisInvalidationBus({
         host,
         port: Number(port),
         ...(storage.redis.username ? { username: storage.redis.username } : {}),

@@ -22,20 +22,32 @@ export interface RedisInvalidationBusOptions {
   password?: string;
 }
 
-export async function createRedisInvalidationBus(options: RedisInvalidationBusOptions): Promise<RedisInvalidationBus> {
+export function createRedisInvalidationBus(options: RedisInvalidationBusOptions): RedisInvalidationBus {
   const origin = randomUUID();
-  const connect = () =>
-    new Redis({
+  // Connections are made in the background and re-made after failures: an
+  // unreachable Redis must not stop the daemon from serving, it only delays
+  // invalidations (entries still expire by `cache.ttl`).
+  let lastWarning = 0;
+  const connect = () => {
+    const client = new Redis({
       host: options.host,
       port: options.port,
-      lazyConnect: true,
       ...(options.username ? { username: options.username } : {}),
       ...(options.password ? { password: options.password } : {}),
     });
+    client.on("error", (err: Error) => {
+      if (Date.now() - lastWarning < 60_000) return;
+      lastWarning = Date.now();
+      log("warn", "cache invalidation bus: Redis unreachable; other replicas may serve stale entries until it is back", {
+        redis: `${options.host}:${options.port}`,
+        err: err.message,
+      });
+    });
+    return client;
+  };
   const publisher = connect();
   const subscriber = connect();
-  await Promise.all([publisher.connect(), subscriber.connect()]);
-  await subscriber.subscribe(CHANNEL);
+  subscriber.subscribe(CHANNEL).catch(() => {});
   const handlers: ((message: Invalidation) => void)[] = [];
   subscriber.on("message", (_channel: string, text: string) => {
     try {
