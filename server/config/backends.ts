@@ -13,7 +13,6 @@ import { azureOptionsFromStowConfig } from "../stores/azure-config.js";
 import { gcsStoreOptionsFromStowConfig } from "../stores/gcs-config.js";
 import { createGcsStore } from "../stores/gcs-store.js";
 import { createMemoryStore } from "../stores/memory-store.js";
-import type { Capabilities } from "../stores/raw-store.js";
 import { createRedisStore, redisStoreOptionsFromFlyte } from "../stores/redis-store.js";
 import type { RetryPolicy } from "../stores/retry.js";
 import { createS3Store } from "../stores/s3-store.js";
@@ -66,7 +65,7 @@ function primaryConfig(storage: StorageConfig): Record<string, string> {
   };
 }
 
-/** The backend of one scheme. Cloud clients are made now (they dial nothing until used); Redis connects on first use. */
+/** The backend of one scheme. Clients are made now; they dial nothing until first used. */
 async function backendOf(scheme: string, kind: string, stowConfig: Record<string, string>, storage: StorageConfig, schemeConfig?: SchemeConfig): Promise<Backend> {
   const baseContainerReference = storage.container !== "" && scheme === schemeOfKind[kind] ? `${scheme}://${storage.container}` : "";
   const field = schemeConfig === undefined ? "storage.stow.config" : `storage.schemes.${scheme}.config`;
@@ -92,7 +91,8 @@ async function backendOf(scheme: string, kind: string, stowConfig: Record<string
     case "redis": {
       const redis = schemeConfig?.redis ?? storage.redis;
       const options = { ...redisStoreOptionsFromFlyte(redis, schemeConfig?.redis ? `storage.schemes.${scheme}.redis` : "storage.redis"), ...timeouts(storage) };
-      return { kind: "redis", capabilities: redisCapabilities(redis.cluster.length > 0), baseContainerReference: "", create: async () => createRedisStore(options) };
+      // Flyte's base container reference for Redis is redis://<addr>.
+      return builtBackend(createRedisStore(options), redis.addr ? `redis://${redis.addr}` : "");
     }
     default:
       throw new StowdError("INVALID_ARGUMENT", `storage: no backend of kind "${kind}" for ${scheme}:// is available (kinds: s3, google, azure, local, mem, redis)`, {});
@@ -103,17 +103,4 @@ async function backendOf(scheme: string, kind: string, stowConfig: Record<string
 function timeouts(storage: StorageConfig): { retry?: Partial<RetryPolicy> } {
   const ms = storage.defaultHttpClient.timeoutMs;
   return ms > 0 ? { retry: { attemptTimeoutMs: ms } } : {};
-}
-
-/** What the Redis store supports; it connects when created, so this is known ahead. */
-function redisCapabilities(cluster: boolean): Capabilities {
-  return {
-    rangedReads: true,
-    append: true,
-    conditionalWrites: true,
-    signedUrls: false,
-    delimiterListing: true,
-    // In a cluster, source and destination live in different slots: bytes pass through the daemon.
-    serverSideCopy: !cluster,
-  };
 }
