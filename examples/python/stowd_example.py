@@ -83,8 +83,11 @@ def error_detail(err):
 
 
 def describe(err):
-    detail = error_detail(err)
-    reason = error_pb2.ErrorReason.Name(detail.reason) if detail is not None else "no ErrorDetail"
+    try:
+        detail = error_detail(err)
+        reason = error_pb2.ErrorReason.Name(detail.reason) if detail is not None else "no ErrorDetail"
+    except (CheckFailed, ValueError) as e:  # a malformed trailer: still report the call's own status
+        reason = f"unreadable status details: {e}"
     return f"{err.code().name} ({reason}): {err.details()}"
 
 
