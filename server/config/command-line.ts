@@ -27,6 +27,9 @@ options (a flag overrides its env var, an env var overrides the config file):
                          default 2 as in Flyte, 0 in the embedded default)
   --log-level LEVEL      debug, info, warn or error
                          (env STOWD_LOG_LEVEL; server.logLevel; default info)
+  --insecure             allow a non-loopback listen address without TLS
+                         (server.tls) and authentication (server.auth,
+                         STOWD_AUTH_TOKEN) (env STOWD_INSECURE; server.insecure)
   -h, --help             show this text
 
 examples:
@@ -50,6 +53,7 @@ export interface CommandLine {
   maxUploadMbs?: string;
   maxDownloadMbs?: string;
   logLevel?: string;
+  insecure?: boolean;
 }
 
 /** Parses argv (without the node and script paths); an unknown flag, a missing value or a stray argument is a ConfigError. */
@@ -66,6 +70,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
         "max-upload-mbs": { type: "string" },
         "max-download-mbs": { type: "string" },
         "log-level": { type: "string" },
+        insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -76,7 +81,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     throw new ConfigError([{ path: "command line", message: `${message} (--help lists the options)` }], { cause: err });
   }
   const out: CommandLine = { help: values.help === true };
-  const set = (field: Exclude<keyof CommandLine, "help">, value: string | undefined) => {
+  if (values.insecure === true) out.insecure = true;
+  const set = (field: Exclude<keyof CommandLine, "help" | "insecure">, value: string | undefined) => {
     if (value !== undefined) out[field] = value;
   };
   set("config", values.config);

@@ -5,8 +5,11 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Registry } from "@bufbuild/protobuf";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { PEER_IDENTITY, peerIdentityOf } from "../security/peer-identity.js";
 import type { ServedService } from "./grpc-listener.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -26,6 +29,16 @@ export interface HttpListenerOptions {
   jsonRegistry: Registry;
   /** Non-RPC endpoints by path, e.g. "/healthz". */
   plainRoutes: Record<string, PlainRoute>;
+  /** TLS (server/security/reloadable-tls.ts); default cleartext. */
+  tls?: HttpListenerTls;
+}
+
+/** What the listener needs of server/security/reloadable-tls.ts. */
+export interface HttpListenerTls {
+  /** Clients must present a certificate the CA in `current().ca` signed. */
+  mutual: boolean;
+  current(): tls.SecureContextOptions;
+  onReload(listener: (options: tls.SecureContextOptions) => void): void;
 }
 
 export interface HttpListener {
@@ -45,6 +58,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     writeMaxBytes: options.maxMessageBytes,
     shutdownSignal: shutdown.signal,
     jsonOptions: { registry: options.jsonRegistry },
+    ...(options.tls?.mutual === true
+      ? {
+          contextValues: (req: Parameters<NodeHandler>[0]) => {
+            const socket = "stream" in req ? req.stream.session?.socket : req.socket;
+            return createContextValues().set(PEER_IDENTITY, socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined);
+          },
+        }
+      : {}),
     fallback(req, res) {
       const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
       if (route !== undefined) return route(req, res);
@@ -63,11 +84,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   });
 
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    // Peek at the first bytes, put them back, and hand the socket to the
-    // server that speaks its protocol.
+  // Peek at the first bytes, put them back, and hand the socket to the
+  // server that speaks its protocol.
+  const sniff = (socket: net.Socket) => {
     socket.once("readable", () => {
       const head = socket.read() as Buffer | null;
       if (head === null) return socket.destroy();
@@ -76,7 +95,31 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       (isH2 ? h2 : h1).emit("connection", socket);
     });
-  });
+  };
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+  let server: net.Server;
+  if (options.tls === undefined) {
+    server = net.createServer((socket) => {
+      track(socket);
+      sniff(socket);
+    });
+  } else {
+    // With TLS, ALPN says which protocol the client speaks (h2 or
+    // http/1.1); a client that offers none is sniffed as in cleartext.
+    const { mutual } = options.tls;
+    const secure = tls.createServer({ ...options.tls.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual }, (socket) => {
+      track(socket);
+      if (socket.alpnProtocol === "h2") h2.emit("connection", socket);
+      else if (socket.alpnProtocol === "http/1.1") h1.emit("connection", socket);
+      else sniff(socket);
+    });
+    // New handshakes get the reloaded certificate; open connections keep theirs.
+    options.tls.onReload((context) => secure.setSecureContext(context));
+    server = secure;
+  }
 
   const [host, portText] = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
