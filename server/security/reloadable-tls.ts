@@ -64,18 +64,23 @@ export async function createReloadableTls(config: TlsConfig): Promise<Reloadable
   const listeners: Array<(options: SecureContextOptions) => void> = [];
 
   // grpc-js takes certificates from a provider and calls setSecureContext on
-  // its HTTP/2 server whenever the provider reports new ones.
+  // its HTTP/2 server whenever the provider reports new ones. It subscribes
+  // to the provider before it registers its server's watcher, so the first
+  // report must come a tick later (as grpc-js's own file watcher's does) or
+  // the server would never see it and drop every connection.
   const identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
   const caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
   const provider: grpc.experimental.CertificateProvider = {
     addIdentityCertificateListener(l) {
       identityListeners.add(l);
-      l({ certificate: material.cert, privateKey: material.key });
+      queueMicrotask(() => l({ certificate: material.cert, privateKey: material.key }));
     },
     removeIdentityCertificateListener: (l) => identityListeners.delete(l),
     addCaCertificateListener(l) {
       caListeners.add(l);
-      if (material.ca !== undefined) l({ caCertificate: material.ca });
+      queueMicrotask(() => {
+        if (material.ca !== undefined) l({ caCertificate: material.ca });
+      });
     },
     removeCaCertificateListener: (l) => caListeners.delete(l),
   };
