@@ -28,8 +28,12 @@ options (a flag overrides its env var, an env var overrides the config file):
   --log-level LEVEL      debug, info, warn or error
                          (env STOWD_LOG_LEVEL; server.logLevel; default info)
   --insecure             allow a non-loopback listen address without TLS
-                         (server.tls) and authentication (server.auth,
-                         STOWD_AUTH_TOKEN) (env STOWD_INSECURE; server.insecure)
+                         (server.tls) or authentication (server.auth)
+                         (env STOWD_INSECURE; server.insecure; default false)
+
+env STOWD_AUTH_TOKEN=T   turns auth on with one bearer token T that has every
+                         grant (server.auth.tokenFile lists named tokens with
+                         grants); SIGHUP re-reads TLS certificates and tokens
   -h, --help             show this text
 
 examples:
@@ -39,6 +43,7 @@ examples:
       an S3-compatible server (see examples/ for GCS, Azure, Redis + S3)
   STOWD_CONFIG=/etc/flyte/config/storage.yaml npm start -- --grpc-address 0.0.0.0:50051
       a Flyte deployment's storage config as it is, listening on every interface
+      (stowd wants server.tls and server.auth for that, or --insecure)
   npm start -- --data-dir /var/lib/stowd --max-download-mbs 10 --log-level debug
 
 A config error is printed with its file, line and key path, and stowd exits 2.`;

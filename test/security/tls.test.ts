@@ -5,7 +5,9 @@
 // a client certificate from the wrong CA); client-certificate identities
 // with grants; and a reload that swaps the certificate for new handshakes
 // while a slow ReadRaw on each listener finishes on its old connection.
+import { spawn } from "node:child_process";
 import { copyFileSync, rmSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
@@ -250,4 +252,48 @@ describe("reload", () => {
       await daemon.close();
     }
   }, 60_000);
+});
+
+describe("SIGHUP", () => {
+  it("makes `server/main.ts` reload its certificates", async () => {
+    const certFile = join(certs.dir, "hup.crt");
+    const keyFile = join(certs.dir, "hup.key");
+    copyFileSync(certs.serverCert, certFile);
+    copyFileSync(certs.serverKey, keyFile);
+    const config = join(certs.dir, "hup.yaml");
+    writeFileSync(config, `storage:\n  type: mem\n  enable-multicontainer: true\nserver:\n  tls:\n    certFile: ${certFile}\n    keyFile: ${keyFile}\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, STOWD_AUTH_TOKEN: "hup-token-0123456789abcdef" },
+    });
+    const lines = createInterface({ input: child.stderr! });
+    const waitFor = (msg: string) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${msg} log line within 20 s`)), 20_000);
+        const onLine = (line: string) => {
+          if (!line.includes(`"msg":"${msg}"`)) return;
+          clearTimeout(timer);
+          lines.off("line", onLine);
+          resolve(JSON.parse(line) as Record<string, unknown>);
+        };
+        lines.on("line", onLine);
+      });
+    try {
+      const serving = await waitFor("stowd serving");
+      expect(serving).toMatchObject({ tls: "on", auth: "1 tokens, 0 client identities" });
+      const grpcPort = Number(String(serving.grpc).split(":").pop());
+      const httpPort = Number(String(serving.http).split(":").pop());
+      expect(await presentedFingerprint(grpcPort, "h2")).toBe(certs.fingerprint(certs.serverCert));
+      copyFileSync(certs.serverCert2, certFile);
+      copyFileSync(certs.serverKey2, keyFile);
+      const reloaded = waitFor("reloaded TLS certificates");
+      child.kill("SIGHUP");
+      await reloaded;
+      expect(await presentedFingerprint(grpcPort, "h2")).toBe(certs.fingerprint(certs.serverCert2));
+      expect(await presentedFingerprint(httpPort, "http/1.1")).toBe(certs.fingerprint(certs.serverCert2));
+    } finally {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+    }
+  }, 40_000);
 });
