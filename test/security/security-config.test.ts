@@ -11,7 +11,8 @@ import { ConfigError, loadConfig } from "../../server/config/load-config.js";
 import { parseReference } from "../../server/references/reference.js";
 import { allows, covers, parseGrantPrefix, type GrantPrefix } from "../../server/security/grants.js";
 import { isLoopbackAddress } from "../../server/security/loopback.js";
-import { parseTokenFile } from "../../server/security/token-file.js";
+import { authenticate, credentialsOf } from "../../server/security/authenticate.js";
+import { loadTokenFile, parseTokenFile } from "../../server/security/token-file.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stowd-sec-config-"));
 function configFile(server: string): string {
@@ -143,6 +144,16 @@ describe("the token file", () => {
     expect(message).toContain("tokens[1].grants: is required");
     expect(message).toContain("tokens.yaml:11: clients[0]: give exactly one of commonName");
     expect(message).toContain('clients[0].grants[0].prefixes[0]: invalid reference "s3://b/../c/"');
+  });
+
+  it("examples/auth/tokens.yaml loads, and its documented example token is team-a-ci", async () => {
+    const credentials = credentialsOf(await loadTokenFile("examples/auth/tokens.yaml"), undefined);
+    const principal = authenticate(credentials, "Bearer example-team-a-token-change-me", undefined);
+    expect(principal.name).toBe("team-a-ci");
+    expect(allows(principal.grants, "write", parseReference("file://bucket/team-a/x"))).toBe(true);
+    expect(allows(principal.grants, "write", parseReference("file://bucket/team-b/x"))).toBe(false);
+    expect(allows(principal.grants, "read", parseReference("file://bucket/team-b/x"))).toBe(true);
+    expect(authenticate(credentials, null, { commonName: "worker-a.internal", subjectAltNames: [] }).name).toBe("worker-a");
   });
 
   it("refuses a file that grants nobody anything", () => {
