@@ -84,9 +84,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   });
 
   const sockets = new Set<net.Socket>();
-  // Peek at the first bytes, put them back, and hand the socket to the
-  // server that speaks its protocol.
-  const sniff = (socket: net.Socket) => {
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // Peek at the first bytes, put them back, and hand the socket to the
+    // server that speaks its protocol.
     socket.once("readable", () => {
       const head = socket.read() as Buffer | null;
       if (head === null) return socket.destroy();
@@ -95,43 +97,20 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       (isH2 ? h2 : h1).emit("connection", socket);
     });
-  };
-  const track = (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  };
-  let server: net.Server;
-  if (options.tls === undefined) {
-    server = net.createServer((socket) => {
-      track(socket);
-      sniff(socket);
-    });
-  } else {
-    // With TLS, ALPN says which protocol the client speaks (h2 or
-    // http/1.1); a client that offers none is sniffed as in cleartext.
-    const { mutual } = options.tls;
-    const secure = tls.createServer({ ...options.tls.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual }, (socket) => {
-      track(socket);
-      if (socket.alpnProtocol === "h2") h2.emit("connection", socket);
-      else if (socket.alpnProtocol === "http/1.1") h1.emit("connection", socket);
-      else sniff(socket);
-    });
-    // New handshakes get the reloaded certificate; open connections keep theirs.
-    options.tls.onReload((context) => secure.setSecureContext(context));
-    server = secure;
-  }
+  });
+  const listening = options.tls === undefined ? server : createTlsFront(options.tls, server);
 
   const [host, portText] = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(portText), host, () => resolve());
+    listening.once("error", reject);
+    listening.listen(Number(portText), host, () => resolve());
   });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = (listening.address() as net.AddressInfo).port;
 
   return {
     port,
     async close(graceMs) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
       h1.closeIdleConnections();
       for (const session of sessions) session.close();
       const timer = setTimeout(() => {
@@ -142,6 +121,22 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * A TLS server in front of the cleartext dispatcher: it terminates TLS
+ * (offering h2 and http/1.1 by ALPN) and hands each decrypted socket to
+ * `dispatcher`, which tells HTTP/2 from HTTP/1.1 by the first bytes as it
+ * does in cleartext. A reload swaps the secure context for new handshakes;
+ * open connections keep theirs.
+ */
+function createTlsFront(options: HttpListenerTls, dispatcher: net.Server): tls.Server {
+  const { mutual } = options;
+  const front = tls.createServer({ ...options.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual }, (socket) =>
+    dispatcher.emit("connection", socket),
+  );
+  options.onReload((context) => front.setSecureContext(context));
+  return front;
 }
 
 export function splitAddress(address: string): [string, string] {
