@@ -67,7 +67,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
   // mistake (say an invalid type) does not cascade into follow-on complaints.
   if (ctx.problems.length === 0) applyOverrides(config, commandLine, env, ctx);
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
-  if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server));
+  if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server, options.warn ?? ((message) => log("warn", message))));
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
 }

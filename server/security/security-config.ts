@@ -60,8 +60,7 @@ export function applySecurityOverrides(server: ServerConfig, insecureFlag: boole
  * says otherwise: tokens in cleartext can be sniffed, and TLS without
  * authentication serves everyone.
  */
-export function checkExposure(server: ServerConfig): ConfigProblem[] {
-  if (server.insecure === true) return [];
+export function checkExposure(server: ServerConfig, warn: (message: string) => void): ConfigProblem[] {
   const exposed = (
     [
       ["server.grpcAddress", server.grpcAddress],
@@ -75,6 +74,10 @@ export function checkExposure(server: ServerConfig): ConfigProblem[] {
   if (!authenticated) missing.push("no authentication (server.auth.tokenFile, STOWD_AUTH_TOKEN or server.tls.clientCaFile)");
   if (missing.length === 0) return [];
   const [path, address] = exposed[0]!;
+  if (server.insecure === true) {
+    warn(`insecure: ${path} ${address} is not a loopback address and the daemon has ${missing.join(" and ")}; serving anyway because of --insecure`);
+    return [];
+  }
   return [
     {
       path,

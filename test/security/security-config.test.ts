@@ -57,8 +57,10 @@ describe("the insecure-bind guard", () => {
     expect(await problems(["--config", configFile(`${tlsBlock}    clientCaFile: /etc/stowd/ca.crt\n`), "--http-address", "0.0.0.0:1"])).toBe("");
   });
 
-  it("lets --insecure, STOWD_INSECURE or server.insecure through", async () => {
-    expect(await problems(["--grpc-address", "0.0.0.0:50051", "--insecure"])).toBe("");
+  it("lets --insecure, STOWD_INSECURE or server.insecure through, with a warning", async () => {
+    const warnings: string[] = [];
+    await loadConfig(["--grpc-address", "0.0.0.0:50051", "--insecure"], {}, { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringMatching(/^insecure: server\.grpcAddress 0\.0\.0\.0:50051 is not a loopback address .* serving anyway because of --insecure$/)]);
     expect(await problems(["--grpc-address", "0.0.0.0:50051"], { STOWD_INSECURE: "true" })).toBe("");
     expect(await problems(["--config", configFile("  insecure: true\n"), "--grpc-address", "0.0.0.0:50051"])).toBe("");
     expect(await problems(["--grpc-address", "0.0.0.0:50051"], { STOWD_INSECURE: "yes" })).toContain('STOWD_INSECURE: "yes" is not a boolean');
