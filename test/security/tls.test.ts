@@ -148,11 +148,18 @@ describe("mutual TLS", () => {
   afterAll(() => daemon?.close());
 
   const client = (cert: string, key: string) => ({ ca: certs.read(certs.serverCa), cert: certs.read(cert), key: certs.read(key) });
+  const transports: Array<{ close(): void }> = [];
+  const opened = <T extends { close(): void }>(t: T): T => (transports.push(t), t);
+  afterAll(() => transports.forEach((t) => t.close()));
 
-  it.each(["grpc", "connect"] as const)("gives a client certificate the grants of its clients: entry (%s)", async (protocol) => {
+  it.each([
+    ["grpc", "2"],
+    ["connect", "2"],
+    ["connect", "1.1"],
+  ] as const)("gives a client certificate the grants of its clients: entry (%s, HTTP/%s)", async (protocol, httpVersion) => {
     const baseUrl = protocol === "grpc" ? daemon.grpcUrl : daemon.httpUrl;
-    const a = createStowdClient({ transport: createStowdTransport({ baseUrl, protocol, tls: client(certs.clientCert, certs.clientKey) }) });
-    const b = createStowdClient({ transport: createStowdTransport({ baseUrl, protocol, tls: client(certs.otherClientCert, certs.otherClientKey) }) });
+    const a = createStowdClient({ transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, tls: client(certs.clientCert, certs.clientKey) })) });
+    const b = createStowdClient({ transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, tls: client(certs.otherClientCert, certs.otherClientKey) })) });
     await a.write("mem://b/team-a/by-cert", "a");
     expect(await a.head("mem://b/team-a/by-cert")).toBeDefined();
     const denied = await a.head("mem://b/team-b/x").catch((e: unknown) => e);
@@ -163,7 +170,9 @@ describe("mutual TLS", () => {
     expect(await b.head("mem://b/team-b/x")).toBeUndefined();
     expect(((await b.head("mem://b/team-a/by-cert").catch((e: unknown) => e)) as StowdClientError).code).toBe(Code.PermissionDenied);
     // A token, when sent, decides who the caller is.
-    const withToken = createStowdClient({ transport: createStowdTransport({ baseUrl, protocol, token: "ci-token-0123456789abcdef", tls: client(certs.otherClientCert, certs.otherClientKey) }) });
+    const withToken = createStowdClient({
+      transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, token: "ci-token-0123456789abcdef", tls: client(certs.otherClientCert, certs.otherClientKey) })),
+    });
     expect(await withToken.head("mem://b/team-a/by-cert")).toBeDefined();
   });
 
