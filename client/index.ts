@@ -23,7 +23,9 @@ export type { WriteBody } from "./body.js";
 export type { ByteCount, CallOptions } from "./call-options.js";
 export { StowdClientError } from "./client-error.js";
 export {
+  bearerToken,
   createStowdTransport,
+  type StowdTlsOptions,
   DEFAULT_BASE_URL,
   DEFAULT_WINDOW_BYTES,
   type StowdTransport,

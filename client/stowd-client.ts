@@ -17,7 +17,7 @@ import { type WriteBody, prepareBody } from "./body.js";
 import { type ByteCount, type CallOptions, toInt64, withTimeout } from "./call-options.js";
 import { clientError, toStowdError } from "./client-error.js";
 import { type ReadHandle, type ReadOptions, collect, openRead, readableOf } from "./read.js";
-import { type StowdTransport, createStowdTransport } from "./transport.js";
+import { type StowdTlsOptions, type StowdTransport, createStowdTransport } from "./transport.js";
 
 export interface StowdClientOptions {
   /** The daemon's gRPC address; default `http://127.0.0.1:50051`. Ignored when `transport` is given. */
@@ -30,6 +30,10 @@ export interface StowdClientOptions {
   transport?: Transport;
   /** Default deadline per call in milliseconds (a whole stream for reads and writes). None by default. */
   timeoutMs?: number;
+  /** Bearer token for a daemon with auth on. Ignored when `transport` is given (use createStowdTransport's `token`). */
+  token?: string;
+  /** TLS for an `https://` baseUrl (CA, and client certificate for mutual TLS). Ignored when `transport` is given. */
+  tls?: StowdTlsOptions;
 }
 
 /** Conditions on the object being written; nothing is written when one fails. */
@@ -178,7 +182,11 @@ export interface StowdClient {
 export function createStowdClient(options: StowdClientOptions = {}): StowdClient {
   // Only a transport created here is closed by close().
   let owned: StowdTransport | undefined;
-  const transport = options.transport ?? (owned = createStowdTransport(withBaseUrl(options.baseUrl)));
+  const transport = options.transport ?? (owned = createStowdTransport({
+      ...withBaseUrl(options.baseUrl),
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    }));
   const raw = createClient(RawStoreService, transport);
   const protobuf = createClient(ProtobufStoreService, transport);
   const callOptions = (o: CallOptions | undefined) =>

@@ -32,6 +32,28 @@ export interface StowdTransportOptions {
   windowBytes?: number;
   /** Interceptors applied to every call. */
   interceptors?: Interceptor[];
+  /** Bearer token for a daemon with auth on: sent as `authorization: Bearer <token>` on every call. */
+  token?: string;
+  /**
+   * TLS settings for an `https://` baseUrl: the CA that signed the daemon's
+   * certificate (default: the system CAs) and, for mutual TLS, this client's
+   * PEM certificate and key.
+   */
+  tls?: StowdTlsOptions;
+}
+
+export interface StowdTlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/** An interceptor that sends `authorization: Bearer <token>`. */
+export function bearerToken(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 }
 
 /** A connect Transport that owns its connection. */
@@ -49,16 +71,18 @@ export function createStowdTransport(options: StowdTransportOptions = {}): Stowd
   const common = {
     baseUrl,
     acceptCompression: [],
-    interceptors: options.interceptors ?? [],
+    interceptors: [...(options.token === undefined ? [] : [bearerToken(options.token)]), ...(options.interceptors ?? [])],
   };
+  const tlsOptions = options.tls ?? {};
   if (protocol !== "grpc" && options.httpVersion === "1.1") {
     // No session to tune or close: node:http's agent owns the sockets.
     const factory = protocol === "connect" ? createConnectTransport : createGrpcWebTransport;
-    return Object.assign(factory({ ...common, httpVersion: "1.1" }), { close() {} });
+    return Object.assign(factory({ ...common, httpVersion: "1.1", nodeOptions: tlsOptions }), { close() {} });
   }
   const { sessionManager, close } = createWindowedSessionManager(
     baseUrl,
     options.windowBytes ?? DEFAULT_WINDOW_BYTES,
+    tlsOptions,
   );
   const h2 = { ...common, httpVersion: "2" as const, sessionManager };
   const transport =
@@ -83,8 +107,9 @@ export function createStowdTransport(options: StowdTransportOptions = {}): Stowd
 function createWindowedSessionManager(
   baseUrl: string,
   windowBytes: number,
+  tls: StowdTlsOptions = {},
 ): { sessionManager: SessionManager; close: () => void } {
-  const manager = new Http2SessionManager(baseUrl, {}, { settings: { initialWindowSize: windowBytes } });
+  const manager = new Http2SessionManager(baseUrl, {}, { ...tls, settings: { initialWindowSize: windowBytes } });
   const tuned = new WeakSet<http2.Http2Session>();
   const sessionManager: SessionManager = {
     authority: manager.authority,

@@ -36,6 +36,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     httpAddress: config.server.httpAddress,
     limits: { maxUploadBytes: config.server.maxUploadBytes, maxMessageBytes: config.server.maxMessageBytes },
     graceMs: config.server.shutdownGraceMs,
+    tls: config.server.tls,
+    auth: config.server.auth,
   });
   let stopping = false;
   const stop = (signal: string) => {
@@ -52,6 +54,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // Certificate and token rotation; reload() logs what it loaded or why not.
+  process.on("SIGHUP", () => void daemon.reload().catch(() => undefined));
 }
 
 main(process.argv.slice(2), process.env).catch((err: unknown) => {

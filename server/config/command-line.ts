@@ -27,6 +27,13 @@ options (a flag overrides its env var, an env var overrides the config file):
                          default 2 as in Flyte, 0 in the embedded default)
   --log-level LEVEL      debug, info, warn or error
                          (env STOWD_LOG_LEVEL; server.logLevel; default info)
+  --insecure             allow a non-loopback listen address without TLS
+                         (server.tls) or authentication (server.auth)
+                         (env STOWD_INSECURE; server.insecure; default false)
+
+env STOWD_AUTH_TOKEN=T   turns auth on with one bearer token T that has every
+                         grant (server.auth.tokenFile lists named tokens with
+                         grants); SIGHUP re-reads TLS certificates and tokens
   -h, --help             show this text
 
 examples:
@@ -36,6 +43,7 @@ examples:
       an S3-compatible server (see examples/ for GCS, Azure, Redis + S3)
   STOWD_CONFIG=/etc/flyte/config/storage.yaml npm start -- --grpc-address 0.0.0.0:50051
       a Flyte deployment's storage config as it is, listening on every interface
+      (stowd wants server.tls and server.auth for that, or --insecure)
   npm start -- --data-dir /var/lib/stowd --max-download-mbs 10 --log-level debug
 
 A config error is printed with its file, line and key path, and stowd exits 2.`;
@@ -50,6 +58,7 @@ export interface CommandLine {
   maxUploadMbs?: string;
   maxDownloadMbs?: string;
   logLevel?: string;
+  insecure?: boolean;
 }
 
 /** Parses argv (without the node and script paths); an unknown flag, a missing value or a stray argument is a ConfigError. */
@@ -66,6 +75,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
         "max-upload-mbs": { type: "string" },
         "max-download-mbs": { type: "string" },
         "log-level": { type: "string" },
+        insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -76,7 +86,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     throw new ConfigError([{ path: "command line", message: `${message} (--help lists the options)` }], { cause: err });
   }
   const out: CommandLine = { help: values.help === true };
-  const set = (field: Exclude<keyof CommandLine, "help">, value: string | undefined) => {
+  if (values.insecure === true) out.insecure = true;
+  const set = (field: Exclude<keyof CommandLine, "help" | "insecure">, value: string | undefined) => {
     if (value !== undefined) out[field] = value;
   };
   set("config", values.config);

@@ -101,6 +101,28 @@ export interface ServerConfig {
   /** Largest object WriteRaw stores, bytes; 0 = unlimited. */
   maxUploadBytes: number;
   logLevel: LogLevel;
+  /** TLS on both listeners (server.tls); absent = cleartext. */
+  tls?: TlsConfig;
+  /** Bearer-token / client-certificate authorization (server.auth, STOWD_AUTH_TOKEN); absent = off. */
+  auth?: AuthConfig;
+  /** --insecure: allow a non-loopback listen address without TLS and authentication. */
+  insecure?: boolean;
+}
+
+/** server.tls: PEM files, re-read on SIGHUP. */
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** Mutual TLS: clients must present a certificate this CA signed. */
+  clientCaFile?: string;
+}
+
+/** server.auth; on when a token file or STOWD_AUTH_TOKEN is given. */
+export interface AuthConfig {
+  /** YAML file of hashed tokens and client-certificate identities with their grants, re-read on SIGHUP. */
+  tokenFile?: string;
+  /** STOWD_AUTH_TOKEN: one token with every grant. A secret: never log it. */
+  token?: string;
 }
 
 export interface StowdConfig {

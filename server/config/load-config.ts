@@ -25,6 +25,7 @@ import {
   type ValueKind,
 } from "./value-kinds.js";
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
+import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "../security/security-config.js";
 
 export { ConfigError, type ConfigProblem } from "./config-error.js";
 export { configFileFrom, parseCommandLine, USAGE, type CommandLine } from "./command-line.js";
@@ -66,6 +67,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
   // mistake (say an invalid type) does not cascade into follow-on complaints.
   if (ctx.problems.length === 0) applyOverrides(config, commandLine, env, ctx);
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
+  if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server, options.warn ?? ((message) => log("warn", message))));
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
 }
@@ -278,6 +280,11 @@ function readServer(r: MapReader): ServerConfig {
     maxUploadBytes: Math.floor(r.scalar("maxUploadMBs", maxUploadMbsKind, 0) * MiB),
     logLevel: r.scalar("logLevel", enumKind(LOG_LEVELS), SERVER_DEFAULTS.logLevel),
   };
+  const tls = readTlsSection(r.section("tls"));
+  const auth = readAuthSection(r.section("auth"));
+  if (tls !== undefined) server.tls = tls;
+  if (auth !== undefined) server.auth = auth;
+  if (readInsecure(r)) server.insecure = true;
   r.finish();
   return server;
 }
@@ -310,6 +317,7 @@ function applyOverrides(config: StowdConfig, commandLine: CommandLine, env: Node
   override("maxDownloadMbs", "--max-download-mbs", "STOWD_MAX_DOWNLOAD_MBS", intKind({ min: 0, note: "MiB; 0 = unlimited" }), (v) => {
     storage.limits.maxDownloadMBs = v;
   });
+  applySecurityOverrides(server, commandLine.insecure === true, env, ctx.problems);
   override("dataDir", "--data-dir", "STOWD_DATA_DIR", dataDirKind, (v, path) => {
     // Silently ignoring it for a bucket store would hide a wrong deployment.
     if (!isLocalDisk(storage)) {

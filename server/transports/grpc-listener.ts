@@ -19,6 +19,8 @@ export interface GrpcListenerOptions {
   /** Files whose descriptors reflection serves. */
   files: DescFile[];
   maxMessageBytes: number;
+  /** TLS (server/security/reloadable-tls.ts); default cleartext. */
+  credentials?: grpc.ServerCredentials;
 }
 
 export interface GrpcListener {
@@ -46,7 +48,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   createReflectionService(options.files).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(options.address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
 
   return {

@@ -3,10 +3,12 @@
 // here, so malformed protobuf is INVALID_ARGUMENT rather than grpc-js's
 // INTERNAL; responses are encoded with toBinary.
 import { once } from "node:events";
+import type { PeerCertificate } from "node:tls";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { nextOrAbort } from "../next-or-abort.js";
+import { identityOfCertificate, PEER_IDENTITY } from "../security/peer-identity.js";
 import { toConnectError } from "../services/error-boundary.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { toGrpcStatus } from "./grpc-status.js";
@@ -61,6 +63,7 @@ interface AnyCall {
   getDeadline(): grpc.Deadline;
   getPath(): string;
   on(event: "cancelled", listener: () => void): unknown;
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate | undefined } | null;
 }
 
 function contextFor(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal) {
@@ -77,6 +80,8 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
     requestMethod: "POST",
     url: call.getPath(),
     requestHeader: headers,
+    // grpc-js reports a client certificate only when the client CA verified it.
+    contextValues: createContextValues().set(PEER_IDENTITY, identityOfCertificate(call.getAuthContext()?.sslPeerCertificate)),
     shutdownSignal,
     ...(Number.isFinite(deadlineMs) ? { timeoutMs: Math.max(0, deadlineMs - Date.now()) } : {}),
   });

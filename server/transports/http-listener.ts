@@ -5,8 +5,11 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Registry } from "@bufbuild/protobuf";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { PEER_IDENTITY, peerIdentityOf } from "../security/peer-identity.js";
 import type { ServedService } from "./grpc-listener.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -26,6 +29,16 @@ export interface HttpListenerOptions {
   jsonRegistry: Registry;
   /** Non-RPC endpoints by path, e.g. "/healthz". */
   plainRoutes: Record<string, PlainRoute>;
+  /** TLS (server/security/reloadable-tls.ts); default cleartext. */
+  tls?: HttpListenerTls;
+}
+
+/** What the listener needs of server/security/reloadable-tls.ts. */
+export interface HttpListenerTls {
+  /** Clients must present a certificate the CA in `current().ca` signed. */
+  mutual: boolean;
+  current(): tls.SecureContextOptions;
+  onReload(listener: (options: tls.SecureContextOptions) => void): void;
 }
 
 export interface HttpListener {
@@ -45,6 +58,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     writeMaxBytes: options.maxMessageBytes,
     shutdownSignal: shutdown.signal,
     jsonOptions: { registry: options.jsonRegistry },
+    ...(options.tls?.mutual === true
+      ? {
+          contextValues: (req: Parameters<NodeHandler>[0]) => {
+            const socket = "stream" in req ? req.stream.session?.socket : req.socket;
+            return createContextValues().set(PEER_IDENTITY, socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined);
+          },
+        }
+      : {}),
     fallback(req, res) {
       const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
       if (route !== undefined) return route(req, res);
@@ -77,18 +98,19 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       (isH2 ? h2 : h1).emit("connection", socket);
     });
   });
+  const listening = options.tls === undefined ? server : createTlsFront(options.tls, server);
 
   const [host, portText] = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(portText), host, () => resolve());
+    listening.once("error", reject);
+    listening.listen(Number(portText), host, () => resolve());
   });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = (listening.address() as net.AddressInfo).port;
 
   return {
     port,
     async close(graceMs) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
       h1.closeIdleConnections();
       for (const session of sessions) session.close();
       const timer = setTimeout(() => {
@@ -99,6 +121,22 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * A TLS server in front of the cleartext dispatcher: it terminates TLS
+ * (offering h2 and http/1.1 by ALPN) and hands each decrypted socket to
+ * `dispatcher`, which tells HTTP/2 from HTTP/1.1 by the first bytes as it
+ * does in cleartext. A reload swaps the secure context for new handshakes;
+ * open connections keep theirs.
+ */
+function createTlsFront(options: HttpListenerTls, dispatcher: net.Server): tls.Server {
+  const { mutual } = options;
+  const front = tls.createServer({ ...options.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual }, (socket) =>
+    dispatcher.emit("connection", socket),
+  );
+  options.onReload((context) => front.setSecureContext(context));
+  return front;
 }
 
 export function splitAddress(address: string): [string, string] {

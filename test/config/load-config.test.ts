@@ -370,6 +370,7 @@ Storage:
 SERVER:
   grpcaddress: 0.0.0.0:1234
   LogLevel: debug
+  INSECURE: true
 `);
     expect(config.storage).toMatchObject({ type: "s3", container: "b", enableMultiContainer: true, limits: { maxDownloadMBs: 7 } });
     expect(config.storage.defaultHttpClient.idleConnTimeoutMs).toBe(30_000);

@@ -1,0 +1,73 @@
+// Assembles transport security and authorization for the daemon from
+// server.tls and server.auth: the reloadable TLS material both listeners
+// use, the wrapper that authorizes every call of every service, and the
+// reload (SIGHUP) of certificates and the token file.
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AuthConfig, TlsConfig } from "../config/config.js";
+import { log } from "../observability/log.js";
+import { credentialsOf, type Credentials } from "./authenticate.js";
+import { withAuthorization } from "./authorize.js";
+import { createReloadableTls, type ReloadableTls } from "./reloadable-tls.js";
+import { loadTokenFile } from "./token-file.js";
+
+export interface SecurityOptions {
+  tls?: TlsConfig | undefined;
+  auth?: AuthConfig | undefined;
+}
+
+export interface Security {
+  /** Present when server.tls is configured. */
+  tls: ReloadableTls | undefined;
+  /** Whether calls are authorized (a token file or STOWD_AUTH_TOKEN is configured). */
+  authEnabled: boolean;
+  /** Wraps a service implementation with authorization; the implementation itself when auth is off. */
+  wrap<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceImpl<S>;
+  /**
+   * Re-reads the certificate files and the token file. What fails to load is
+   * logged and rejected as a whole (the old one stays in force); the promise
+   * rejects when anything failed.
+   */
+  reload(): Promise<void>;
+  /** Fields for the startup log line. */
+  describe(): Record<string, string>;
+}
+
+export async function createSecurity(options: SecurityOptions): Promise<Security> {
+  const tls = options.tls === undefined ? undefined : await createReloadableTls(options.tls);
+  const { tokenFile, token } = options.auth ?? {};
+  const authEnabled = tokenFile !== undefined || token !== undefined;
+  let credentials: Credentials = credentialsOf(tokenFile === undefined ? undefined : await loadTokenFile(tokenFile), token);
+
+  return {
+    tls,
+    authEnabled,
+    wrap: (service, impl) => (authEnabled ? withAuthorization(service, impl, { credentials: () => credentials }) : impl),
+    async reload() {
+      const failures: unknown[] = [];
+      if (tls !== undefined) {
+        try {
+          await tls.reload();
+          log("info", "reloaded TLS certificates", { certFile: tls.config.certFile, ...(tls.config.clientCaFile === undefined ? {} : { clientCaFile: tls.config.clientCaFile }) });
+        } catch (err) {
+          failures.push(err);
+          log("error", "TLS reload failed; the previous certificates stay in force", { err: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      if (tokenFile !== undefined) {
+        try {
+          credentials = credentialsOf(await loadTokenFile(tokenFile), token);
+          log("info", "reloaded token file", { tokenFile, tokens: credentials.tokens.length, clients: credentials.clients.length });
+        } catch (err) {
+          failures.push(err);
+          log("error", "token file reload failed; the previous tokens stay in force", { err: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, "reload failed");
+    },
+    describe: () => ({
+      tls: tls === undefined ? "off" : tls.mutual ? "mutual" : "on",
+      auth: authEnabled ? `${credentials.tokens.length} tokens, ${credentials.clients.length} client identities` : "off",
+    }),
+  };
+}
