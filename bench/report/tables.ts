@@ -1,0 +1,76 @@
+// The report's tables, built from a results record alone.
+import { median } from "../harness/stats.js";
+import { fmt, sizeLabel, spread, type Table } from "./format.js";
+import type { BenchResults, SlowReadersResult, StreamCell, StreamSection, UnarySection } from "./results.js";
+
+const medianMbps = (c: StreamCell | undefined) => (c === undefined ? NaN : median(c.runs.map((r) => r.mbps)));
+
+/** Median MB/s of `target` over that of `baseline`, same op and size. */
+export function streamRatio(section: StreamSection, cell: StreamCell, baseline: string): number {
+  const base = section.cells.find((c) => c.target === baseline && c.op === cell.op && c.sizeBytes === cell.sizeBytes);
+  return medianMbps(cell) / medianMbps(base);
+}
+
+export function streamTable(section: StreamSection): Table {
+  const head = ["op", "size", "target", "MB/s median (min–max)", ...section.baselines.map((b) => `÷ ${b}`), "server CPU %", "client CPU %", "server RSS peak (+growth) MiB"];
+  const rows = section.cells.map((cell) => {
+    const rssRuns = cell.runs.flatMap((r) => (r.rss === null ? [] : [r.rss]));
+    const worst = rssRuns.reduce<(typeof rssRuns)[number] | undefined>((w, r) => (w === undefined || r.peakMiB - r.beforeMiB > w.peakMiB - w.beforeMiB ? r : w), undefined);
+    const serverCpu = cell.runs.flatMap((r) => (r.serverCpuPct === null ? [] : [r.serverCpuPct]));
+    return [
+      cell.op === "read" ? "ReadRaw" : "WriteRaw",
+      sizeLabel(cell.sizeBytes),
+      cell.target,
+      spread(cell.runs.map((r) => r.mbps)),
+      ...section.baselines.map((b) => (b === cell.target ? "" : fmt(streamRatio(section, cell, b), 2))),
+      serverCpu.length === 0 ? "–" : fmt(median(serverCpu)),
+      fmt(median(cell.runs.map((r) => r.clientCpuPct))),
+      worst === undefined ? "–" : `${fmt(worst.peakMiB)} (+${fmt(worst.peakMiB - worst.beforeMiB)})`,
+    ];
+  });
+  return { head, rows, leftColumns: 3 };
+}
+
+export function unaryTable(section: UnarySection): Table {
+  const ceiling = (concurrency: number) => section.cells.find((c) => c.target === section.ceiling && c.concurrency === concurrency);
+  const cps = (runs: { callsPerSecond: number }[]) => median(runs.map((r) => r.callsPerSecond));
+  const rows = section.cells.map((cell) => {
+    const base = ceiling(cell.concurrency);
+    const m = (key: "p50Ms" | "p99Ms" | "serverCpuUs" | "clientCpuUs", digits: number) => fmt(median(cell.runs.map((r) => r[key])), digits);
+    return [
+      cell.target,
+      cell.cache,
+      String(cell.concurrency),
+      spread(cell.runs.map((r) => r.callsPerSecond)),
+      m("p50Ms", 3),
+      m("p99Ms", 3),
+      cell.target === section.ceiling || base === undefined ? "" : fmt(cps(cell.runs) / cps(base.runs), 2),
+      m("serverCpuUs", 0),
+      m("clientCpuUs", 0),
+    ];
+  });
+  return { head: ["call", "cache", "callers", "calls/s median (min–max)", "p50 ms", "p99 ms", `÷ ${section.ceiling}`, "server µs/call", "client µs/call"], rows, leftColumns: 2 };
+}
+
+export function slowReadersTable(r: SlowReadersResult): Table {
+  const rows = [
+    ["readers (one HTTP/2 connection each)", String(r.clients)],
+    ["object", `${r.reference} (${sizeLabel(r.objectBytes)})`],
+    ["pace per reader", `${fmt(r.bytesPerSecondPerClient / 1024)} KiB/s for ${fmt(r.seconds, 1)} s`],
+    ["daemon RSS before", `${fmt(r.idleRssMiB)} MiB`],
+    [`daemon RSS peak (${r.method})`, `${fmt(r.peakRssMiB)} MiB`],
+    ["daemon RSS mean", `${fmt(r.meanRssMiB)} MiB`],
+    ["peak growth per reader", `${fmt(((r.peakRssMiB - r.idleRssMiB) * 1024) / r.clients)} KiB`],
+    ["consumed by all readers", `${fmt(r.bytesConsumed / 1024 / 1024)} MiB`],
+    ["streams open at the end", `${r.openAtEnd} of ${r.clients}`],
+    ["failures", r.failures.length === 0 ? "none" : r.failures.join("; ")],
+  ];
+  return { head: ["", "value"], rows, leftColumns: 2 };
+}
+
+export function settingsLine(results: BenchResults): string {
+  const s = results.settings;
+  return Object.entries(s)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : String(v)}`)
+    .join(" ");
+}
