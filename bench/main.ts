@@ -128,6 +128,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(`\nwrote ${written.join(", ")}`);
     return;
   }
+  const watchdog = setTimeout(() => {
+    console.error(`bench failed: still running after --max-minutes ${options.maxMinutes}; stopping every server`);
+    for (const line of childrenReport()) console.error(line);
+    cleanUpNow();
+    process.exit(1);
+  }, options.maxMinutes * 60_000);
+  watchdog.unref();
   await run(options, argv);
 }
 

@@ -21,6 +21,8 @@ export interface BenchOptions {
   slowRateBytes: number;
   slowObjectBytes: number;
   sections: Section[];
+  /** The whole run fails (and stops every server) after this long instead of hanging. */
+  maxMinutes: number;
   /** Root the results go under: <out>/bench/results/ and <out>/BENCHMARKS.md. */
   out: string;
   /** Re-render the report from this JSON file instead of running. */
@@ -42,6 +44,7 @@ Ceph RGW, azurite) on 127.0.0.1, measures, prints tables, and writes
   --slow-seconds S     how long they read (default 20)
   --slow-rate-kib N    each reader's pace, KiB/s (default 256)
   --only LIST          sections to run, of ${SECTIONS.join(",")} (default all)
+  --max-minutes N      give up (stopping every server) after N minutes instead of hanging (default 25)
   --out DIR            where results go (default the repository; --quick: ${join(tmpdir(), "stowd-bench-quick")})
   --report FILE        only re-render BENCHMARKS.md and the chart from a results JSON
   --help               show this text`;
@@ -71,6 +74,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       "slow-seconds": { type: "string" },
       "slow-rate-kib": { type: "string" },
       only: { type: "string" },
+      "max-minutes": { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
       help: { type: "boolean", default: false },
@@ -94,6 +98,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     slowRateBytes: positive(values["slow-rate-kib"] ?? "256", "--slow-rate-kib") * 1024,
     slowObjectBytes: 64 * MiB,
     sections: sections as Section[],
+    maxMinutes: positive(values["max-minutes"] ?? "25", "--max-minutes"),
     out: values.out ?? (quick ? join(tmpdir(), "stowd-bench-quick") : REPO),
     report: values.report,
   };
