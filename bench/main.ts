@@ -6,7 +6,8 @@
 //            to the backend SDK called directly;
 //   unary    Head and 4 KiB ReadRaw calls/s and p50/p99 at 1/32/256 callers,
 //            cache hit and miss, next to a bare grpc-js echo;
-//   slow     daemon peak RSS while 256 clients stream a 64 MiB object slowly.
+//   slow     daemon peak RSS while 256 clients stream a 64 MiB object slowly,
+//            next to the bare grpc-js server under the same readers.
 // It prints the tables and writes bench/results/<date>.json, latest.json,
 // latest.svg and BENCHMARKS.md. A benchmark, not a test: it fails only when a
 // call fails or returns wrong bytes. Never part of `npm test`.

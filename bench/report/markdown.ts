@@ -69,7 +69,7 @@ export function benchmarksMarkdown(results: BenchResults, chartPath: string, jso
     out.push(
       "## Daemon memory under slow readers",
       "",
-      "- Each reader is its own HTTP/2 connection with Node's default 64 KiB windows, reading one shared object at a slow pace for a bounded time and then cancelling; a daemon that buffered instead of waiting for the readers would grow towards readers × object size.",
+      `- Each reader is its own HTTP/2 connection with Node's default 64 KiB windows, reading ${results.slowReaders.reference} (stowd) or the same bytes from the bare grpc-js server at a slow pace for a bounded time, then cancelling. A server that buffered instead of waiting for its readers would grow towards readers × object size; the bare grpc-js server shows what grpc-js itself holds per stream.`,
       "",
       markdownTable(slowReadersTable(results.slowReaders)),
       "",

@@ -64,12 +64,9 @@ export interface UnarySection {
   notes: string[];
 }
 
-export interface SlowReadersResult {
-  clients: number;
-  objectBytes: number;
-  bytesPerSecondPerClient: number;
-  seconds: number;
-  reference: string;
+export interface SlowReadersRun {
+  /** The server the readers read from: the daemon, or the bare grpc-js server. */
+  target: string;
   idleRssMiB: number;
   peakRssMiB: number;
   /** Mean of the RSS samples taken every 100 ms. */
@@ -80,6 +77,15 @@ export interface SlowReadersResult {
   /** Streams still open at the end (the rest had finished or failed). */
   openAtEnd: number;
   failures: string[];
+}
+
+export interface SlowReadersResult {
+  clients: number;
+  objectBytes: number;
+  bytesPerSecondPerClient: number;
+  seconds: number;
+  reference: string;
+  runs: SlowReadersRun[];
 }
 
 export interface BenchResults {

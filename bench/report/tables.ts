@@ -53,19 +53,17 @@ export function unaryTable(section: UnarySection): Table {
 }
 
 export function slowReadersTable(r: SlowReadersResult): Table {
+  const row = (label: string, cell: (run: SlowReadersResult["runs"][number]) => string) => [label, ...r.runs.map(cell)];
   const rows = [
-    ["readers (one HTTP/2 connection each)", String(r.clients)],
-    ["object", `${r.reference} (${sizeLabel(r.objectBytes)})`],
-    ["pace per reader", `${fmt(r.bytesPerSecondPerClient / 1024)} KiB/s for ${fmt(r.seconds, 1)} s`],
-    ["daemon RSS before", `${fmt(r.idleRssMiB)} MiB`],
-    [`daemon RSS peak (${r.method})`, `${fmt(r.peakRssMiB)} MiB`],
-    ["daemon RSS mean", `${fmt(r.meanRssMiB)} MiB`],
-    ["peak growth per reader", `${fmt(((r.peakRssMiB - r.idleRssMiB) * 1024) / r.clients)} KiB`],
-    ["consumed by all readers", `${fmt(r.bytesConsumed / 1024 / 1024)} MiB`],
-    ["streams open at the end", `${r.openAtEnd} of ${r.clients}`],
-    ["failures", r.failures.length === 0 ? "none" : r.failures.join("; ")],
+    row("RSS before", (x) => `${fmt(x.idleRssMiB)} MiB`),
+    row("RSS peak", (x) => `${fmt(x.peakRssMiB)} MiB (${x.method})`),
+    row("RSS mean", (x) => `${fmt(x.meanRssMiB)} MiB`),
+    row("peak growth per reader", (x) => `${fmt(((x.peakRssMiB - x.idleRssMiB) * 1024) / r.clients)} KiB`),
+    row("consumed by all readers", (x) => `${fmt(x.bytesConsumed / 1024 / 1024)} MiB`),
+    row("streams open at the end", (x) => `${x.openAtEnd} of ${r.clients}`),
+    row("failures", (x) => (x.failures.length === 0 ? "none" : x.failures.join("; "))),
   ];
-  return { head: ["", "value"], rows, leftColumns: 2 };
+  return { head: [`${r.clients} readers, ${fmt(r.bytesPerSecondPerClient / 1024)} KiB/s each, ${fmt(r.seconds, 1)} s, ${sizeLabel(r.objectBytes)} object`, ...r.runs.map((x) => x.target)], rows, leftColumns: 1 };
 }
 
 export function settingsLine(results: BenchResults): string {

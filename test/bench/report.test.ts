@@ -70,13 +70,10 @@ function fixture(overrides: Partial<BenchResults> = {}): BenchResults {
       bytesPerSecondPerClient: 256 * 1024,
       seconds: 20,
       reference: "file://bench/slow",
-      idleRssMiB: 100,
-      peakRssMiB: 356,
-      meanRssMiB: 300,
-      method: "VmHWM",
-      bytesConsumed: 1280 * MiB,
-      openAtEnd: 256,
-      failures: [],
+      runs: [
+        { target: "stowd ReadRaw", idleRssMiB: 100, peakRssMiB: 356, meanRssMiB: 300, method: "VmHWM", bytesConsumed: 1280 * MiB, openAtEnd: 256, failures: [] },
+        { target: "bare grpc-js Download", idleRssMiB: 80, peakRssMiB: 208, meanRssMiB: 150, method: "VmHWM", bytesConsumed: 1280 * MiB, openAtEnd: 255, failures: ["grpc-status 13: boom"] },
+      ],
     },
     noise: { foreignCores: 0.01, stealCores: 0 },
     totalSeconds: 480,
@@ -116,8 +113,10 @@ describe("bench report", () => {
     expect(md).toContain("| ReadRaw | 64 MiB | stowd mem:// SDK | 200 (100–300) | 0.50 |");
     expect(md).toContain("Goal: ratio ≥ 0.9");
     expect(md).toContain("12 hits and 0 misses");
-    expect(md).toContain("| daemon RSS peak (VmHWM) | 356 MiB |");
-    expect(md).toContain("| peak growth per reader | 1,024 KiB |");
+    expect(md).toContain("| RSS peak | 356 MiB (VmHWM) | 208 MiB (VmHWM) |");
+    expect(md).toContain("| peak growth per reader | 1,024 KiB | 512 KiB |");
+    expect(md).toContain("| streams open at the end | 256 of 256 | 255 of 256 |");
+    expect(md).toContain("| failures | none | grpc-status 13: boom |");
     expect(md).not.toContain("Noisy run");
     expect(md).not.toContain("Quick run");
   });
