@@ -56,8 +56,10 @@ export interface UnaryCell {
 
 export interface UnarySection {
   title: string;
-  /** The target every other is divided by (calls/s). */
+  /** The target every other is divided by (calls/s); the chart uses this one. */
   ceiling: string;
+  /** A second ceiling for the targets whose names contain `appliesTo` (e.g. the 4 KiB stream for ReadRaw). */
+  streamCeiling?: { target: string; appliesTo: string };
   cells: UnaryCell[];
   /** Cache counters of the cache daemon after the hit runs. */
   cacheCheck: { hits: number; misses: number } | null;

@@ -1,7 +1,7 @@
 // The report's tables, built from a results record alone.
 import { median } from "../harness/stats.js";
 import { fmt, sizeLabel, spread, type Table } from "./format.js";
-import type { BenchResults, SlowReadersResult, StreamCell, StreamSection, UnarySection } from "./results.js";
+import type { BenchResults, SlowReadersResult, StreamCell, StreamSection, UnaryCell, UnarySection } from "./results.js";
 
 const medianMbps = (c: StreamCell | undefined) => (c === undefined ? NaN : median(c.runs.map((r) => r.mbps)));
 
@@ -32,10 +32,13 @@ export function streamTable(section: StreamSection): Table {
 }
 
 export function unaryTable(section: UnarySection): Table {
-  const ceiling = (concurrency: number) => section.cells.find((c) => c.target === section.ceiling && c.concurrency === concurrency);
   const cps = (runs: { callsPerSecond: number }[]) => median(runs.map((r) => r.callsPerSecond));
+  const ratioTo = (cell: UnaryCell, ceiling: string) => {
+    const base = section.cells.find((c) => c.target === ceiling && c.concurrency === cell.concurrency);
+    return cell.target === ceiling || base === undefined ? "" : fmt(cps(cell.runs) / cps(base.runs), 2);
+  };
+  const second = section.streamCeiling;
   const rows = section.cells.map((cell) => {
-    const base = ceiling(cell.concurrency);
     const m = (key: "p50Ms" | "p99Ms" | "serverCpuUs" | "clientCpuUs", digits: number) => fmt(median(cell.runs.map((r) => r[key])), digits);
     return [
       cell.target,
@@ -44,12 +47,17 @@ export function unaryTable(section: UnarySection): Table {
       spread(cell.runs.map((r) => r.callsPerSecond)),
       m("p50Ms", 3),
       m("p99Ms", 3),
-      cell.target === section.ceiling || base === undefined ? "" : fmt(cps(cell.runs) / cps(base.runs), 2),
+      ratioTo(cell, section.ceiling),
+      ...(second === undefined ? [] : [cell.target.includes(second.appliesTo) ? ratioTo(cell, second.target) : ""]),
       m("serverCpuUs", 0),
       m("clientCpuUs", 0),
     ];
   });
-  return { head: ["call", "cache", "callers", "calls/s median (min–max)", "p50 ms", "p99 ms", `÷ ${section.ceiling}`, "server µs/call", "client µs/call"], rows, leftColumns: 2 };
+  return {
+    head: ["call", "cache", "callers", "calls/s median (min–max)", "p50 ms", "p99 ms", `÷ ${section.ceiling}`, ...(second === undefined ? [] : [`÷ ${second.target}`]), "server µs/call", "client µs/call"],
+    rows,
+    leftColumns: 2,
+  };
 }
 
 export function slowReadersTable(r: SlowReadersResult): Table {

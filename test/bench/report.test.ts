@@ -57,9 +57,12 @@ function fixture(overrides: Partial<BenchResults> = {}): BenchResults {
     unary: {
       title: "Small calls",
       ceiling: "bare grpc-js echo",
+      streamCeiling: { target: "bare 4 KiB stream", appliesTo: "ReadRaw" },
       cells: [
         { target: "bare grpc-js echo", cache: "n/a", concurrency: 32, runs: [unaryRun(10_000)] },
+        { target: "bare 4 KiB stream", cache: "n/a", concurrency: 32, runs: [unaryRun(8000)] },
         { target: "stowd Head", cache: "hit", concurrency: 32, runs: [unaryRun(4000), unaryRun(5000), unaryRun(6000)] },
+        { target: "stowd ReadRaw 4 KiB", cache: "miss", concurrency: 32, runs: [unaryRun(2000)] },
       ],
       cacheCheck: { hits: 12, misses: 0 },
       notes: [],
@@ -99,9 +102,11 @@ describe("bench report", () => {
     expect(s3.rows[0]).toEqual(["ReadRaw", "1 MiB", "S3 SDK direct", "100", "", "–", "40", "–"]);
   });
 
-  it("divides calls/s by the echo at the same concurrency", () => {
-    const row = unaryTable(fixture().unary!).rows[1];
-    expect(row).toEqual(["stowd Head", "hit", "32", "5,000 (4,000–6,000)", "1.000", "2.000", "0.50", "10", "20"]);
+  it("divides calls/s by the echo, and ReadRaw also by the 4 KiB stream, at the same concurrency", () => {
+    const table = unaryTable(fixture().unary!);
+    expect(table.head.slice(6, 8)).toEqual(["÷ bare grpc-js echo", "÷ bare 4 KiB stream"]);
+    expect(table.rows[2]).toEqual(["stowd Head", "hit", "32", "5,000 (4,000–6,000)", "1.000", "2.000", "0.50", "", "10", "20"]);
+    expect(table.rows[3]?.slice(6, 8)).toEqual(["0.20", "0.25"]);
   });
 
   it("writes BENCHMARKS.md with the command, machine, versions, chart and every table", () => {
@@ -130,8 +135,8 @@ describe("bench report", () => {
   it("draws one bar per ratio, escapes text and marks the goal", () => {
     const svg = chartSvg(fixture());
     const bars = [...svg.matchAll(/<rect x="\d+" y="\d+" width="[\d.]+" height="14"/g)];
-    // local: 2 stowd cells; s3: 1; small calls: 1.
-    expect(bars).toHaveLength(4);
+    // local: 2 stowd cells; s3: 1; small calls: 3 (all but the echo).
+    expect(bars).toHaveLength(6);
     expect(svg).toContain("Local &lt;streams&gt;");
     expect(svg).not.toContain("Local <streams>");
     expect(svg).toContain("goal 0.9");
