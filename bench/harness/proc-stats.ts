@@ -34,12 +34,17 @@ export function selfCpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
-/** Machine-wide busy and steal CPU seconds so far, from /proc/stat. */
+/**
+ * Machine-wide busy and steal CPU seconds so far, from /proc/stat. Busy is
+ * user + nice + system only: interrupt time is charged to no process, and the
+ * benchmark's own loopback traffic makes plenty of it, which must not read as
+ * someone else's load.
+ */
 export function machineCpuSeconds(): { busy: number; steal: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
   // cpu user nice system idle iowait irq softirq steal guest guest_nice
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (user + nice + system + irq + softirq + steal) / CLK_TCK, steal: steal / CLK_TCK };
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: (user + nice + system) / CLK_TCK, steal: steal / CLK_TCK };
 }
 
 /** Resets VmHWM to the current RSS (Linux clear_refs "5"); false where not allowed. */
