@@ -53,8 +53,10 @@ export function chartSvg(results: BenchResults): string {
   const barHeight = 14;
   const step = 19;
   const values = panels.flatMap((p) => p.bars.map((b) => b.value)).filter(Number.isFinite);
-  const max = Math.max(1.2, ...values) * 1.05;
-  const x = (v: number) => labelWidth + (Math.max(0, v) / max) * barArea;
+  // The axis stops at 2.5: one ceiling far above the rest must not squash the
+  // stowd bars; a longer bar is cut at the edge and keeps its number.
+  const max = Math.min(2.5, Math.max(1.2, ...values)) * 1.05;
+  const x = (v: number) => labelWidth + (Math.min(max, Math.max(0, v)) / max) * barArea;
   const out: string[] = [];
   let y = 40;
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">stowd benchmark ratios (${esc(results.date.slice(0, 10))}${results.quick ? ", QUICK RUN" : ""})</text>`);
@@ -67,7 +69,8 @@ export function chartSvg(results: BenchResults): string {
       const w = Number.isFinite(bar.value) ? x(bar.value) - labelWidth : 0;
       out.push(`<text x="${labelWidth - 6}" y="${y + barHeight - 3}" text-anchor="end" font-size="11">${esc(bar.label)}</text>`);
       out.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${COLORS[bar.kind]}"/>`);
-      out.push(`<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + barHeight - 3}" font-size="11">${Number.isFinite(bar.value) ? bar.value.toFixed(2) : "–"}</text>`);
+      const cut = bar.value > max ? " ▸" : "";
+      out.push(`<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + barHeight - 3}" font-size="11">${Number.isFinite(bar.value) ? bar.value.toFixed(2) : "–"}${cut}</text>`);
       y += step;
     }
     const line = (v: number, color: string, label: string) => {

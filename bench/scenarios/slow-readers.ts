@@ -4,9 +4,9 @@
 // cancel. A daemon that respects backpressure holds a bounded amount per
 // stream; one that buffers would grow towards clients x object size. The bare
 // grpc-js server then serves the same readers the same bytes, as the floor of
-// what grpc-js itself holds per stream. The
-// clients are raw node:http2 gRPC calls (not grpc-js), because grpc-js reads
-// up to 16 messages ahead of its consumer and so would not read slowly.
+// what grpc-js itself holds per stream. The clients are raw node:http2 gRPC
+// calls (not grpc-js): a grpc-js client stream is an object-mode Readable that
+// reads up to 16 messages (16 MiB here) ahead of its consumer.
 import { writeFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import { join } from "node:path";

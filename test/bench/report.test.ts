@@ -144,6 +144,14 @@ describe("bench report", () => {
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
   });
 
+  it("cuts a bar far above the rest at the axis edge and keeps its number", () => {
+    const results = fixture();
+    results.streams[1]!.cells[1]!.runs = [streamRun(1000)]; // 10x the direct call
+    const svg = chartSvg(results);
+    expect(svg).toContain(">10.00 ▸</text>");
+    expect(svg).toContain(">0.50</text>"); // the other bars keep their numbers, uncut
+  });
+
   it("formats tables and spreads", () => {
     expect(spread([3, 1, 2])).toBe("2 (1–3)");
     expect(spread([7])).toBe("7");
