@@ -1,7 +1,7 @@
 // `npm run bench -- [options]`: what to run, how big and how long. Defaults
 // size the full run at roughly 8-10 minutes on 2 cores (a --runs 1 run took
-// 4.5 minutes on a busy one);
-// --quick is a smoke run of the whole pipeline in well under two minutes.
+// 4.5 minutes on a busy one). --quick is a smoke run of the whole pipeline in
+// about a minute.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
