@@ -30,6 +30,8 @@ export interface StartAzuriteOptions {
   container?: string;
   /** How long to wait for azurite to listen; default 20 s. */
   startTimeoutMs?: number;
+  /** In-memory extent limit in MB; default 1024. Azurite frees deleted blobs only every 10 minutes. */
+  extentMemoryLimitMb?: number;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -60,7 +62,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       "0",
       "--inMemoryPersistence",
       "--extentMemoryLimit",
-      "1024",
+      String(options.extentMemoryLimitMb ?? 1024),
       "--disableTelemetry",
       "--skipApiVersionCheck",
       "--silent",

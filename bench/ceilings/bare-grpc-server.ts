@@ -1,14 +1,15 @@
-// The bare grpc-js server the benchmark compares stowd against; run as a child
-// process by bench/throughput.ts (`node --import tsx bench/bare-server.ts
-// SIZE_BYTES`). It builds the payload, binds 127.0.0.1 on a free port and
+// The bare grpc-js server, the first ceiling the benchmark compares stowd
+// against; run as a child process by bench/main.ts (`node --import tsx
+// bench/ceilings/bare-grpc-server.ts SIZE_BYTES`). It builds the payload, binds 127.0.0.1 on a free port and
 // prints `{"port":N}` on stdout once it serves.
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import { CHUNK_BYTES, SERVER_OPTIONS, bareService, makePayload } from "./common.js";
+import { CHUNK_BYTES, SERVER_OPTIONS, makePayload } from "../common.js";
+import { bareService } from "./bare-grpc-service.js";
 
 const size = Number(process.argv[2]);
 if (!Number.isSafeInteger(size) || size <= 0) {
-  console.error("usage: bare-server.ts SIZE_BYTES");
+  console.error("usage: bare-grpc-server.ts SIZE_BYTES");
   process.exit(2);
 }
 const payload = makePayload(size);

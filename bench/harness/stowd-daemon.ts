@@ -1,0 +1,83 @@
+// Starts a stowd daemon as a child process (server/main.ts, the same entry as
+// `npm start`) from a YAML config the benchmark writes: file:// under a temp
+// dir and mem:// always; optionally the read cache, s3:// on an S3-compatible
+// server and abfs:// on an Azure endpoint. Loopback ports only.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { spawnNode, type Child } from "./children.js";
+import { freePort, waitForPort } from "./ports.js";
+
+export interface StowdDaemonOptions {
+  name: string;
+  /** Holds the config file and the file:// data; created if missing. */
+  dir: string;
+  /** `cache.max_size_mbs`; 0 or undefined = no cache. */
+  cacheMbs?: number;
+  s3?: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  azure?: { blobUrl: string; account: string; key: string };
+}
+
+export interface StowdDaemon {
+  child: Child;
+  grpcPort: number;
+  httpPort: number;
+  configFile: string;
+  /** The daemon's /metrics text. */
+  metrics(): Promise<string>;
+}
+
+export async function startStowdDaemon(options: StowdDaemonOptions): Promise<StowdDaemon> {
+  mkdirSync(join(options.dir, "data"), { recursive: true });
+  const schemes: Record<string, unknown> = { mem: {} };
+  if (options.s3 !== undefined) {
+    schemes.s3 = {
+      config: {
+        endpoint: options.s3.endpoint,
+        region: options.s3.region,
+        auth_type: "accesskey",
+        access_key_id: options.s3.accessKeyId,
+        secret_key: options.s3.secretAccessKey,
+        disable_ssl: "true",
+      },
+    };
+  }
+  if (options.azure !== undefined) {
+    schemes.abfs = { config: { account: options.azure.account, key: options.azure.key, endpoint: options.azure.blobUrl } };
+  }
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const config = {
+    storage: {
+      type: "local",
+      stow: { kind: "local", config: { path: join(options.dir, "data") } },
+      "enable-multicontainer": true,
+      // A config file without it gets Flyte's 2 MiB download limit.
+      limits: { maxDownloadMBs: 0 },
+      ...(options.cacheMbs !== undefined && options.cacheMbs > 0 ? { cache: { max_size_mbs: options.cacheMbs } } : {}),
+      schemes,
+    },
+    server: { grpcAddress: `127.0.0.1:${grpcPort}`, httpAddress: `127.0.0.1:${httpPort}`, logLevel: "info" },
+  };
+  const configFile = join(options.dir, "stowd.yaml");
+  writeFileSync(configFile, stringify(config));
+  const child = spawnNode(options.name, "server/main.ts", ["--config", configFile]);
+  await waitForPort(grpcPort, child);
+  return {
+    child,
+    grpcPort,
+    httpPort,
+    configFile,
+    async metrics() {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+      if (!res.ok) throw new Error(`${options.name}: /metrics answered HTTP ${res.status}`);
+      return res.text();
+    },
+  };
+}
+
+/** A counter's value from Prometheus text, e.g. metricValue(text, "stowd_cache_hits_total"); 0 when absent. */
+export function metricValue(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
