@@ -36,7 +36,12 @@ export async function upload(options: UploadOptions): Promise<ObjectInfo> {
   const { client, source, reference, signal } = options;
   if (source.kind === "stdin") {
     // Unknown size: no bar (there is no total to show), the daemon stores what arrives.
-    return client.write(reference, source.stream, { ...options.write, signal });
+    try {
+      return await client.write(reference, source.stream, { ...options.write, signal });
+    } finally {
+      // After a failure or Ctrl-C stdin may still be open; it must not keep the process alive.
+      source.stream.destroy();
+    }
   }
   const path = source.path;
   // Opened before the call, so a missing or unreadable file is reported as such, not as a failed upload.

@@ -1,5 +1,6 @@
 // Every client command end to end: the CLI as a child process against a real
 // daemon on free loopback ports — outputs, --json shapes and exit codes.
+import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
-import { runStowd, type RunOptions } from "./stowd-process.js";
+import { runStowd, STOWD_COMMAND, type RunOptions } from "./stowd-process.js";
 
 let daemon: TestDaemon;
 let client: StowdClient;
@@ -338,5 +339,30 @@ describe("addresses and flags", () => {
     const result = await stowd(["--timeout", "1ms", "put", "-", `${fresh("mem://cli")}slow`], { stdin: randomBytes(8 * 1024 * 1024) });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("--timeout sets the deadline");
+  });
+});
+
+describe("Ctrl-C", () => {
+  it("cancels a running upload: exit 130, nothing stored", async () => {
+    const ref = `${fresh("mem://cli")}interrupted`;
+    const child = spawn(STOWD_COMMAND[0] ?? "", [...STOWD_COMMAND.slice(1), "--address", daemon.grpcAddress, "put", "-", ref], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.stdin.write(randomBytes(64 * 1024)); // stdin stays open: the upload waits for more
+    // Interrupt only once the daemon has the WriteRaw call open.
+    const writesInFlight = async () => {
+      const metric = await daemon.metrics.rpcInFlight.get();
+      return metric.values.find((v) => v.labels.method === "stowd.v1.RawStoreService/WriteRaw")?.value ?? 0;
+    };
+    for (const deadline = Date.now() + 20_000; (await writesInFlight()) === 0 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await writesInFlight()).toBeGreaterThan(0);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toBe("stowd put: interrupted\n");
+    expect(await client.head(ref)).toBeUndefined();
+    child.stdin.destroy();
   });
 });
