@@ -51,11 +51,14 @@ export async function upload(options: UploadOptions): Promise<ObjectInfo> {
   try {
     const info = await file.stat();
     if (info.isDirectory()) throw new UsageError(`${path} is a directory; stowd copies one file at a time`);
-    const bar = createProgress({ enabled: options.progress, total: info.size, label: `${basename(path)} -> ${reference}` });
+    // A regular file has a size to declare and show; a named pipe or device (stowd put /dev/stdin) has none.
+    const size = info.isFile() ? info.size : undefined;
+    const bar = createProgress({ enabled: options.progress && size !== undefined, total: size ?? 0, label: `${basename(path)} -> ${reference}` });
     const stream = file.createReadStream({ highWaterMark: READ_BYTES, autoClose: false });
     try {
       // The declared size makes the daemon refuse a file that changed length while it was read.
-      return await client.write(reference, counted(stream, bar), { ...options.write, size: info.size, signal });
+      const write = size === undefined ? options.write : { ...options.write, size };
+      return await client.write(reference, counted(stream, bar), { ...write, signal });
     } catch (err) {
       throw fsErrorOr(err, path, "reading");
     } finally {

@@ -25,7 +25,7 @@ export const copyFlagHelp = [
   "--if-match ETAG      write only over the destination object with this etag (else exit 5)",
 ];
 
-export const COPY_JSON = `With --json, one line:
+export const COPY_JSON = `With --json, one line (none when the bytes go to stdout):
   {"source":...,"destination":...,"bytes":N,"object":{...the object's info, as stat --json}}`;
 
 export const cp: Command = {

@@ -1,10 +1,11 @@
 // Every client command end to end: the CLI as a child process against a real
 // daemon on free loopback ports — outputs, --json shapes and exit codes.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
@@ -85,6 +86,12 @@ describe("put, stat, cat", () => {
       { source: "-", destination: ref, bytes: 9, object: expect.objectContaining({ reference: ref, size: 9 }) },
     ]);
     expect(text(await client.readBytes(ref))).toBe("piped in\n");
+    // A path that is a named pipe, not a regular file: no size to declare, streamed all the same.
+    const fifo = join(dir, "named-pipe");
+    await promisify(execFile)("mkfifo", [fifo]);
+    const [fromFifo] = await Promise.all([stowd(["put", fifo, `${ref}.2`]), writeFile(fifo, "through a named pipe\n")]);
+    expect(fromFifo).toMatchObject({ code: 0, stderr: "" });
+    expect(text(await client.readBytes(`${ref}.2`))).toBe("through a named pipe\n");
   });
 
   it("cat reads byte ranges and concatenates several objects", async () => {
