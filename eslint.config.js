@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["gen/**", "node_modules/**", "data/**"] },
+  { ignores: ["gen/**", "node_modules/**", "data/**", "dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
 );

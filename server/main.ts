@@ -2,15 +2,17 @@
 // (--config or STOWD_CONFIG; without one, the embedded default: file:// on
 // local disk under ./data and mem:// in memory), then env vars, then flags —
 // see `npm start -- --help` and server/config/load-config.ts. A config error
-// prints its message (file:line: key: problem) and exits 2.
+// prints its message (file:line: key: problem) and exits 2. `stowd serve`
+// (cli/serve.ts) imports main() and runs the very same daemon.
 import { configFileFrom, ConfigError, loadConfig, parseCommandLine, USAGE } from "./config/load-config.js";
 import { buildStoreTree } from "./config/build-store-tree.js";
 import { DEFAULT_CONFIG_SOURCE } from "./config/default-config.js";
 import { startDaemon } from "./daemon.js";
+import { isEntryModule } from "./entry-module.js";
 import { log, setLogLevel } from "./observability/log.js";
 import { createMetrics } from "./observability/metrics.js";
 
-async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const commandLine = parseCommandLine(argv);
   if (commandLine.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -58,7 +60,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   process.on("SIGHUP", () => void daemon.reload().catch(() => undefined));
 }
 
-main(process.argv.slice(2), process.env).catch((err: unknown) => {
+/** How a failed start ends the process: a ConfigError exits 2, anything else 1. */
+export function exitOnStartFailure(err: unknown): never {
   if (err instanceof ConfigError) {
     // The message says what and where; a stack would only bury it.
     process.stderr.write(`${err.message}\n`);
@@ -66,4 +69,9 @@ main(process.argv.slice(2), process.env).catch((err: unknown) => {
   }
   console.error(`stowd: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
-});
+}
+
+// Started as a script (npm start, node dist/server/main.js), not imported by the CLI.
+if (isEntryModule(import.meta.url)) {
+  main(process.argv.slice(2), process.env).catch(exitOnStartFailure);
+}

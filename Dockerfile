@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+# stowd's container image: `docker build -t stowd:0.1.0 .`
+#   docker run -p 50051:50051 -p 8080:8080 -v stowd-data:/data stowd:0.1.0
+# The entry point is the stowd CLI: the default command is `serve` (the daemon,
+# as npm start runs it); `docker run stowd:0.1.0 ls file://bucket/` etc. run
+# client commands. Config: /etc/stowd/stowd.yaml (deploy/container.yaml: file://
+# on the /data volume, mem://, gRPC on 50051, HTTP on 8080), STOWD_CONFIG for
+# another file, STOWD_* env vars for single keys.
+ARG NODE_IMAGE=node:20-alpine
+
+# ---- build: compile TypeScript into dist/ (npm run build) ------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs scripts/
+COPY gen gen
+COPY server server
+COPY client client
+COPY cli cli
+RUN npm run build
+
+# ---- deps: production dependencies only -----------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- runtime: node, node_modules, dist/ -- no sources, no dev tools -------
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    STOWD_CONFIG=/etc/stowd/stowd.yaml
+# A fixed numeric non-root user, so Kubernetes' runAsNonRoot can verify it.
+RUN addgroup -S -g 10001 stowd \
+ && adduser -S -D -H -u 10001 -G stowd -s /sbin/nologin stowd \
+ && mkdir -p /data \
+ && chown stowd:stowd /data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY deploy/container.yaml /etc/stowd/stowd.yaml
+COPY deploy/healthcheck.mjs ./healthcheck.mjs
+USER 10001:10001
+# file:// objects live here: keep them on a volume, not in the container layer.
+VOLUME ["/data"]
+# gRPC (grpc-js, reflection, grpc.health.v1) and HTTP (Connect, gRPC-Web, /healthz, /metrics).
+EXPOSE 50051 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "/app/healthcheck.mjs"]
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["serve"]

@@ -1,0 +1,13 @@
+// Every client command, in the order `stowd --help` lists them.
+import type { Command } from "../command.js";
+import { cat } from "./cat.js";
+import { cp } from "./cp.js";
+import { get } from "./get.js";
+import { info } from "./info.js";
+import { ls } from "./ls.js";
+import { put } from "./put.js";
+import { rm } from "./rm.js";
+import { sign } from "./sign.js";
+import { stat } from "./stat.js";
+
+export const COMMANDS: readonly Command[] = [ls, stat, cat, get, put, cp, rm, sign, info];
