@@ -1,12 +1,12 @@
 // Backends killed in the middle of a ReadRaw: redis-server and the Ceph S3
 // gateway (radosgw) are SIGKILLed while clients on both daemon ports are
-// reading a multi-MiB object slowly. Each client's stream must end with an
+// reading a multi-MiB object slowly (gRPC on both ports, Connect on HTTP/1.1). Each client's stream must end with an
 // error status — never OK with fewer bytes — and the bytes it got must be a
 // correct prefix; mem:// and file:// on the same daemon keep serving during
 // the outage; and once the backend is back on the same port the daemon
 // serves that scheme again without a restart.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
@@ -41,6 +41,8 @@ beforeAll(async () => {
   clients = [
     { port: "gRPC port", client: createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl })) },
     { port: "HTTP port", client: createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.httpUrl })) },
+    // The Connect protocol over HTTP/1.1: the error travels in the end-of-stream message, not in trailers.
+    { port: "HTTP port, Connect/HTTP 1.1", client: createClient(RawStoreService, createConnectTransport({ baseUrl: daemon.httpUrl, httpVersion: "1.1", useBinaryFormat: true, acceptCompression: [] })) },
   ];
 }, 120_000);
 
