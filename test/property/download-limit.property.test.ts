@@ -3,15 +3,22 @@
 // passes when the bytes it serves are at most floor(maxDownloadMBs * 2^20),
 // is refused before any byte with Flyte's wording otherwise, and an object
 // that grows while streaming is cut off with the error, never passed over
-// the limit or truncated silently.
+// the limit or truncated silently. Through the daemon, a refused ReadRaw
+// sends no message at all before its RESOURCE_EXHAUSTED status.
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RawStoreService, ReadRawRequestSchema, ReadRawResponseSchema } from "../../gen/stowd/v1/raw_store_pb.js";
 import { withDownloadLimit } from "../../server/decorators/download-limit.js";
 import { StowdError } from "../../server/errors.js";
 import { resolveRange } from "../../server/stores/byte-range.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";
 import type { RangeRequest, RawStore } from "../../server/stores/raw-store.js";
 import { never, put, ref } from "../decorators/store-helpers.js";
+import { grpcFrame, rawGrpcCall } from "../faults/raw-grpc.js";
+import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 
 const MiB = 1024 * 1024;
 
@@ -146,6 +153,65 @@ describe("download limit arithmetic (properties)", () => {
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe("download limit through ReadRaw (properties, through the daemon)", () => {
+  const MBS = 0.25; // 262144 bytes
+  const LIMIT = MBS * MiB;
+  const sizes = [0, 1, LIMIT - 1, LIMIT, LIMIT + 1, 2 * LIMIT];
+  let daemon: TestDaemon;
+
+  beforeAll(async () => {
+    daemon = await startTestDaemon({ maxDownloadMBs: MBS });
+    const client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
+    for (const n of sizes) {
+      await client.writeRaw(
+        (async function* () {
+          yield { body: { case: "header" as const, value: { reference: `mem://b/obj-${n}`, size: BigInt(n) } } };
+          yield { body: { case: "chunk" as const, value: Buffer.alloc(n, 3) } };
+        })(),
+      );
+    }
+  });
+  afterAll(async () => {
+    await daemon.close();
+  });
+
+  it("serves reads that fit byte-exactly and refuses the rest before sending anything", async () => {
+    const around = fc.oneof(fc.constantFrom(0, 1, LIMIT - 1, LIMIT, LIMIT + 1), fc.nat(2 * LIMIT + 2));
+    const range = fc.oneof(
+      fc.constant(undefined),
+      fc.record({ offset: around, length: around, suffixLength: fc.constant(0) }),
+      fc.record({ offset: fc.constant(0), length: fc.constant(0), suffixLength: around.filter((n) => n > 0) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...sizes), range, fc.constantFrom(daemon.grpcUrl, daemon.httpUrl), async (size, r, url) => {
+        let served: number | "OUT_OF_RANGE";
+        try {
+          served = resolveRange(r, size, "mem://b/k").length;
+        } catch {
+          served = "OUT_OF_RANGE";
+        }
+        const request = create(ReadRawRequestSchema, { reference: `mem://b/obj-${size}`, ...(r === undefined ? {} : { range: { offset: BigInt(r.offset), length: BigInt(r.length), suffixLength: BigInt(r.suffixLength) } }) });
+        const result = await rawGrpcCall(url, "/stowd.v1.RawStoreService/ReadRaw", grpcFrame(toBinary(ReadRawRequestSchema, request)));
+        if (served === "OUT_OF_RANGE") {
+          expect(result.grpcStatus).toBe(Code.OutOfRange);
+        } else if (served <= LIMIT) {
+          expect(result.grpcStatus, result.grpcMessage).toBe(0);
+          // The header message, then chunks adding up to exactly the served bytes.
+          const [header, ...chunks] = result.messages.map((m) => fromBinary(ReadRawResponseSchema, m).body);
+          expect(header?.case).toBe("header");
+          expect(Number(header?.case === "header" ? header.value.length : -1)).toBe(served);
+          expect(chunks.reduce((sum, c) => sum + (c.case === "chunk" ? c.value.length : Infinity), 0)).toBe(served);
+        } else {
+          expect(result.grpcStatus).toBe(Code.ResourceExhausted);
+          expect(result.messages, "a refused read sent data before its status").toEqual([]);
+          expect(result.grpcMessage).toBe(modelMessage(served, MBS));
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 });
