@@ -9,22 +9,24 @@ import { ErrorDetailSchema, ErrorReason } from "../../gen/stowd/v1/error_pb.js";
 import { StowdError, type ErrorReason as Reason } from "../errors.js";
 import { log } from "../observability/log.js";
 import { codeLabel, type Metrics } from "../observability/metrics.js";
+import { MAX_ERROR_FIELD_BYTES, MAX_ERROR_MESSAGE_BYTES, boundedText } from "./error-text.js";
 
 export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof StowdError) {
     const f = err.facts;
+    const message = boundedText(err.message, MAX_ERROR_MESSAGE_BYTES);
     const detail = {
       reason: ErrorReason[err.reason satisfies Reason],
-      reference: f.reference ?? "",
+      reference: boundedText(f.reference ?? "", MAX_ERROR_FIELD_BYTES),
       size: BigInt(f.size ?? -1),
       limit: BigInt(f.limit ?? 0),
       backend: f.backend ?? "",
-      field: f.field ?? "",
-      message: err.message,
+      field: boundedText(f.field ?? "", MAX_ERROR_FIELD_BYTES),
+      message,
     };
     if (err.reason === "INTERNAL") log("error", "internal error", { err: err.message, cause: String(f.cause) });
-    return new ConnectError(err.message, err.code, undefined, [{ desc: ErrorDetailSchema, value: detail }], err);
+    return new ConnectError(message, err.code, undefined, [{ desc: ErrorDetailSchema, value: detail }], err);
   }
   if (signal?.aborted) {
     // Transports abort with a ConnectError saying whether it was a cancel or a deadline.

@@ -369,14 +369,17 @@ export function createAzureStore(options: AzureStoreOptions): RawStore {
 
   /** Opens a GET; the attempt timeout covers the wait for the answer, not the streaming of the body. */
   async function openDownload(ref: Ref, offset: number, count: number | undefined, ifMatch: string | undefined, signal: AbortSignal) {
-    const own = new AbortController();
+    // One controller per attempt: an attempt that timed out aborts its own,
+    // and a shared one would make every retry fail at once as "canceled".
+    let own = new AbortController();
     try {
       const response = await run("GET", ref, signal, true, async (attemptSignal) => {
-        const onTimeout = () => own.abort(attemptSignal.reason);
+        const current = (own = new AbortController());
+        const onTimeout = () => current.abort(attemptSignal.reason);
         attemptSignal.addEventListener("abort", onTimeout, { once: true });
         try {
           return await blobOf(ref).download(offset, count, {
-            abortSignal: AbortSignal.any([signal, own.signal]),
+            abortSignal: AbortSignal.any([signal, current.signal]),
             // The SDK resumes a broken body from where it stopped, pinned to the etag.
             maxRetryRequests: Math.max(0, policy.attempts - 1),
             ...(ifMatch === undefined ? {} : { conditions: { ifMatch: quote(ifMatch) } }),

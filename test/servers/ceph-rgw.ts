@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 
 const run = promisify(execFile);
 
@@ -53,6 +53,10 @@ export interface CephRgw {
   logTail(daemon: "mon" | "osd" | "rgw", lines?: number): string;
   /** Kills every daemon and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
+  /** SIGKILLs the S3 gateway (radosgw) only; the mon and OSD, and the objects, stay. */
+  killGateway(): Promise<void>;
+  /** Starts the gateway again on the same port and waits until it answers S3 requests. */
+  restartGateway(): Promise<void>;
 }
 
 interface Daemon {
@@ -292,7 +296,31 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     throw err;
   }
 
+  async function killGateway(): Promise<void> {
+    for (const daemon of daemons.filter((d) => d.name === "rgw")) {
+      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill("SIGKILL");
+      await daemon.exited;
+    }
+  }
+
+  async function restartGateway(): Promise<void> {
+    await killGateway();
+    startDaemon("rgw", "radosgw", ["-n", "client.rgw"]);
+    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    for (;;) {
+      try {
+        await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw failure(`the restarted gateway at ${endpoint} did not answer within ${options.startTimeoutMs ?? 60_000} ms`, "rgw", err);
+        await sleep(100);
+      }
+    }
+  }
+
   return {
+    killGateway,
+    restartGateway,
     endpoint,
     region,
     accessKeyId,

@@ -108,12 +108,12 @@ interface Started {
 }
 
 /** Starts one redis-server and waits until it answers PING. */
-async function startProcess(extraArgs: (dir: string) => string[], password?: string): Promise<Started> {
+async function startProcess(extraArgs: (dir: string) => string[], password?: string, fixedPort?: number): Promise<Started> {
   requireBinaries();
   installExitHook();
   const dir = await mkdtemp(path.join(os.tmpdir(), "stowd-redis-"));
   liveDirs.add(dir);
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const log = path.join(dir, "redis.log");
   const out = openSync(log, "a");
   const args = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs(dir)];
@@ -147,10 +147,14 @@ async function stopProcess(started: Started): Promise<void> {
   liveDirs.delete(dir);
 }
 
-/** A standalone redis-server on a free loopback port; `args` are extra server options (e.g. --requirepass). */
-export async function startRedisServer(args: readonly string[] = []): Promise<RedisServer> {
+/**
+ * A standalone redis-server on a free loopback port (or `options.port`, e.g.
+ * to bring a killed server back where clients expect it); `args` are extra
+ * server options (e.g. --requirepass).
+ */
+export async function startRedisServer(args: readonly string[] = [], options: { port?: number } = {}): Promise<RedisServer> {
   const password = args[args.indexOf("--requirepass") + 1];
-  const started = await startProcess(() => [...args], args.includes("--requirepass") ? password : undefined);
+  const started = await startProcess(() => [...args], args.includes("--requirepass") ? password : undefined, options.port);
   const { host, port } = started.node;
   return {
     host,
