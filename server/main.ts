@@ -36,6 +36,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     httpAddress: config.server.httpAddress,
     limits: { maxUploadBytes: config.server.maxUploadBytes, maxMessageBytes: config.server.maxMessageBytes },
     graceMs: config.server.shutdownGraceMs,
+    bounds: config.server,
+    readinessTimeoutMs: config.server.readinessTimeoutMs,
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -19,6 +19,8 @@ export interface GrpcListenerOptions {
   /** Files whose descriptors reflection serves. */
   files: DescFile[];
   maxMessageBytes: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (server.maxStreamsPerConnection); default: grpc-js's. */
+  maxStreamsPerConnection?: number;
 }
 
 export interface GrpcListener {
@@ -35,6 +37,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
+    ...(options.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": options.maxStreamsPerConnection }),
   });
   const names = options.services.map((s) => s.service.typeName);
   const health = new HealthImplementation(Object.fromEntries(["", ...names].map((n) => [n, "SERVING" as const])));

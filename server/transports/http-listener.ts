@@ -26,6 +26,8 @@ export interface HttpListenerOptions {
   jsonRegistry: Registry;
   /** Non-RPC endpoints by path, e.g. "/healthz". */
   plainRoutes: Record<string, PlainRoute>;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (server.maxStreamsPerConnection); default: Node's. */
+  maxStreamsPerConnection?: number;
 }
 
 export interface HttpListener {
@@ -54,7 +56,15 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   });
 
   const h1 = http.createServer(handler);
-  const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, handler);
+  const h2 = http2.createServer(
+    {
+      settings: {
+        initialWindowSize: STREAM_WINDOW_BYTES,
+        ...(options.maxStreamsPerConnection === undefined ? {} : { maxConcurrentStreams: options.maxStreamsPerConnection }),
+      },
+    },
+    handler,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);

@@ -5,6 +5,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildStoreTree } from "../../server/config/build-store-tree.js";
+import { SERVER_DEFAULTS } from "../../server/config/load-config.js";
+import type { CallBounds } from "../../server/services/call-limits.js";
 import type { StorageConfig, StowdConfig } from "../../server/config/config.js";
 import { builtBackend, type Backend } from "../../server/decorators/scheme-router.js";
 import { startDaemon, type DaemonOptions } from "../../server/daemon.js";
@@ -33,6 +35,10 @@ export interface TestDaemonOptions {
   maxDownloadMBs?: number;
   /** Extra backends by scheme, next to mem:// and file://. */
   backends?: Record<string, Backend>;
+  /** Resource bounds (server.maxConcurrentCalls, ...); default: the daemon's defaults. */
+  bounds?: Partial<CallBounds>;
+  /** Shutdown grace period; default 1 s. */
+  graceMs?: number;
 }
 
 /** A storage block with Flyte's shape and everything switched off, for tests. */
@@ -63,9 +69,10 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       limits: { maxDownloadMBs: options.maxDownloadMBs ?? 0 },
     }),
     server: {
+      ...SERVER_DEFAULTS,
       grpcAddress: "127.0.0.1:0",
       httpAddress: "127.0.0.1:0",
-      shutdownGraceMs: 1000,
+      shutdownGraceMs: options.graceMs ?? 1000,
       maxMessageBytes: 16 * 1024 * 1024,
       maxUploadBytes: 0,
       logLevel: "info",
@@ -86,6 +93,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     httpAddress: config.server.httpAddress,
     limits: { maxUploadBytes: 0, maxMessageBytes: config.server.maxMessageBytes, ...options.limits },
     graceMs: config.server.shutdownGraceMs,
+    ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
   });
   return {
     grpcUrl: `http://127.0.0.1:${daemon.grpcPort}`,
