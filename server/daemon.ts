@@ -16,6 +16,7 @@ import type { StoreTree } from "./config/build-store-tree.js";
 import { log } from "./observability/log.js";
 import type { Metrics } from "./observability/metrics.js";
 import { withCallBoundary } from "./services/error-boundary.js";
+import { registerBoundMetrics } from "./observability/bound-metrics.js";
 import { createReadiness } from "./observability/readiness.js";
 import { withCallGuard } from "./services/call-guard.js";
 import { createCallLimits, DEFAULT_CALL_BOUNDS, formatMs, type CallBounds } from "./services/call-limits.js";
@@ -61,6 +62,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const graceMs = options.graceMs ?? 10_000;
   const bounds: CallBounds = { ...DEFAULT_CALL_BOUNDS, ...options.bounds };
   const callLimits = createCallLimits({ ...bounds, budget: createStreamBudget(bounds.maxInFlightBytes) });
+  registerBoundMetrics(metrics.registry, callLimits);
   const services: ServedService[] = [
     {
       service: RawStoreService,

@@ -79,8 +79,8 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
               await it.return?.();
             }
           } catch (err) {
-            error = toConnectError(err, ctx.signal);
-            throw err;
+            error = call?.boundReason ?? toConnectError(err, ctx.signal);
+            throw call?.boundReason ?? err;
           } finally {
             end(record, ctx, call, error);
           }
@@ -97,8 +97,8 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
             record.bytesOut = payloadBytes(response);
             return response;
           } catch (err) {
-            error = toConnectError(err, ctx.signal);
-            throw err;
+            error = call?.boundReason ?? toConnectError(err, ctx.signal);
+            throw call?.boundReason ?? err;
           } finally {
             end(record, ctx, call, error);
           }
@@ -115,8 +115,8 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
             record.bytesOut = payloadBytes(response);
             return response;
           } catch (err) {
-            error = toConnectError(err, ctx.signal);
-            throw err;
+            error = call?.boundReason ?? toConnectError(err, ctx.signal);
+            throw call?.boundReason ?? err;
           } finally {
             end(record, ctx, call, error);
           }

@@ -64,6 +64,12 @@ export interface AdmittedCall {
   setWaitingForBudget(waiting: boolean): void;
   /** The call ended; frees its slot and timers. Idempotent. */
   finish(): void;
+  /**
+   * The status this call was ended with when a bound (or shutdown) aborted
+   * it. It beats what the code below made of the abort (a store reports a
+   * generic "cancelled" or "ran out of time").
+   */
+  readonly boundReason: ConnectError | undefined;
 }
 
 export interface CallLimits {
@@ -97,8 +103,11 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
         {},
       );
     }
+    let boundReason: ConnectError | undefined;
     const abort = (reason: ConnectError) => {
-      if (!ctx.signal.aborted) ctx.abort?.(reason);
+      if (ctx.signal.aborted) return;
+      boundReason = reason;
+      ctx.abort?.(reason);
     };
     running.add(abort);
     const timers: NodeJS.Timeout[] = [];
@@ -143,6 +152,9 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
 
     let finished = false;
     return {
+      get boundReason() {
+        return boundReason;
+      },
       touch() {
         last = Date.now();
       },
