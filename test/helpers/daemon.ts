@@ -39,6 +39,8 @@ export interface TestDaemonOptions {
   bounds?: Partial<CallBounds>;
   /** Shutdown grace period; default 1 s. */
   graceMs?: number;
+  /** /readyz probe bound per backend; default 2 s. */
+  readinessTimeoutMs?: number;
 }
 
 /** A storage block with Flyte's shape and everything switched off, for tests. */
@@ -94,6 +96,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     limits: { maxUploadBytes: 0, maxMessageBytes: config.server.maxMessageBytes, ...options.limits },
     graceMs: config.server.shutdownGraceMs,
     ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
+    ...(options.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: options.readinessTimeoutMs }),
   });
   return {
     grpcUrl: `http://127.0.0.1:${daemon.grpcPort}`,
