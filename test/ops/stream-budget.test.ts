@@ -2,16 +2,15 @@
 // message, the config check between the two deadlines, and the budget in a
 // daemon: a reader waits (receives nothing) while a stalled reader holds the
 // whole budget, and proceeds as soon as it is given back.
-import * as http2 from "node:http2";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { RawStoreService, ReadRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
+import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
 import { ConfigError, parseConfig } from "../../server/config/load-config.js";
 import { createCallLimits, formatMs } from "../../server/services/call-limits.js";
 import { createStreamBudget } from "../../server/services/stream-budget.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { listenersOf, MiB, type Listener } from "./clients.js";
+import { connectRaw, rawRead } from "./raw-reader.js";
 
 describe("stream budget", () => {
   it("grants in arrival order, makes later takers wait, and wakes them on release", async () => {
@@ -120,7 +119,8 @@ describe("the budget in a daemon", () => {
   it("makes a reader wait while a stalled reader holds the budget, then lets it through", async () => {
     // A raw HTTP/2 gRPC reader that stops reading after its first bytes: its
     // 64 KiB window fills, and the daemon holds one chunk for it, the whole budget.
-    const stalled = rawGrpcRead(daemon.grpcAddress, "file://b/big");
+    const session = connectRaw(daemon.grpcAddress);
+    const stalled = rawRead(session, "file://b/big", true);
     try {
       await stalled.started;
       await expect.poll(() => gauge("stowd_in_flight_bytes"), { timeout: 10_000 }).toBe(MiB);
@@ -140,34 +140,7 @@ describe("the budget in a daemon", () => {
         await expect.poll(() => gauge("stowd_in_flight_bytes"), { timeout: 10_000 }).toBe(MiB);
       }
     } finally {
-      stalled.close();
+      session.destroy();
     }
   });
 });
-
-/** ReadRaw over a bare node:http2 session (default 64 KiB windows) that pauses after the first data. */
-function rawGrpcRead(address: string, reference: string): { stream: http2.ClientHttp2Stream; started: Promise<void>; close(): void } {
-  const session = http2.connect(`http://${address}`);
-  session.on("error", () => {});
-  const stream = session.request({ ":method": "POST", ":path": "/stowd.v1.RawStoreService/ReadRaw", "content-type": "application/grpc", te: "trailers" });
-  stream.on("error", () => {});
-  const message = toBinary(ReadRawRequestSchema, create(ReadRawRequestSchema, { reference }));
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  stream.end(frame);
-  const started = new Promise<void>((resolve) =>
-    stream.once("data", () => {
-      stream.pause();
-      resolve();
-    }),
-  );
-  return {
-    stream,
-    started,
-    close() {
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-      session.destroy();
-    },
-  };
-}
