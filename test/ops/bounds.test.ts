@@ -3,6 +3,7 @@
 // the idle-stream timeout and the default and maximum deadlines each end a
 // call with a status naming the bound and its value.
 import { readdir } from "node:fs/promises";
+import * as http2 from "node:http2";
 import { join } from "node:path";
 import { BytesValueSchema } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
@@ -185,4 +186,29 @@ describe("idle streams and deadlines", () => {
       for (const suffix of ["no-deadline", "long-deadline", "own-deadline"]) expect(await client.head(`mem://b/${tag}-${suffix}`)).toBeUndefined();
     });
   }
+});
+
+describe("maxStreamsPerConnection", () => {
+  let daemon: TestDaemon;
+  beforeAll(async () => {
+    daemon = await startTestDaemon({ bounds: { maxStreamsPerConnection: 7 } });
+  });
+  afterAll(async () => {
+    await daemon?.close();
+  });
+
+  it("is the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of both ports", async () => {
+    for (const url of [daemon.grpcUrl, daemon.httpUrl]) {
+      const session = http2.connect(url);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          session.once("remoteSettings", () => resolve());
+          session.once("error", reject);
+        });
+        expect(session.remoteSettings.maxConcurrentStreams, url).toBe(7);
+      } finally {
+        session.destroy();
+      }
+    }
+  });
 });
