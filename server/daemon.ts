@@ -9,6 +9,7 @@ import {
   file_google_protobuf_timestamp,
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { file_stowd_v1_error } from "../gen/stowd/v1/error_pb.js";
 import { ProtobufStoreService, file_stowd_v1_protobuf_store } from "../gen/stowd/v1/protobuf_store_pb.js";
 import { RawStoreService, file_stowd_v1_raw_store } from "../gen/stowd/v1/raw_store_pb.js";
@@ -21,7 +22,6 @@ import { createReadiness } from "./observability/readiness.js";
 import { withCallGuard } from "./services/call-guard.js";
 import { createCallLimits, DEFAULT_CALL_BOUNDS, formatMs, type CallBounds } from "./services/call-limits.js";
 import { createStreamBudget } from "./services/stream-budget.js";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { createProtobufStoreService } from "./services/protobuf-store-service.js";
 import { createRawStoreService, type ServiceLimits } from "./services/raw-store-service.js";
 import { startGrpcListener, type ServedService } from "./transports/grpc-listener.js";
