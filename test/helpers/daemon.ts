@@ -10,6 +10,7 @@ import type { CallBounds } from "../../server/services/call-limits.js";
 import type { StorageConfig, StowdConfig } from "../../server/config/config.js";
 import { builtBackend, type Backend } from "../../server/decorators/scheme-router.js";
 import { startDaemon, type DaemonOptions } from "../../server/daemon.js";
+import { setLogLevel } from "../../server/observability/log.js";
 import { createMetrics, type Metrics } from "../../server/observability/metrics.js";
 import { createLocalStore } from "../../server/stores/local-store.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";
@@ -63,6 +64,8 @@ export function testStorageConfig(overrides: Partial<StorageConfig> = {}): Stora
 }
 
 export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
+  // One info line per call would bury the test output; STOWD_LOG_LEVEL=info shows them.
+  if (process.env.STOWD_LOG_LEVEL === undefined) setLogLevel("warn");
   const localRoot = await mkdtemp(join(tmpdir(), "stowd-test-"));
   const metrics = createMetrics();
   const config: StowdConfig = {

@@ -18,6 +18,7 @@ let restore: () => void;
 beforeAll(async () => {
   restore = redirectLog({ write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   daemon = await startTestDaemon();
+  setLogLevel("info");
   listeners = listenersOf(daemon);
 });
 afterAll(async () => {
