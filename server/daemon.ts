@@ -9,6 +9,7 @@ import {
   file_google_protobuf_timestamp,
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { file_stowd_v1_error } from "../gen/stowd/v1/error_pb.js";
 import { ProtobufStoreService, file_stowd_v1_protobuf_store } from "../gen/stowd/v1/protobuf_store_pb.js";
 import { RawStoreService, file_stowd_v1_raw_store } from "../gen/stowd/v1/raw_store_pb.js";
@@ -17,6 +18,11 @@ import type { AuthConfig, TlsConfig } from "./config/config.js";
 import { log } from "./observability/log.js";
 import type { Metrics } from "./observability/metrics.js";
 import { withCallBoundary } from "./services/error-boundary.js";
+import { registerBoundMetrics } from "./observability/bound-metrics.js";
+import { createReadiness } from "./observability/readiness.js";
+import { withCallGuard } from "./services/call-guard.js";
+import { createCallLimits, DEFAULT_CALL_BOUNDS, formatMs, type CallBounds } from "./services/call-limits.js";
+import { createStreamBudget } from "./services/stream-budget.js";
 import { createProtobufStoreService } from "./services/protobuf-store-service.js";
 import { createRawStoreService, type ServiceLimits } from "./services/raw-store-service.js";
 import { createSecurity } from "./security/security.js";
@@ -41,7 +47,14 @@ export interface DaemonOptions {
   tls?: TlsConfig | undefined;
   /** Authorization (server.auth, STOWD_AUTH_TOKEN); default off. */
   auth?: AuthConfig | undefined;
+  /** Resource bounds (server.maxConcurrentCalls, maxInFlightMBs, ...); defaults: DEFAULT_CALL_BOUNDS. */
+  bounds?: Partial<CallBounds>;
+  /** Per-backend probe bound of /readyz (server.readinessTimeout). Default 2 s. */
+  readinessTimeoutMs?: number;
 }
+
+/** After the grace period, cancelled calls get this long to deliver their status before connections close. */
+const CANCEL_DELIVERY_MS = 500;
 
 export interface Daemon {
   grpcPort: number;
@@ -56,34 +69,49 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { tree, limits, metrics } = options;
   const graceMs = options.graceMs ?? 10_000;
   const security = await createSecurity({ tls: options.tls, auth: options.auth });
+  const bounds: CallBounds = { ...DEFAULT_CALL_BOUNDS, ...options.bounds };
+  const callLimits = createCallLimits({ ...bounds, budget: createStreamBudget(bounds.maxInFlightBytes) });
+  registerBoundMetrics(metrics.registry, callLimits);
+  // Outside in: errors and metrics, bounds and the call log, authorization, the service.
   const services: ServedService[] = [
     {
       service: RawStoreService,
-      impl: withCallBoundary(RawStoreService, security.wrap(RawStoreService, createRawStoreService({ tree, version: VERSION, limits })), metrics),
+      impl: withCallBoundary(
+        RawStoreService,
+        withCallGuard(RawStoreService, security.wrap(RawStoreService, createRawStoreService({ tree, version: VERSION, limits })), callLimits),
+        metrics,
+      ),
     },
     {
       service: ProtobufStoreService,
       impl: withCallBoundary(
         ProtobufStoreService,
-        security.wrap(ProtobufStoreService, createProtobufStoreService({ store: tree.root, maxMessageBytes: limits.maxMessageBytes })),
+        withCallGuard(
+          ProtobufStoreService,
+          security.wrap(ProtobufStoreService, createProtobufStoreService({ store: tree.root, maxMessageBytes: limits.maxMessageBytes })),
+          callLimits,
+        ),
         metrics,
       ),
     },
   ] as ServedService[];
 
   let serving = true;
+  const readiness = createReadiness({ router: tree.router, timeoutMs: options.readinessTimeoutMs ?? 2000, isStopping: () => !serving });
   const grpc = await startGrpcListener({
     address: options.grpcAddress,
     services,
     files: [file_stowd_v1_raw_store, file_stowd_v1_protobuf_store, file_stowd_v1_error],
     maxMessageBytes: limits.maxMessageBytes,
     ...(security.tls === undefined ? {} : { credentials: security.tls.grpcCredentials() }),
+    maxStreamsPerConnection: bounds.maxStreamsPerConnection,
   });
   const http = await startHttpListener({
     address: options.httpAddress,
     services,
     maxMessageBytes: limits.maxMessageBytes,
     ...(security.tls === undefined ? {} : { tls: security.tls }),
+    maxStreamsPerConnection: bounds.maxStreamsPerConnection,
     jsonRegistry: createRegistry(
       file_stowd_v1_error,
       file_google_protobuf_wrappers,
@@ -96,6 +124,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       "/healthz": (_req, res) => {
         res.writeHead(serving ? 200 : 503, { "content-type": "text/plain" });
         res.end(serving ? "ok\n" : "stopping\n");
+      },
+      "/readyz": (_req, res) => {
+        readiness.check().then(
+          (r) => {
+            res.writeHead(r.ready ? 200 : 503, { "content-type": "application/json" });
+            res.end(`${JSON.stringify(r)}\n`);
+          },
+          (err: unknown) => {
+            res.writeHead(503, { "content-type": "text/plain" });
+            res.end(`readiness check failed: ${String(err)}\n`);
+          },
+        );
       },
       "/metrics": (_req, res) => {
         metrics.registry.metrics().then(
@@ -123,9 +163,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     grpcPort: grpc.port,
     httpPort: http.port,
     async close() {
+      // Readiness and health fail first, then new calls are refused; running
+      // calls get the grace period, then are cancelled with UNAVAILABLE.
       serving = false;
       grpc.setNotServing();
-      await Promise.all([grpc.close(graceMs), http.close(graceMs)]);
+      callLimits.stop();
+      const cancel = setTimeout(() => {
+        const reason = new ConnectError(
+          `the daemon shut down before this call finished: it ran past the grace period of ${formatMs(graceMs)} (server.shutdownGrace); an unfinished write stores nothing; retry on another replica`,
+          Code.Unavailable,
+        );
+        if (callLimits.active > 0) log("warn", "cancelling calls still running after the grace period", { calls: callLimits.active, graceMs });
+        callLimits.cancelAll(reason);
+      }, graceMs);
+      await Promise.all([grpc.close(graceMs + CANCEL_DELIVERY_MS), http.close(graceMs + CANCEL_DELIVERY_MS)]);
+      clearTimeout(cancel);
       await tree.close();
     },
     reload: () => security.reload(),

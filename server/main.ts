@@ -40,6 +40,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     graceMs: config.server.shutdownGraceMs,
     tls: config.server.tls,
     auth: config.server.auth,
+    bounds: config.server,
+    readinessTimeoutMs: config.server.readinessTimeoutMs,
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -36,6 +36,11 @@ env STOWD_AUTH_TOKEN=T   turns auth on with one bearer token T that has every
                          grants); SIGHUP re-reads TLS certificates and tokens
   -h, --help             show this text
 
+resource bounds are server: keys in the config file (README: Resource bounds):
+  maxConcurrentCalls (1000), maxStreamsPerConnection (100), maxInFlightMBs (64),
+  idleStreamTimeout (60s), defaultDeadline (1h), maxDeadline (24h),
+  readinessTimeout (2s); GET /readyz on the HTTP port probes every backend
+
 examples:
   npm start
       the embedded default on 127.0.0.1:50051 (gRPC) and 127.0.0.1:8080 (HTTP)

@@ -107,6 +107,20 @@ export interface ServerConfig {
   auth?: AuthConfig;
   /** --insecure: allow a non-loopback listen address without TLS and authentication. */
   insecure?: boolean;
+  /** server.maxConcurrentCalls: calls in progress across both listeners; 0 = unlimited. */
+  maxConcurrentCalls: number;
+  /** server.maxStreamsPerConnection: HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS on both listeners. */
+  maxStreamsPerConnection: number;
+  /** server.maxInFlightMBs, bytes: data bytes held between stores and transports; 0 = unlimited. */
+  maxInFlightBytes: number;
+  /** server.idleStreamTimeout, milliseconds; 0 = none. */
+  idleStreamTimeoutMs: number;
+  /** server.defaultDeadline, milliseconds: for calls without a deadline; 0 = none. */
+  defaultDeadlineMs: number;
+  /** server.maxDeadline, milliseconds: caps client deadlines; 0 = no cap. */
+  maxDeadlineMs: number;
+  /** server.readinessTimeout, milliseconds: how long /readyz waits for each backend's probe. */
+  readinessTimeoutMs: number;
 }
 
 /** server.tls: PEM files, re-read on SIGHUP. */

@@ -32,4 +32,12 @@ server:
   maxMessageMBs: 16 # largest single gRPC message, either port
   maxUploadMBs: 0 # largest object WriteRaw stores; 0 = unlimited
   logLevel: info # debug, info, warn, error
+  # Resource bounds; exceeding one is RESOURCE_EXHAUSTED naming it (README: Resource bounds).
+  maxConcurrentCalls: 1000 # calls in progress across both ports; 0 = unlimited
+  maxStreamsPerConnection: 100 # HTTP/2 concurrent streams per client connection
+  maxInFlightMBs: 64 # data bytes held between stores and clients; streams wait beyond it; 0 = unlimited
+  idleStreamTimeout: 60s # a stream with no message either way for this long is cancelled; 0 = none
+  defaultDeadline: 1h # deadline of a call whose client set none; 0 = none
+  maxDeadline: 24h # caps a client's deadline; 0 = no cap
+  readinessTimeout: 2s # /readyz: how long each backend's probe may take
 `;

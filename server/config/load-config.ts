@@ -26,6 +26,7 @@ import {
 } from "./value-kinds.js";
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
 import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "../security/security-config.js";
+import { DEFAULT_CALL_BOUNDS, formatMs } from "../services/call-limits.js";
 
 export { ConfigError, type ConfigProblem } from "./config-error.js";
 export { configFileFrom, parseCommandLine, USAGE, type CommandLine } from "./command-line.js";
@@ -46,6 +47,8 @@ export const SERVER_DEFAULTS: Readonly<ServerConfig> = {
   maxMessageBytes: 16 * MiB,
   maxUploadBytes: 0,
   logLevel: "info",
+  ...DEFAULT_CALL_BOUNDS,
+  readinessTimeoutMs: 2000,
 };
 
 /** Reads the config file (or the embedded default), applies env vars and flags, validates; throws ConfigError listing every problem. */
@@ -279,6 +282,14 @@ function readServer(r: MapReader): ServerConfig {
     maxMessageBytes: Math.floor(r.scalar("maxMessageMBs", maxMessageMbsKind, SERVER_DEFAULTS.maxMessageBytes / MiB) * MiB),
     maxUploadBytes: Math.floor(r.scalar("maxUploadMBs", maxUploadMbsKind, 0) * MiB),
     logLevel: r.scalar("logLevel", enumKind(LOG_LEVELS), SERVER_DEFAULTS.logLevel),
+    // Resource bounds (server/services/call-limits.ts, stream-budget.ts).
+    maxConcurrentCalls: r.scalar("maxConcurrentCalls", intKind({ min: 0, note: "0 = unlimited" }), SERVER_DEFAULTS.maxConcurrentCalls),
+    maxStreamsPerConnection: r.scalar("maxStreamsPerConnection", intKind({ min: 1 }), SERVER_DEFAULTS.maxStreamsPerConnection),
+    maxInFlightBytes: Math.floor(r.scalar("maxInFlightMBs", numberKind({ min: 0, note: "MiB; 0 = unlimited" }), SERVER_DEFAULTS.maxInFlightBytes / MiB) * MiB),
+    idleStreamTimeoutMs: r.scalar("idleStreamTimeout", durationKind, SERVER_DEFAULTS.idleStreamTimeoutMs),
+    defaultDeadlineMs: r.scalar("defaultDeadline", durationKind, SERVER_DEFAULTS.defaultDeadlineMs),
+    maxDeadlineMs: r.scalar("maxDeadline", durationKind, SERVER_DEFAULTS.maxDeadlineMs),
+    readinessTimeoutMs: r.scalar("readinessTimeout", positiveDurationKind, SERVER_DEFAULTS.readinessTimeoutMs),
   };
   const tls = readTlsSection(r.section("tls"));
   const auth = readAuthSection(r.section("auth"));
@@ -286,12 +297,16 @@ function readServer(r: MapReader): ServerConfig {
   if (auth !== undefined) server.auth = auth;
   if (readInsecure(r)) server.insecure = true;
   r.finish();
+  if (server.defaultDeadlineMs > 0 && server.maxDeadlineMs > 0 && server.defaultDeadlineMs > server.maxDeadlineMs) {
+    r.problem("defaultDeadline", `${formatMs(server.defaultDeadlineMs)} is longer than server.maxDeadline (${formatMs(server.maxDeadlineMs)}), which caps every deadline: lower it or raise maxDeadline`);
+  }
   return server;
 }
 
 // gRPC message lengths are 32-bit signed, so 2048 MiB is out of range.
 const maxMessageMbsKind = numberKind({ min: 0, minExclusive: true, below: 2048, note: "MiB" });
 const maxUploadMbsKind = numberKind({ min: 0, note: "MiB; 0 = unlimited" });
+const positiveDurationKind: ValueKind<number> = { ...durationKind, expected: "a duration > 0 (e.g. 2s)", parse: (v, t) => ((durationKind.parse(v, t) ?? 0) > 0 ? durationKind.parse(v, t) : undefined) };
 const dataDirKind: ValueKind<string> = { expected: "a directory path", parse: (v) => (typeof v === "string" && v !== "" ? v : undefined) };
 
 /** Whether the primary store is local disk (the one --data-dir / STOWD_DATA_DIR move). */

@@ -33,7 +33,7 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
       });
     }
     if (maxBytes > 0 && received > maxBytes) {
-      throw new StowdError("LIMIT_EXCEEDED", `the upload to ${reference} exceeds the upload limit of ${maxBytes} bytes; nothing was stored`, {
+      throw new StowdError("LIMIT_EXCEEDED", `the upload to ${reference} exceeds the upload limit of ${maxBytes} bytes (server.maxUploadMBs = ${maxBytes / 2 ** 20}); nothing was stored`, {
         reference,
         size: received,
         limit: maxBytes,

@@ -88,7 +88,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         requireKey(ref.key, h.reference, "header.reference");
         const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
         if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
-          throw new StowdError("LIMIT_EXCEEDED", `the declared size of ${h.reference} (${declaredSize} bytes) exceeds the upload limit of ${limits.maxUploadBytes} bytes`, {
+          throw new StowdError("LIMIT_EXCEEDED", `the declared size of ${h.reference} (${declaredSize} bytes) exceeds the upload limit of ${limits.maxUploadBytes} bytes (server.maxUploadMBs = ${limits.maxUploadBytes / 2 ** 20}); nothing was stored`, {
             reference: h.reference,
             size: declaredSize,
             limit: limits.maxUploadBytes,

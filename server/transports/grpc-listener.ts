@@ -21,6 +21,8 @@ export interface GrpcListenerOptions {
   maxMessageBytes: number;
   /** TLS (server/security/reloadable-tls.ts); default cleartext. */
   credentials?: grpc.ServerCredentials;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (server.maxStreamsPerConnection); default: grpc-js's. */
+  maxStreamsPerConnection?: number;
 }
 
 export interface GrpcListener {
@@ -37,6 +39,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
+    ...(options.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": options.maxStreamsPerConnection }),
   });
   const names = options.services.map((s) => s.service.typeName);
   const health = new HealthImplementation(Object.fromEntries(["", ...names].map((n) => [n, "SERVING" as const])));

@@ -2,7 +2,6 @@
 // serves) on a grpc-js server. Requests arrive as raw bytes and are parsed
 // here, so malformed protobuf is INVALID_ARGUMENT rather than grpc-js's
 // INTERNAL; responses are encoded with toBinary.
-import { once } from "node:events";
 import type { PeerCertificate } from "node:tls";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -99,6 +98,19 @@ async function* readRequests(method: DescMethod, call: AsyncIterable<Buffer>, si
   }
 }
 
+/** Writes one message and resolves once grpc-js has passed it to the HTTP/2 stream; rejects when the call is aborted first. */
+function writeMessage(call: grpc.ServerWritableStream<Buffer, unknown>, message: unknown, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    call.write(message, () => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
+
 function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal) {
   const invoke = fn as (input: unknown, ctx: HandlerContext) => unknown;
   switch (method.methodKind) {
@@ -118,8 +130,12 @@ function createHandler(service: DescService, method: DescMethod, fn: Handler, sh
         const ctx = contextFor(service, method, call, shutdownSignal);
         (async () => {
           for await (const response of invoke(parse(method, call.request), ctx) as AsyncIterable<unknown>) {
-            // Respect the client's flow control: wait for drain before producing more.
-            if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
+            // Respect the client's flow control, and hold at most one message
+            // per stream: wait until grpc-js has handed this one to HTTP/2
+            // before producing the next (its own queue would take 16, i.e.
+            // 16 MiB of ReadRaw chunks per slow reader, outside the in-flight
+            // byte budget).
+            await writeMessage(call, response, ctx.signal);
           }
           call.end();
         })()

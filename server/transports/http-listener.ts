@@ -31,6 +31,8 @@ export interface HttpListenerOptions {
   plainRoutes: Record<string, PlainRoute>;
   /** TLS (server/security/reloadable-tls.ts); default cleartext. */
   tls?: HttpListenerTls;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (server.maxStreamsPerConnection); default: Node's. */
+  maxStreamsPerConnection?: number;
 }
 
 /** What the listener needs of server/security/reloadable-tls.ts. */
@@ -75,7 +77,15 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   });
 
   const h1 = http.createServer(handler);
-  const h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, handler);
+  const h2 = http2.createServer(
+    {
+      settings: {
+        initialWindowSize: STREAM_WINDOW_BYTES,
+        ...(options.maxStreamsPerConnection === undefined ? {} : { maxConcurrentStreams: options.maxStreamsPerConnection }),
+      },
+    },
+    handler,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);

@@ -688,7 +688,8 @@ describe("the embedded default", () => {
 
   it("spells out exactly the built-in server defaults", () => {
     expect(parseConfig("storage:\n  type: mem\n").server).toEqual(parseConfig(DEFAULT_CONFIG_YAML).server);
-    expect(SERVER_DEFAULTS).toEqual({ grpcAddress: "127.0.0.1:50051", httpAddress: "127.0.0.1:8080", shutdownGraceMs: 10_000, maxMessageBytes: 16 * MiB, maxUploadBytes: 0, logLevel: "info" });
+    expect(SERVER_DEFAULTS).toEqual({ grpcAddress: "127.0.0.1:50051", httpAddress: "127.0.0.1:8080", shutdownGraceMs: 10_000, maxMessageBytes: 16 * MiB, maxUploadBytes: 0, logLevel: "info",
+      maxConcurrentCalls: 1000, maxStreamsPerConnection: 100, maxInFlightBytes: 64 * MiB, idleStreamTimeoutMs: 60_000, defaultDeadlineMs: 3_600_000, maxDeadlineMs: 86_400_000, readinessTimeoutMs: 2000 });
   });
 });
 
@@ -724,8 +725,16 @@ server:
   maxMessageMBs: 64
   maxUploadMBs: 0.5
   logLevel: warn
+  maxConcurrentCalls: 0
+  maxStreamsPerConnection: 8
+  maxInFlightMBs: 0.5
+  idleStreamTimeout: 30s
+  defaultDeadline: 5m
+  maxDeadline: 1h
+  readinessTimeout: 500ms
 `);
-    expect(server).toEqual({ grpcAddress: "[::1]:50051", httpAddress: "0.0.0.0:0", shutdownGraceMs: 60_000, maxMessageBytes: 64 * MiB, maxUploadBytes: MiB / 2, logLevel: "warn" });
+    expect(server).toEqual({ grpcAddress: "[::1]:50051", httpAddress: "0.0.0.0:0", shutdownGraceMs: 60_000, maxMessageBytes: 64 * MiB, maxUploadBytes: MiB / 2, logLevel: "warn",
+      maxConcurrentCalls: 0, maxStreamsPerConnection: 8, maxInFlightBytes: MiB / 2, idleStreamTimeoutMs: 30_000, defaultDeadlineMs: 300_000, maxDeadlineMs: 3_600_000, readinessTimeoutMs: 500 });
   });
 
   it("bounds maxMessageMBs to what gRPC can carry", () => {

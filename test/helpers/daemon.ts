@@ -5,9 +5,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildStoreTree } from "../../server/config/build-store-tree.js";
+import { SERVER_DEFAULTS } from "../../server/config/load-config.js";
+import type { CallBounds } from "../../server/services/call-limits.js";
 import type { StorageConfig, StowdConfig } from "../../server/config/config.js";
 import { builtBackend, type Backend } from "../../server/decorators/scheme-router.js";
 import { startDaemon, type DaemonOptions } from "../../server/daemon.js";
+import { setLogLevel } from "../../server/observability/log.js";
 import { createMetrics, type Metrics } from "../../server/observability/metrics.js";
 import { createLocalStore } from "../../server/stores/local-store.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";
@@ -33,6 +36,12 @@ export interface TestDaemonOptions {
   maxDownloadMBs?: number;
   /** Extra backends by scheme, next to mem:// and file://. */
   backends?: Record<string, Backend>;
+  /** Resource bounds (server.maxConcurrentCalls, ...); default: the daemon's defaults. */
+  bounds?: Partial<CallBounds>;
+  /** Shutdown grace period; default 1 s. */
+  graceMs?: number;
+  /** /readyz probe bound per backend; default 2 s. */
+  readinessTimeoutMs?: number;
 }
 
 /** A storage block with Flyte's shape and everything switched off, for tests. */
@@ -55,6 +64,8 @@ export function testStorageConfig(overrides: Partial<StorageConfig> = {}): Stora
 }
 
 export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
+  // One info line per call would bury the test output; STOWD_LOG_LEVEL=info shows them.
+  if (process.env.STOWD_LOG_LEVEL === undefined) setLogLevel("warn");
   const localRoot = await mkdtemp(join(tmpdir(), "stowd-test-"));
   const metrics = createMetrics();
   const config: StowdConfig = {
@@ -63,9 +74,10 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       limits: { maxDownloadMBs: options.maxDownloadMBs ?? 0 },
     }),
     server: {
+      ...SERVER_DEFAULTS,
       grpcAddress: "127.0.0.1:0",
       httpAddress: "127.0.0.1:0",
-      shutdownGraceMs: 1000,
+      shutdownGraceMs: options.graceMs ?? 1000,
       maxMessageBytes: 16 * 1024 * 1024,
       maxUploadBytes: 0,
       logLevel: "info",
@@ -86,6 +98,8 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     httpAddress: config.server.httpAddress,
     limits: { maxUploadBytes: 0, maxMessageBytes: config.server.maxMessageBytes, ...options.limits },
     graceMs: config.server.shutdownGraceMs,
+    ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
+    ...(options.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: options.readinessTimeoutMs }),
   });
   return {
     grpcUrl: `http://127.0.0.1:${daemon.grpcPort}`,

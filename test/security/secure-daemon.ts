@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { buildStoreTree } from "../../server/config/build-store-tree.js";
 import type { AuthConfig, TlsConfig } from "../../server/config/config.js";
+import { SERVER_DEFAULTS } from "../../server/config/load-config.js";
 import { startDaemon, type Daemon } from "../../server/daemon.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
 import { createMetrics } from "../../server/observability/metrics.js";
@@ -23,7 +24,7 @@ export interface SecureDaemon extends Daemon {
 export async function startSecureDaemon(options: { tls?: TlsConfig; auth?: AuthConfig }): Promise<SecureDaemon> {
   const metrics = createMetrics();
   const tree = await buildStoreTree(
-    { storage: testStorageConfig(), server: { grpcAddress: "127.0.0.1:0", httpAddress: "127.0.0.1:0", shutdownGraceMs: 1000, maxMessageBytes: 16 << 20, maxUploadBytes: 0, logLevel: "info" } },
+    { storage: testStorageConfig(), server: { ...SERVER_DEFAULTS, grpcAddress: "127.0.0.1:0", httpAddress: "127.0.0.1:0", shutdownGraceMs: 1000 } },
     { metrics, backends: { mem: builtBackend(createMemoryStore()) } },
   );
   const daemon = await startDaemon({

@@ -1,0 +1,83 @@
+// One log line per call: request id, op, reference, bytes in and out,
+// duration and status code. The request id is the caller's `x-request-id`
+// header (gRPC metadata or HTTP header) when it is a sane token, else a new
+// UUID; it is also returned as the `x-request-id` response header on the HTTP
+// port. Nothing from the request but its references is logged — no headers,
+// no metadata, no payload — and a reference's userinfo password (say
+// redis://user:pass@host/key) is masked, so credentials never reach the log.
+import { randomUUID } from "node:crypto";
+import type { ConnectError, HandlerContext } from "@connectrpc/connect";
+import { log, type LogLevel } from "../observability/log.js";
+import { codeLabel } from "../observability/metrics.js";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The caller's request id when it is 1-128 visible ASCII characters, else a fresh UUID. */
+export function requestIdOf(ctx: HandlerContext): string {
+  const given = ctx.requestHeader.get(REQUEST_ID_HEADER);
+  return given !== null && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Masks the password of every URL's userinfo in `text`: `redis://u:secret@h/k` → `redis://u:***@h/k`. */
+export function maskReference(text: string): string {
+  return text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/@:\s]*):[^/@\s]*@/g, "$1:***@");
+}
+
+interface Referencing {
+  reference?: unknown;
+  sourceReference?: unknown;
+  destinationReference?: unknown;
+  baseReference?: unknown;
+  body?: { case?: unknown; value?: unknown };
+}
+
+/** The references a request names, for the log: `reference`, or `source` and `destination` for a copy. */
+export function referencesOf(request: unknown): { reference?: string; destination?: string } {
+  if (typeof request !== "object" || request === null) return {};
+  const r = request as Referencing;
+  const header = r.body?.case === "header" ? (r.body.value as Referencing | undefined) : undefined;
+  const reference = [r.reference, r.sourceReference, r.baseReference, header?.reference].find((v): v is string => typeof v === "string" && v !== "");
+  const out: { reference?: string; destination?: string } = {};
+  if (reference !== undefined) out.reference = maskReference(reference);
+  if (typeof r.destinationReference === "string" && r.destinationReference !== "") out.destination = maskReference(r.destinationReference);
+  return out;
+}
+
+/** Payload bytes a message carries: a data chunk, or a protobuf message's encoded value. */
+export function payloadBytes(message: unknown): number {
+  if (typeof message !== "object" || message === null) return 0;
+  const m = message as { body?: { case?: unknown; value?: unknown }; message?: { value?: unknown } };
+  if (m.body?.case === "chunk" && m.body.value instanceof Uint8Array) return m.body.value.length;
+  if (m.message?.value instanceof Uint8Array) return m.message.value.length;
+  return 0;
+}
+
+export interface CallRecord {
+  requestId: string;
+  op: string;
+  reference?: string;
+  destination?: string;
+  bytesIn: number;
+  bytesOut: number;
+  startedAt: number;
+}
+
+/** Server-side failures are errors; everything else, client mistakes included, is an ordinary call. */
+const ERROR_CODES = new Set(["INTERNAL", "UNKNOWN", "DATA_LOSS"]);
+
+export function logCall(record: CallRecord, error: ConnectError | undefined): void {
+  const code = codeLabel(error);
+  const level: LogLevel = ERROR_CODES.has(code) ? "error" : "info";
+  log(level, "call", {
+    requestId: record.requestId,
+    op: record.op,
+    ...(record.reference === undefined ? {} : { reference: record.reference }),
+    ...(record.destination === undefined ? {} : { destination: record.destination }),
+    bytesIn: record.bytesIn,
+    bytesOut: record.bytesOut,
+    durationMs: Math.round((performance.now() - record.startedAt) * 1000) / 1000,
+    code,
+    ...(error === undefined ? {} : { error: maskReference(error.rawMessage) }),
+  });
+}

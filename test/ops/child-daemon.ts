@@ -1,0 +1,126 @@
+// A real daemon process (node --import tsx server/main.ts --config FILE) on
+// free loopback ports, for what needs a process of its own: SIGTERM, and the
+// daemon's RSS read from /proc/<pid>/status. Its stderr (JSON log lines) is
+// kept; it is killed if a test leaves it running.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface ChildDaemon {
+  pid: number;
+  grpcUrl: string;
+  httpUrl: string;
+  /** Root of file:// */
+  dataDir: string;
+  /** Parsed JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** VmRSS and VmHWM in MiB. */
+  memory(): Promise<{ rssMiB: number; hwmMiB: number }>;
+  /** Resets VmHWM to the current RSS; false where the kernel does not allow it. */
+  resetPeak(): Promise<boolean>;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  signal(name: NodeJS.Signals): void;
+  /** Kills it if still running and removes its data directory. */
+  cleanup(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Starts the daemon with local disk at a fresh data dir plus mem://, and `server` lines appended to its server: block. */
+export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Record<string, string> = {}): Promise<ChildDaemon> {
+  const dir = await mkdtemp(join(tmpdir(), "stowd-ops-"));
+  const dataDir = join(dir, "data");
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const config = [
+    "storage:",
+    "  type: local",
+    "  stow:",
+    "    kind: local",
+    "    config:",
+    `      path: ${dataDir}`,
+    "  enable-multicontainer: true",
+    "  limits:",
+    "    maxDownloadMBs: 0",
+    "  schemes:",
+    "    mem: {}",
+    "server:",
+    `  grpcAddress: 127.0.0.1:${grpcPort}`,
+    `  httpAddress: 127.0.0.1:${httpPort}`,
+    ...serverYaml.map((l) => `  ${l}`),
+    "",
+  ].join("\n");
+  const configFile = join(dir, "stowd.yaml");
+  await writeFile(configFile, config);
+  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", configFile], {
+    cwd: REPO,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, STOWD_LOG_LEVEL: "", ...extraEnv },
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  let partial = "";
+  proc.stderr?.setEncoding("utf8").on("data", (text: string) => {
+    const parts = (partial + text).split("\n");
+    partial = parts.pop() ?? "";
+    for (const line of parts) {
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: line });
+      }
+    }
+  });
+  const exited = once(proc, "exit").then(([code]) => code as number | null);
+  const status = async () => readFile(`/proc/${proc.pid}/status`, "utf8");
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN) / 1024;
+
+  // Ready when it logs "stowd serving".
+  const deadline = Date.now() + 30_000;
+  while (!lines.some((l) => l.msg === "stowd serving")) {
+    if (proc.exitCode !== null) throw new Error(`stowd exited early: ${JSON.stringify(lines)}`);
+    if (Date.now() > deadline) throw new Error(`stowd did not start within 30 s: ${JSON.stringify(lines)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    pid: proc.pid as number,
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    dataDir,
+    logs: () => lines,
+    async memory() {
+      const text = await status();
+      return { rssMiB: field(text, "VmRSS"), hwmMiB: field(text, "VmHWM") };
+    },
+    async resetPeak() {
+      try {
+        await writeFile(`/proc/${proc.pid}/clear_refs`, "5");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    exited,
+    signal: (name) => proc.kill(name),
+    async cleanup() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGKILL");
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
