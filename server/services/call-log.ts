@@ -9,9 +9,12 @@ import { randomUUID } from "node:crypto";
 import type { ConnectError, HandlerContext } from "@connectrpc/connect";
 import { log, type LogLevel } from "../observability/log.js";
 import { codeLabel } from "../observability/metrics.js";
+import { boundedText } from "./error-text.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+/** A log line names its reference, not a hostile MiB of it. */
+const MAX_LOGGED_REFERENCE_BYTES = 1024;
 
 /** The caller's request id when it is 1-128 visible ASCII characters, else a fresh UUID. */
 export function requestIdOf(ctx: HandlerContext): string {
@@ -19,9 +22,18 @@ export function requestIdOf(ctx: HandlerContext): string {
   return given !== null && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Masks the password of every URL's userinfo in `text`: `redis://u:secret@h/k` → `redis://u:***@h/k`. */
+/**
+ * Masks the password of every URL's userinfo in `text`: `redis://u:secret@h/k` → `redis://u:***@h/k`.
+ * The lookbehind lets a scheme start only where a word starts, so a long run
+ * of letters (a hostile 1 MiB key) is scanned once, not once per letter.
+ */
 export function maskReference(text: string): string {
-  return text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/@:\s]*):[^/@\s]*@/g, "$1:***@");
+  return text.replace(/(?<![a-zA-Z0-9+.-])([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/@:\s]*):[^/@\s]*@/g, "$1:***@");
+}
+
+/** A reference as logged: masked first (the password may sit anywhere before the cut), then bounded. */
+function loggedReference(reference: string): string {
+  return boundedText(maskReference(reference), MAX_LOGGED_REFERENCE_BYTES);
 }
 
 interface Referencing {
@@ -39,8 +51,8 @@ export function referencesOf(request: unknown): { reference?: string; destinatio
   const header = r.body?.case === "header" ? (r.body.value as Referencing | undefined) : undefined;
   const reference = [r.reference, r.sourceReference, r.baseReference, header?.reference].find((v): v is string => typeof v === "string" && v !== "");
   const out: { reference?: string; destination?: string } = {};
-  if (reference !== undefined) out.reference = maskReference(reference);
-  if (typeof r.destinationReference === "string" && r.destinationReference !== "") out.destination = maskReference(r.destinationReference);
+  if (reference !== undefined) out.reference = loggedReference(reference);
+  if (typeof r.destinationReference === "string" && r.destinationReference !== "") out.destination = loggedReference(r.destinationReference);
   return out;
 }
 

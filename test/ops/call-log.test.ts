@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { log, redirectLog, setLogLevel } from "../../server/observability/log.js";
+import { maskReference, referencesOf } from "../../server/services/call-log.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { rawStoreClient } from "../helpers/proto-loader-client.js";
 import { listenersOf, MiB, rejection, type Listener } from "./clients.js";
@@ -114,4 +115,16 @@ it("returns the request id on the HTTP port", async () => {
     body: JSON.stringify({ reference: "mem://b/k" }),
   });
   expect(res.headers.get("x-request-id")).toBe("echo-me");
+});
+
+describe("references in the call log", () => {
+  it("masks userinfo passwords and bounds a hostile 900 KB reference to 1 KiB, in linear time", () => {
+    // Before the lookbehind the masking regex backtracked once per letter of
+    // the key: a 900 KB key pinned a core for minutes.
+    const long = referencesOf({ reference: `redis://user:hunter2@host/${"x".repeat(900_000)}` });
+    expect(long.reference).toMatch(/^redis:\/\/user:\*\*\*@host\/x+ \.\.\. \(\d+ bytes, truncated\)$/);
+    expect(Buffer.byteLength(long.reference ?? "")).toBeLessThanOrEqual(1024);
+    expect(maskReference(`see s3://a:b@c/d and ${"a://:".repeat(100_000)}`)).toContain("s3://a:***@c/d");
+    expect(referencesOf({ sourceReference: "mem://b/k", destinationReference: "redis://:pw@h/k" })).toEqual({ reference: "mem://b/k", destination: "redis://:***@h/k" });
+  });
 });
