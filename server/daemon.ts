@@ -21,7 +21,7 @@ import { withCallBoundary } from "./services/error-boundary.js";
 import { registerBoundMetrics } from "./observability/bound-metrics.js";
 import { createReadiness } from "./observability/readiness.js";
 import { withCallGuard } from "./services/call-guard.js";
-import { createCallLimits, DEFAULT_CALL_BOUNDS, formatMs, type CallBounds } from "./services/call-limits.js";
+import { callBoundsOf, createCallLimits, formatMs, type CallBounds } from "./services/call-limits.js";
 import { createStreamBudget } from "./services/stream-budget.js";
 import { createProtobufStoreService } from "./services/protobuf-store-service.js";
 import { createRawStoreService, type ServiceLimits } from "./services/raw-store-service.js";
@@ -69,7 +69,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { tree, limits, metrics } = options;
   const graceMs = options.graceMs ?? 10_000;
   const security = await createSecurity({ tls: options.tls, auth: options.auth });
-  const bounds: CallBounds = { ...DEFAULT_CALL_BOUNDS, ...options.bounds };
+  const bounds: CallBounds = callBoundsOf(options.bounds);
   const callLimits = createCallLimits({ ...bounds, budget: createStreamBudget(bounds.maxInFlightBytes) });
   registerBoundMetrics(metrics.registry, callLimits);
   // Outside in: errors and metrics, bounds and the call log, authorization, the service.

@@ -43,6 +43,19 @@ export const DEFAULT_CALL_BOUNDS: Readonly<CallBounds> = {
   maxDeadlineMs: 24 * 3_600_000,
 };
 
+/** The bounds among `source`'s fields (e.g. a whole ServerConfig), defaults for the rest. */
+export function callBoundsOf(source: Partial<CallBounds> = {}): CallBounds {
+  const pick = <K extends keyof CallBounds>(key: K): CallBounds[K] => source[key] ?? DEFAULT_CALL_BOUNDS[key];
+  return {
+    maxConcurrentCalls: pick("maxConcurrentCalls"),
+    maxStreamsPerConnection: pick("maxStreamsPerConnection"),
+    maxInFlightBytes: pick("maxInFlightBytes"),
+    idleStreamTimeoutMs: pick("idleStreamTimeoutMs"),
+    defaultDeadlineMs: pick("defaultDeadlineMs"),
+    maxDeadlineMs: pick("maxDeadlineMs"),
+  };
+}
+
 export interface CallLimitsOptions {
   /** Calls in progress at once; 0 = unlimited. */
   maxConcurrentCalls: number;
