@@ -8,7 +8,8 @@ import { writeFileSync } from "node:fs";
 import { StringValueSchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { redirectLog } from "../../server/observability/log.js";
 import { createStowdTransport, type StowdTransport } from "../../client/transport.js";
 import { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
 import { RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
@@ -192,16 +193,10 @@ describe.each(Object.keys(LISTENERS) as Array<keyof typeof LISTENERS>)("%s", (li
 });
 
 describe("denials are logged", () => {
-  afterEach(() => vi.restoreAllMocks());
-
   it("writes one warn line per denied call, naming the caller but never the token", async () => {
     const lines: string[] = [];
-    // Observe the log (it still reaches stderr), not replace it.
-    const write = process.stderr.write.bind(process.stderr) as (chunk: string | Uint8Array) => boolean;
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return write(chunk);
-    });
+    const restore = redirectLog({ write: (line: string) => void lines.push(line) });
+    onTestFinished(restore);
     const c = clients("gRPC port (grpc-js)", tokenOf("read"));
     const anonymous = clients("HTTP port (Connect, HTTP/1.1)");
     await codeOf(c.raw.head({ reference: ref(false) }));
