@@ -4,7 +4,7 @@ import { createCipheriv } from "node:crypto";
 import type * as grpc from "@grpc/grpc-js";
 
 export const MiB = 1024 * 1024;
-/** Data chunk size on both paths (stowd's READ_CHUNK_BYTES is also 1 MiB). */
+/** Data chunk size on both paths (stowd's ReadRaw messages are at most 1 MiB too: READ_FRAMING). */
 export const CHUNK_BYTES = MiB;
 
 /** The same settings for the stowd and the bare client, so the comparison is fair. */

@@ -13,7 +13,7 @@ import { nextOrAbort } from "../next-or-abort.js";
 import { type AdmittedCall, type CallLimits } from "./call-limits.js";
 import { type CallRecord, logCall, payloadBytes, REQUEST_ID_HEADER, referencesOf, requestIdOf } from "./call-log.js";
 import { toConnectError } from "./error-boundary.js";
-import { READ_CHUNK_BYTES } from "./raw-store-service.js";
+import { READ_FRAMING } from "./raw-store-service.js";
 import type { StreamBudget } from "./stream-budget.js";
 
 type AnyImpl = Record<string, (...args: never[]) => unknown>;
@@ -51,7 +51,7 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
                 // Reserve a whole chunk before pulling it, so a waiting
                 // reader holds no bytes; keep what the chunk really is until
                 // the transport has sent it and asks for the next message.
-                const reserved = await takeBudget(budget, READ_CHUNK_BYTES, ctx.signal, call);
+                const reserved = await takeBudget(budget, READ_FRAMING.maxBytes, ctx.signal, call);
                 let next: IteratorResult<unknown>;
                 try {
                   next = await it.next();

@@ -65,12 +65,3 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
     }
   }
 }
-
-/** Splits chunks larger than `max` so no response message exceeds it. */
-export async function* rechunk(chunks: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
-  for await (const chunk of chunks) {
-    for (let offset = 0; offset < chunk.length; offset += max) {
-      yield chunk.subarray(offset, Math.min(offset + max, chunk.length));
-    }
-  }
-}

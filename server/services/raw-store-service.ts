@@ -9,7 +9,8 @@ import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "..
 import { StowdError } from "../errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference } from "../references/reference.js";
 import type { StoreTree } from "../config/build-store-tree.js";
-import { checkedBody, rechunk } from "./checked-body.js";
+import { checkedBody } from "./checked-body.js";
+import { frameReadChunks, type ReadFraming } from "./read-framing.js";
 import { toObjectInfo } from "./object-info.js";
 import { splitHeader } from "./request-stream.js";
 import {
@@ -35,8 +36,8 @@ export interface RawStoreServiceOptions {
   limits: ServiceLimits;
 }
 
-/** ReadRaw chunk size: large enough for throughput, far below message limits. */
-export const READ_CHUNK_BYTES = 1024 * 1024;
+/** ReadRaw message sizes: large enough for throughput, far below message limits. */
+export const READ_FRAMING: ReadFraming = { minBytes: 256 * 1024, maxBytes: 1024 * 1024 };
 const DEFAULT_PAGE_SIZE = 1000;
 const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
 
@@ -62,7 +63,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         const info = toObjectInfo(ref, opened.meta);
         yield { body: { case: "header", value: { info, offset: BigInt(opened.offset), length: BigInt(opened.length) } } };
         let sent = 0;
-        for await (const chunk of rechunk(opened.body, READ_CHUNK_BYTES)) {
+        for await (const chunk of frameReadChunks(opened.body, READ_FRAMING)) {
           sent += chunk.length;
           yield { body: { case: "chunk", value: chunk } };
         }
