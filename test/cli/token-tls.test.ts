@@ -67,6 +67,16 @@ describe("stowd against a TLS + token daemon", () => {
   });
 });
 
+describe("stowd --help", () => {
+  it("documents the token and TLS flags with their env vars", async () => {
+    const help = await runStowd(["--help"]);
+    expect(help.code).toBe(0);
+    for (const needle of ["--token TOKEN", "STOWD_TOKEN", "--ca-file FILE", "STOWD_CA_FILE", "--cert-file FILE", "--key-file FILE", "https://host:port"]) {
+      expect(help.out, needle).toContain(needle);
+    }
+  });
+});
+
 describe("stowd against a mutual TLS daemon", () => {
   it("--cert-file + --key-file present the client certificate; without them the handshake is refused", async () => {
     const tlsEnv = { STOWD_CA_FILE: certs.serverCa };
