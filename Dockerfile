@@ -1,11 +1,27 @@
 # syntax=docker/dockerfile:1
 # stowd's container image: `docker build -t stowd:0.1.0 .`
-#   docker run -p 50051:50051 -p 8080:8080 -v stowd-data:/data stowd:0.1.0
 # The entry point is the stowd CLI: the default command is `serve` (the daemon,
 # as npm start runs it); `docker run stowd:0.1.0 ls file://bucket/` etc. run
 # client commands. Config: /etc/stowd/stowd.yaml (deploy/container.yaml: file://
-# on the /data volume, mem://, gRPC on 50051, HTTP on 8080), STOWD_CONFIG for
-# another file, STOWD_* env vars for single keys.
+# on the /data volume, mem://, gRPC on 50051, HTTP on 8080, both on 0.0.0.0),
+# STOWD_CONFIG for another file, STOWD_* env vars for single keys.
+#
+# Secure by default: the daemon listens on every interface, so it serves only
+# with TLS and authentication, or when told explicitly that cleartext is
+# meant. A plain `docker run stowd:0.1.0` exits 2 saying what is missing.
+#   1. TLS + a token: mount a certificate and key as /etc/stowd/tls/tls.crt and
+#      tls.key (readable by uid 10001), select the TLS config, give the token:
+#        docker run -p 50051:50051 -p 8080:8080 -v stowd-data:/data \
+#          -v "$PWD/tls:/etc/stowd/tls:ro" -e STOWD_CONFIG=/etc/stowd/stowd-tls.yaml \
+#          -e STOWD_AUTH_TOKEN="$(cat token)" stowd:0.1.0
+#      (deploy/container-tls.yaml; a config of your own can use
+#      server.auth.tokenFile or mutual TLS instead). Clients:
+#        stowd --address https://HOST:50051 --ca-file ca.crt ls file://bucket/  (STOWD_TOKEN=...)
+#   2. Cleartext without auth, for a trusted network or a mesh that terminates
+#      TLS and authenticates: -e STOWD_INSECURE=true (it logs a warning).
+#        docker run -p 50051:50051 -p 8080:8080 -v stowd-data:/data -e STOWD_INSECURE=true stowd:0.1.0
+# HEALTHCHECK (deploy/healthcheck.mjs) probes /healthz over https when the
+# config has server.tls, http otherwise.
 ARG NODE_IMAGE=node:20-alpine
 
 # ---- build: compile TypeScript into dist/ (npm run build) ------------------
@@ -40,6 +56,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY deploy/container.yaml /etc/stowd/stowd.yaml
+COPY deploy/container-tls.yaml /etc/stowd/stowd-tls.yaml
 COPY deploy/healthcheck.mjs ./healthcheck.mjs
 USER 10001:10001
 # file:// objects live here: keep them on a volume, not in the container layer.

@@ -39,9 +39,20 @@ function messageOf(err: unknown, address: string): string {
       return `cannot reach the daemon at ${address}: ${text} (is it running? --address or STOWD_ADDRESS names it)`;
     }
     if (err.code === Code.DeadlineExceeded) return `${text} (--timeout sets the deadline)`;
+    if (err.code === Code.Unauthenticated) return `${text} (stowd sends a token with --token or STOWD_TOKEN)`;
+    if (isCertificateError(err)) return `${text}: the daemon's TLS certificate is not trusted here (--ca-file or STOWD_CA_FILE names the CA that signed it)`;
     return text;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Node's TLS verification failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE, DEPTH_ZERO_SELF_SIGNED_CERT, ERR_TLS_CERT_ALTNAME_INVALID, ...) anywhere in the cause chain. */
+function isCertificateError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return true;
+  }
+  return false;
 }
 
 /** NotFound → "NOT_FOUND", as gRPC names its codes. */

@@ -10,7 +10,8 @@ import { COMMANDS } from "./commands/index.js";
 import { serve, SERVE_SUMMARY } from "./commands/serve.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { parseDurationFlag } from "./flag-values.js";
-import { baseUrlOf, GLOBAL_FLAGS } from "./global-options.js";
+import { connectionOf } from "./connection.js";
+import { GLOBAL_FLAGS } from "./global-options.js";
 import { commandHelp, overviewHelp } from "./help.js";
 import { createOutput } from "./output.js";
 import { reportError } from "./report-error.js";
@@ -76,11 +77,12 @@ async function runCommand(command: Command, flags: FlagValues, positionals: stri
       const wanted = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
       throw new UsageError(`expected ${wanted} argument${max === 1 ? "" : "s"}, got ${positionals.length}: ${command.synopsis}`);
     }
-    address = baseUrlOf(stringFlag(flags, "address") ?? env.STOWD_ADDRESS);
+    const connection = await connectionOf(flags, env);
+    address = connection.baseUrl;
     const timeout = stringFlag(flags, "timeout");
     const timeoutMs = timeout === undefined ? undefined : parseDurationFlag(timeout, "timeout");
     const context: CommandContext = {
-      client: () => (client ??= createStowdClient({ baseUrl: address, ...(timeoutMs === undefined ? {} : { timeoutMs }) })),
+      client: () => (client ??= createStowdClient({ ...connection.client, ...(timeoutMs === undefined ? {} : { timeoutMs }) })),
       address,
       out: createOutput({ json, stdout: process.stdout }),
       progress: !json && !booleanFlag(flags, "no-progress") && process.stderr.isTTY === true,

@@ -71,6 +71,8 @@ export interface ServingDaemon {
   grpc: string;
   /** host:port of the HTTP port. */
   http: string;
+  /** The daemon's stderr lines so far: config warnings, the "stowd serving" line, later log lines. */
+  log: string[];
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -80,9 +82,9 @@ export async function startServing(argv: readonly string[], options: { cwd?: str
   const [program = "", ...args] = argv;
   const child = spawn(program, args, { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const seen: string[] = [];
   const serving = await new Promise<{ grpc: string; http: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stderr! });
-    const seen: string[] = [];
     const timer = setTimeout(() => reject(new Error(`the daemon did not start within 30 s:\n${seen.join("\n")}`)), 30_000);
     lines.on("line", (line) => {
       seen.push(line);
@@ -99,6 +101,7 @@ export async function startServing(argv: readonly string[], options: { cwd?: str
     process: child,
     grpc: serving.grpc,
     http: serving.http,
+    log: seen,
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       return exited;

@@ -1,16 +1,19 @@
 // The Dockerfile and the Kubernetes example, checked without a Docker engine
 // or a cluster: the image builds in stages and runs as a non-root user with a
 // HEALTHCHECK, the /data volume and both ports; every file it copies exists
-// and is not dockerignored; its config and the ConfigMap's are valid stowd
-// configs; the Deployment's probes, ports, user and mounts agree with the
-// image, and the Service exposes both ports onto named container ports.
+// and is not dockerignored; its configs are secure by default (the default one
+// refuses to serve without TLS + auth unless STOWD_INSECURE, the TLS one reads
+// the mounted certificate and still wants a token); the Deployment's probes
+// (HTTPS /healthz and /readyz), ports, user, token Secret and TLS mount agree
+// with the image and the ConfigMap's config; the Secret's placeholder cannot
+// serve; the Service exposes both ports onto named container ports.
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { loadConfig } from "../../server/config/load-config.js";
+import { ConfigError, loadConfig } from "../../server/config/load-config.js";
 import { REPO_ROOT } from "../cli/stowd-process.js";
 
 interface Instruction {
@@ -68,8 +71,10 @@ beforeAll(async () => {
   dockerignore = (await readFile(join(REPO_ROOT, ".dockerignore"), "utf8")).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
   k8s = [
     ...(await yamlDocs("deploy/kubernetes/configmap.yaml")),
+    ...(await yamlDocs("deploy/kubernetes/secret.yaml")),
     ...(await yamlDocs("deploy/kubernetes/deployment.yaml")),
     ...(await yamlDocs("deploy/kubernetes/service.yaml")),
+    ...(await yamlDocs("deploy/kubernetes/cert-manager/certificate.yaml")),
   ];
   dir = await mkdtemp(join(tmpdir(), "stowd-deploy-"));
 });
@@ -89,6 +94,19 @@ function kind(name: string): Doc {
   expect(doc, name).toBeDefined();
   return doc!;
 }
+
+/** loadConfig's ConfigError message, or "" when the config loads. */
+async function refusal(file: string, env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    await loadConfig(["--config", file], env);
+    return "";
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+}
+
+const TOKEN = "0123456789abcdef0123456789abcdef";
 
 // Typed access into parsed YAML; a missing path fails the expectation that reads it.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -125,19 +143,54 @@ describe("Dockerfile", () => {
     expect(one("WORKDIR").args).toBe("/app");
   });
 
-  it("keeps the default local store on a volume and exposes both ports; serve is the default command", async () => {
+  it("keeps the default local store on a volume and exposes both ports; serve is the default command", () => {
     expect(execForm(one("VOLUME").args)).toEqual(["/data"]);
     expect(one("EXPOSE").args.split(/\s+/).sort()).toEqual(["50051", "8080"]);
     expect(execForm(one("ENTRYPOINT").args)).toEqual(["node", "/app/dist/cli/main.js"]);
     expect(execForm(one("CMD").args)).toEqual(["serve"]);
-    // The image's config (STOWD_CONFIG) is deploy/container.yaml: /data, every interface, the exposed ports.
+  });
+
+  it("its default config (STOWD_CONFIG) binds every interface and refuses to serve without TLS + auth unless STOWD_INSECURE=true", async () => {
     const env = one("ENV").args;
     const configPath = /STOWD_CONFIG=(\S+)/.exec(env)?.[1];
     expect(finalStage.some((i) => i.keyword === "COPY" && i.args === `deploy/container.yaml ${configPath}`)).toBe(true);
-    const config = await loadConfig(["--config", join(REPO_ROOT, "deploy/container.yaml")], {});
+    const file = join(REPO_ROOT, "deploy/container.yaml");
+    const message = await refusal(file, {});
+    expect(message).toContain("server.grpcAddress: 0.0.0.0:50051 is not a loopback address");
+    expect(message).toContain("no TLS");
+    expect(message).toContain("no authentication");
+    expect(message).toContain("--insecure (STOWD_INSECURE=true");
+    // A token alone is not enough: it would cross the network in cleartext.
+    expect(await refusal(file, { STOWD_AUTH_TOKEN: TOKEN })).toContain("no TLS");
+    const config = await loadConfig(["--config", file], { STOWD_INSECURE: "true" }, { warn: () => {} });
     expect(config.storage.stow.config.path).toBe("/data");
     expect(config.server.grpcAddress).toBe("0.0.0.0:50051");
     expect(config.server.httpAddress).toBe("0.0.0.0:8080");
+    expect(config.server.tls).toBeUndefined();
+  });
+
+  it("its TLS config reads the certificate from /etc/stowd/tls/, serves with STOWD_AUTH_TOKEN and differs from the default only in server.tls", async () => {
+    const copy = finalStage.find((i) => i.keyword === "COPY" && i.args.startsWith("deploy/container-tls.yaml "));
+    expect(copy?.args).toBe("deploy/container-tls.yaml /etc/stowd/stowd-tls.yaml");
+    const file = join(REPO_ROOT, "deploy/container-tls.yaml");
+    const message = await refusal(file, {});
+    expect(message).toContain("no authentication");
+    expect(message).not.toContain("no TLS");
+    const config = await loadConfig(["--config", file], { STOWD_AUTH_TOKEN: TOKEN });
+    expect(config.server.tls).toEqual({ certFile: "/etc/stowd/tls/tls.crt", keyFile: "/etc/stowd/tls/tls.key" });
+    expect(config.server.auth).toEqual({ token: TOKEN });
+    const [tls] = await yamlDocs("deploy/container-tls.yaml");
+    const [plain] = await yamlDocs("deploy/container.yaml");
+    delete (tls!.server as Doc).tls;
+    expect(tls).toEqual(plain);
+  });
+
+  it("documents both ways to run it in its header: TLS + a token, or STOWD_INSECURE=true", async () => {
+    const text = await readFile(join(REPO_ROOT, "Dockerfile"), "utf8");
+    const header = text.slice(0, text.indexOf("\nARG "));
+    for (const needle of ["STOWD_CONFIG=/etc/stowd/stowd-tls.yaml", "/etc/stowd/tls", "STOWD_AUTH_TOKEN", "STOWD_INSECURE=true", "exits 2"]) {
+      expect(header, needle).toContain(needle);
+    }
   });
 
   it("copies only files that exist and that .dockerignore lets through", () => {
@@ -155,56 +208,99 @@ describe("Dockerfile", () => {
 });
 
 describe("Kubernetes example", () => {
-  it("the Deployment probes /healthz for liveness and grpc.health.v1 for readiness on the image's ports", () => {
+  const container = () => at(kind("Deployment"), "spec.template.spec.containers.0");
+  const volume = (name: string) => (at(kind("Deployment"), "spec.template.spec.volumes") as Array<Doc & { name: string }>).find((v) => v.name === name);
+  const mountPath = (name: string) => (container().volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).find((m) => m.name === name);
+  const envVar = (name: string) => (container().env as Array<{ name: string; value?: string; valueFrom?: Doc }>).find((e) => e.name === name);
+
+  it("the Deployment probes /healthz (liveness) and /readyz (readiness) over HTTPS on the image's ports", () => {
     const deployment = kind("Deployment");
-    const container = at(deployment, "spec.template.spec.containers.0");
-    expect(container.args).toEqual(["serve"]);
-    expect(container.ports).toEqual([
+    const c = container();
+    expect(c.args).toEqual(["serve"]);
+    expect(c.ports).toEqual([
       { name: "grpc", containerPort: 50051, protocol: "TCP" },
       { name: "http", containerPort: 8080, protocol: "TCP" },
     ]);
-    expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
-    expect(container.readinessProbe.grpc).toEqual({ port: 50051 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http", scheme: "HTTPS" });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http", scheme: "HTTPS" });
+    // /readyz waits up to server.readinessTimeout (2 s) per backend: the probe must wait longer.
+    expect(c.readinessProbe.timeoutSeconds).toBeGreaterThan(2);
+    expect(at(deployment, "spec.template.metadata.annotations")["prometheus.io/scheme"]).toBe("https");
     const user = one("USER").args.split(":")[0];
     expect(at(deployment, "spec.template.spec.securityContext")).toMatchObject({ runAsNonRoot: true, runAsUser: Number(user) });
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     // Longer than the daemon's shutdown grace (10 s).
     expect(at(deployment, "spec.template.spec.terminationGracePeriodSeconds")).toBeGreaterThan(10);
     expect(at(deployment, "spec.selector.matchLabels")).toEqual(at(deployment, "spec.template.metadata.labels"));
   });
 
-  it("mounts the ConfigMap where STOWD_CONFIG points and the data volume at /data", () => {
+  it("mounts the ConfigMap where STOWD_CONFIG points, the data volume at /data, and no mount inside another", () => {
     const spec = at(kind("Deployment"), "spec.template.spec");
-    const container = spec.containers[0];
-    const mounts = Object.fromEntries((container.volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
+    const mounts = Object.fromEntries((container().volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
     expect(mounts["/data"]).toBe("data");
-    const configEnv = (container.env as { name: string; value: string }[]).find((e) => e.name === "STOWD_CONFIG")?.value ?? "";
+    const configEnv = envVar("STOWD_CONFIG")?.value ?? "";
     const configDir = configEnv.slice(0, configEnv.lastIndexOf("/"));
     const configVolume = (spec.volumes as { name: string; configMap?: { name: string } }[]).find((v) => v.name === mounts[configDir]);
     const configMap = kind("ConfigMap");
     expect(configVolume?.configMap?.name).toBe(at(configMap, "metadata.name"));
+    expect(mountPath(configVolume!.name)?.readOnly).toBe(true);
     expect(Object.keys(at(configMap, "data"))).toEqual([configEnv.slice(configEnv.lastIndexOf("/") + 1)]);
     expect((spec.volumes as { name: string }[]).map((v) => v.name)).toContain("data");
+    const paths = Object.keys(mounts);
+    for (const a of paths) for (const b of paths) if (a !== b) expect(b.startsWith(`${a}/`), `${b} inside ${a}`).toBe(false);
   });
 
-  it("the ConfigMap's config loads and listens on the container ports", async () => {
+  it("STOWD_AUTH_TOKEN comes from the Secret by secretKeyRef, and the Secret's placeholder is refused rather than served", async () => {
+    const secret = kind("Secret");
+    const ref = envVar("STOWD_AUTH_TOKEN")?.valueFrom?.secretKeyRef as { name: string; key: string } | undefined;
+    expect(envVar("STOWD_AUTH_TOKEN")?.value).toBeUndefined();
+    expect(ref?.name).toBe(at(secret, "metadata.name"));
+    const placeholder = at(secret, "stringData")[ref!.key] as string;
+    expect(placeholder).toMatch(/^REPLACE ME/);
+    const file = join(dir, "placeholder.yaml");
+    await writeFile(file, at(kind("ConfigMap"), "data")["stowd.yaml"] as string);
+    const message = await refusal(file, { STOWD_AUTH_TOKEN: placeholder });
+    expect(message).toContain("STOWD_AUTH_TOKEN: must be at least 16 characters with no whitespace");
+    expect(message).not.toContain(placeholder); // a token, even a bad one, is never echoed
+  });
+
+  it("TLS comes from a kubernetes.io/tls Secret (the cert-manager Certificate's secretName) mounted read-only where the config's server.tls points", async () => {
+    const tlsVolume = volume("tls") as { secret?: { secretName: string; items?: { key: string; path: string }[] } } | undefined;
+    expect(tlsVolume?.secret?.secretName).toBe(at(kind("Certificate"), "spec.secretName"));
+    const mount = mountPath("tls");
+    expect(mount?.readOnly).toBe(true);
     const file = join(dir, "stowd.yaml");
     await writeFile(file, at(kind("ConfigMap"), "data")["stowd.yaml"] as string);
-    const config = await loadConfig(["--config", file], {});
+    const config = await loadConfig(["--config", file], { STOWD_AUTH_TOKEN: TOKEN });
+    // The kubernetes.io/tls Secret keys, as files in the mount.
+    const items = Object.fromEntries((tlsVolume?.secret?.items ?? []).map((i) => [i.key, i.path]));
+    expect(config.server.tls).toEqual({ certFile: `${mount?.mountPath}/${items["tls.crt"]}`, keyFile: `${mount?.mountPath}/${items["tls.key"]}` });
+    // The certificate names the Service.
+    expect(at(kind("Certificate"), "spec.dnsNames")).toContain(at(kind("Service"), "metadata.name"));
+    expect(at(kind("Certificate"), "spec.usages")).toContain("server auth");
+  });
+
+  it("the ConfigMap's config listens on the container ports and, without the token, refuses to serve", async () => {
+    const file = join(dir, "stowd.yaml");
+    await writeFile(file, at(kind("ConfigMap"), "data")["stowd.yaml"] as string);
+    const config = await loadConfig(["--config", file], { STOWD_AUTH_TOKEN: TOKEN });
     expect(config.server.grpcAddress).toBe("0.0.0.0:50051");
     expect(config.server.httpAddress).toBe("0.0.0.0:8080");
     expect(config.storage.stow.config.path).toBe("/data");
+    expect(await refusal(file, {})).toContain("no authentication");
   });
 
   it("the Service exposes both ports onto the named container ports of the Deployment's pods", () => {
     const service = kind("Service");
     const deployment = kind("Deployment");
     expect(at(service, "spec.selector")).toEqual(at(deployment, "spec.template.metadata.labels"));
-    const ports = at(service, "spec.ports") as { name: string; port: number; targetPort: string }[];
+    const ports = at(service, "spec.ports") as { name: string; port: number; targetPort: string; appProtocol?: string }[];
     expect(ports.map(({ name, port, targetPort }) => ({ name, port, targetPort }))).toEqual([
       { name: "grpc", port: 50051, targetPort: "grpc" },
       { name: "http", port: 8080, targetPort: "http" },
     ]);
+    // Both ports speak TLS: no cleartext-HTTP/2 hint for meshes and ingresses.
+    expect(ports.map((p) => p.appProtocol)).toEqual([undefined, undefined]);
     const containerPorts = (at(deployment, "spec.template.spec.containers.0.ports") as { name: string }[]).map((p) => p.name);
     for (const p of ports) expect(containerPorts).toContain(p.targetPort);
   });
