@@ -31,7 +31,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const tree = await buildStoreTree(config, { metrics });
   // -----------------------------------------------------------------------------
 
-  const daemon = await startDaemon({
+  const started = startDaemon({
     tree,
     metrics,
     grpcAddress: config.server.grpcAddress,
@@ -43,23 +43,29 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     bounds: config.server,
     readinessTimeoutMs: config.server.readinessTimeoutMs,
   });
+  // Signal handlers go in before the daemon announces "stowd serving": a
+  // supervisor that signals as soon as it reads that line must reach them,
+  // not the default action that kills the process.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log("info", "stopping", { signal, graceMs: config.server.shutdownGraceMs });
-    daemon.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log("error", "stop failed", { err: String(err) });
-        process.exit(1);
-      },
-    );
+    started
+      .then((daemon) => daemon.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log("error", "stop failed", { err: String(err) });
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   // Certificate and token rotation; reload() logs what it loaded or why not.
-  process.on("SIGHUP", () => void daemon.reload().catch(() => undefined));
+  process.on("SIGHUP", () => void started.then((daemon) => daemon.reload()).catch(() => undefined));
+  await started;
 }
 
 /** How a failed start ends the process: a ConfigError exits 2, anything else 1. */
