@@ -104,22 +104,31 @@ export async function uploadParts<P>(options: UploadPartsOptions<P>): Promise<Up
   const inFlight = new Set<Promise<void>>();
   const uploaded: UploadedPart[] = [];
   let failure: { err: unknown } | undefined;
-  let onFailure = (): void => {};
-  const failed = new Promise<void>((resolve) => (onFailure = resolve));
   const fail = (err: unknown) => {
     if (failure === undefined) failure = { err };
     cancel.abort();
-    onFailure();
   };
+  // `p`, or undefined as soon as a part fails. Not Promise.race(p, failed) with
+  // one promise that lives as long as the upload: each race leaves a reaction
+  // on it that keeps the race's result alive, so every part read (8 MiB
+  // each) stayed in memory until the whole upload ended. The listener here
+  // goes away when `p` settles.
+  const untilFailure = <T>(p: Promise<T>): Promise<T | undefined> =>
+    new Promise<T | undefined>((resolve, reject) => {
+      const onAbort = () => resolve(undefined);
+      if (cancel.signal.aborted) onAbort();
+      cancel.signal.addEventListener("abort", onAbort, { once: true });
+      p.then(resolve, reject).finally(() => cancel.signal.removeEventListener("abort", onAbort));
+    });
 
   try {
     for (let partNumber = 1; failure === undefined; partNumber++) {
-      while (inFlight.size >= Math.max(1, options.concurrency) && failure === undefined) await Promise.race([...inFlight, failed]);
+      while (inFlight.size >= Math.max(1, options.concurrency) && failure === undefined) await untilFailure(Promise.race(inFlight));
       if (failure !== undefined) break;
       // A failing part must not wait for a slow client to send its next chunk.
       const reading = options.next();
       reading.catch(() => {}); // when a part fails first, this read's outcome no longer matters
-      const part = await Promise.race([reading, failed.then(() => undefined)]);
+      const part = await untilFailure(reading);
       if (part === undefined || failure !== undefined) break;
       if (partNumber > options.maxParts) throw options.tooManyParts();
       const task: Promise<void> = options.upload(part, partNumber, partSignal).then(

@@ -41,8 +41,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts the daemon with local disk at a fresh data dir plus mem://, and `server` lines appended to its server: block. */
-export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Record<string, string> = {}): Promise<ChildDaemon> {
+/**
+ * Starts the daemon with local disk at a fresh data dir plus mem://, and `server` lines appended to its server: block
+ * (`schemeYaml` lines to its storage.schemes: block, e.g. an s3: scheme).
+ */
+export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Record<string, string> = {}, schemeYaml: string[] = []): Promise<ChildDaemon> {
   const dir = await mkdtemp(join(tmpdir(), "stowd-ops-"));
   const dataDir = join(dir, "data");
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
@@ -58,6 +61,7 @@ export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Reco
     "    maxDownloadMBs: 0",
     "  schemes:",
     "    mem: {}",
+    ...schemeYaml.map((l) => `    ${l}`),
     "server:",
     `  grpcAddress: 127.0.0.1:${grpcPort}`,
     `  httpAddress: 127.0.0.1:${httpPort}`,
