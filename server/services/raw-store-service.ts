@@ -11,6 +11,7 @@ import { constructReference, formatReference, parsePrefixReference, parseReferen
 import type { StoreTree } from "../config/build-store-tree.js";
 import { checkedBody, rechunk } from "./checked-body.js";
 import { toObjectInfo } from "./object-info.js";
+import { requestEndOf } from "./request-end.js";
 import { splitHeader } from "./request-stream.js";
 import {
   optionalString,
@@ -105,6 +106,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         const body = checkedBody(stream.chunks, {
           reference: h.reference,
           signal: ctx.signal,
+          end: requestEndOf(ctx.values, h.reference),
           maxBytes: limits.maxUploadBytes,
           ...(declaredSize === undefined ? {} : { declaredSize }),
           ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
@@ -124,7 +126,12 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         requireKey(ref.key, h.reference, "header.reference");
         const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
         const ifMatchEtag = optionalString(h.ifMatchEtag);
-        const body = checkedBody(stream.chunks, { reference: h.reference, signal: ctx.signal, maxBytes: limits.maxUploadBytes });
+        const body = checkedBody(stream.chunks, {
+          reference: h.reference,
+          signal: ctx.signal,
+          end: requestEndOf(ctx.values, h.reference),
+          maxBytes: limits.maxUploadBytes,
+        });
         const meta = await store.append(
           ref,
           body,
