@@ -3,8 +3,8 @@
 // throws *before the store sees the end of the stream*, so a store never
 // commits a body that is too long, too short or corrupted.
 import { createHash } from "node:crypto";
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { StowdError } from "../errors.js";
+import type { RequestEndProof } from "./request-end.js";
 
 export interface BodyChecks {
   reference: string;
@@ -14,12 +14,14 @@ export interface BodyChecks {
   maxBytes: number;
   /** Expected MD5 digest (16 bytes). */
   md5?: Uint8Array;
-  /** The call's signal: a stream that ends because the client reset it is not a complete body. */
+  /** The call's signal. */
   signal: AbortSignal;
+  /** The transport's proof that the stream ended because the client finished it, not because it reset it. */
+  end: RequestEndProof;
 }
 
 export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: BodyChecks): AsyncGenerator<Uint8Array> {
-  const { reference, declaredSize, maxBytes, md5, signal } = checks;
+  const { reference, declaredSize, maxBytes, md5, signal, end } = checks;
   const hash = md5 === undefined ? undefined : createHash("md5");
   let received = 0;
   for await (const chunk of chunks) {
@@ -42,10 +44,9 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
     hash?.update(chunk);
     yield chunk;
   }
-  // Node's HTTP/2 server ends a request stream that the client reset
-  // (RST_STREAM) before it reports the reset, so the end of the chunks alone
-  // does not prove the client finished. Let the reset arrive, then check.
-  await nextTurn();
+  // The end of the chunks alone does not prove the client finished
+  // (server/services/request-end.ts). First a reset that already arrived...
+  await end.confirm({ roundTrip: false, reference, signal });
   signal.throwIfAborted();
   if (declaredSize !== undefined && received !== declaredSize) {
     throw new StowdError("SIZE_MISMATCH", `the upload to ${reference} ended after ${received} bytes but declared ${declaredSize}; nothing was stored`, {
@@ -64,4 +65,7 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
       });
     }
   }
+  // ...then, when neither a size nor a digest vouches for the body, one sent
+  // along with the client's END_STREAM, before the store commits.
+  if (declaredSize === undefined && md5 === undefined) await end.confirm({ roundTrip: true, reference, signal });
 }

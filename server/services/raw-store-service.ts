@@ -12,6 +12,7 @@ import type { StoreTree } from "../config/build-store-tree.js";
 import { checkedBody } from "./checked-body.js";
 import { frameReadChunks, type ReadFraming } from "./read-framing.js";
 import { toObjectInfo } from "./object-info.js";
+import { requestEndOf } from "./request-end.js";
 import { splitHeader } from "./request-stream.js";
 import {
   optionalString,
@@ -106,6 +107,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         const body = checkedBody(stream.chunks, {
           reference: h.reference,
           signal: ctx.signal,
+          end: requestEndOf(ctx.values, h.reference),
           maxBytes: limits.maxUploadBytes,
           ...(declaredSize === undefined ? {} : { declaredSize }),
           ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
@@ -125,7 +127,12 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         requireKey(ref.key, h.reference, "header.reference");
         const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
         const ifMatchEtag = optionalString(h.ifMatchEtag);
-        const body = checkedBody(stream.chunks, { reference: h.reference, signal: ctx.signal, maxBytes: limits.maxUploadBytes });
+        const body = checkedBody(stream.chunks, {
+          reference: h.reference,
+          signal: ctx.signal,
+          end: requestEndOf(ctx.values, h.reference),
+          maxBytes: limits.maxUploadBytes,
+        });
         const meta = await store.append(
           ref,
           body,

@@ -9,8 +9,10 @@ import type * as grpc from "@grpc/grpc-js";
 import { nextOrAbort } from "../next-or-abort.js";
 import { identityOfCertificate, PEER_IDENTITY } from "../security/peer-identity.js";
 import { toConnectError } from "../services/error-boundary.js";
+import { REQUEST_END, type RequestEndProof } from "../services/request-end.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { toGrpcStatus } from "./grpc-status.js";
+import { createHttp2RequestEnd, unprovableRequestEnd, type RequestStream } from "./http2-request-end.js";
 
 type Handler = (...args: never[]) => unknown;
 
@@ -80,12 +82,35 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
     url: call.getPath(),
     requestHeader: headers,
     // grpc-js reports a client certificate only when the client CA verified it.
-    contextValues: createContextValues().set(PEER_IDENTITY, identityOfCertificate(call.getAuthContext()?.sslPeerCertificate)),
+    contextValues: createContextValues()
+      .set(PEER_IDENTITY, identityOfCertificate(call.getAuthContext()?.sslPeerCertificate))
+      .set(REQUEST_END, method.methodKind === "client_streaming" ? requestEndOfCall(call) : undefined),
     shutdownSignal,
     ...(Number.isFinite(deadlineMs) ? { timeoutMs: Math.max(0, deadlineMs - Date.now()) } : {}),
   });
   call.on("cancelled", () => ctx.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
   return ctx;
+}
+
+/**
+ * grpc-js ends a call's messages on the HTTP/2 stream's 'end' and reports a
+ * reset only later ('cancelled'), so the proof reads the node:http2 stream
+ * itself. grpc-js keeps it where it does not export it: the handler's call
+ * (ServerReadableStreamImpl) holds `call`, which is grpc-js's
+ * BaseServerInterceptingCall when no server interceptors are configured (as
+ * here), and that holds `stream`. grpc-js is pinned; if a new version moves
+ * it, uploads of unknown size fail with INTERNAL instead of risking a commit,
+ * and test/service/cancelled-upload.test.ts says so.
+ */
+function requestEndOfCall(call: AnyCall): RequestEndProof {
+  const stream = (call as { call?: { stream?: unknown } }).call?.stream;
+  return isRequestStream(stream) ? createHttp2RequestEnd(stream) : unprovableRequestEnd("grpc-js no longer exposes the call's HTTP/2 stream at call.call.stream");
+}
+
+function isRequestStream(value: unknown): value is RequestStream {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return typeof s.aborted === "boolean" && typeof s.closed === "boolean" && typeof s.destroyed === "boolean" && "session" in s;
 }
 
 /** Yields parsed messages from a grpc-js request stream; throws when the call is aborted. */

@@ -10,7 +10,9 @@ import type { Registry } from "@bufbuild/protobuf";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { PEER_IDENTITY, peerIdentityOf } from "../security/peer-identity.js";
+import { REQUEST_END } from "../services/request-end.js";
 import type { ServedService } from "./grpc-listener.js";
+import { createNodeRequestEnd } from "./http2-request-end.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** HTTP/2 flow-control windows: Node's 64 KiB default caps a stream near 450 MB/s. */
@@ -60,14 +62,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     writeMaxBytes: options.maxMessageBytes,
     shutdownSignal: shutdown.signal,
     jsonOptions: { registry: options.jsonRegistry },
-    ...(options.tls?.mutual === true
-      ? {
-          contextValues: (req: Parameters<NodeHandler>[0]) => {
-            const socket = "stream" in req ? req.stream.session?.socket : req.socket;
-            return createContextValues().set(PEER_IDENTITY, socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined);
-          },
-        }
-      : {}),
+    contextValues: (req: Parameters<NodeHandler>[0]) => {
+      // How client-streaming calls prove the client finished its upload (server/services/request-end.ts).
+      const values = createContextValues().set(REQUEST_END, createNodeRequestEnd(req));
+      if (options.tls?.mutual !== true) return values;
+      const socket = "stream" in req ? req.stream.session?.socket : req.socket;
+      return values.set(PEER_IDENTITY, socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined);
+    },
     fallback(req, res) {
       const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
       if (route !== undefined) return route(req, res);

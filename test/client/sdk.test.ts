@@ -292,9 +292,10 @@ describe("cancellation", () => {
     await abortedUpload({ size: 2 * MiB });
   });
 
-  // Node's http2 server emits 'end' on the request stream before 'aborted'
-  // when a client resets it (RST_STREAM CANCEL); the daemon must not take
-  // that 'end' for a complete upload (see server/services/checked-body.ts).
+  // A Node client cancels with END_STREAM followed by RST_STREAM CANCEL; the
+  // daemon must not take that half-close for a complete upload (see
+  // server/services/request-end.ts; test/service/cancelled-upload.test.ts
+  // cancels at many more points).
   it("rejects an upload of unknown size aborted mid-stream and stores nothing", async () => {
     await abortedUpload({});
   });
