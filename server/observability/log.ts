@@ -39,41 +39,58 @@ function initialLevel(): LogLevel {
   return LEVELS.includes(fromEnv as LogLevel) ? (fromEnv as LogLevel) : "info";
 }
 
-let logger: Logger = createLogger(pino.destination({ fd: 2, sync: true }));
+interface Loggers {
+  /** Redacts credential-named fields: for every line whose fields come from anywhere. */
+  redacting: Logger;
+  /** The same output without the redaction walk, for lines whose fields stowd builds itself (logTrusted). */
+  trusted: Logger;
+}
 
-function createLogger(destination: pino.DestinationStream): Logger {
-  return pino(
-    {
-      level: initialLevel(),
-      base: null, // no pid or hostname on every line
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      // Bracket paths, so names with dashes work: ["secret-key"] and *["secret-key"].
-      redact: { paths: SECRET_FIELDS.flatMap((f) => [`["${f}"]`, `*["${f}"]`]), censor: "[redacted]" },
-    },
-    destination,
-  );
+let loggers: Loggers = createLoggers(pino.destination({ fd: 2, sync: true }));
+
+function createLoggers(destination: pino.DestinationStream): Loggers {
+  const options: pino.LoggerOptions = {
+    level: initialLevel(),
+    base: null, // no pid or hostname on every line
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return {
+    // Bracket paths, so names with dashes work: ["secret-key"] and *["secret-key"].
+    redacting: pino({ ...options, redact: { paths: SECRET_FIELDS.flatMap((f) => [`["${f}"]`, `*["${f}"]`]), censor: "[redacted]" } }, destination),
+    trusted: pino(options, destination),
+  };
 }
 
 export function setLogLevel(level: LogLevel): void {
-  logger.level = level;
+  loggers.redacting.level = level;
+  loggers.trusted.level = level;
 }
 
 /** Whether a line at `level` would be written (to skip building costly fields). */
 export function logEnabled(level: LogLevel): boolean {
-  return logger.isLevelEnabled(level);
+  return loggers.redacting.isLevelEnabled(level);
 }
 
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
-  logger[level](fields, msg);
+  loggers.redacting[level](fields, msg);
+}
+
+/**
+ * log() without the redaction walk, for lines whose fields stowd builds from
+ * known values and has already masked (the per-call line): the walk over
+ * every field was a fifth of a Head call's CPU in a profile.
+ */
+export function logTrusted(level: LogLevel, msg: string, fields: Record<string, string | number>): void {
+  loggers.trusted[level](fields, msg);
 }
 
 /** Sends log lines to `destination` instead of stderr (tests); returns a function that restores stderr. */
 export function redirectLog(destination: pino.DestinationStream): () => void {
-  const previous = logger;
-  logger = createLogger(destination);
-  logger.level = previous.level;
+  const previous = loggers;
+  loggers = createLoggers(destination);
+  setLogLevel(previous.redacting.level as LogLevel);
   return () => {
-    logger = previous;
+    loggers = previous;
   };
 }

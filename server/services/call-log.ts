@@ -7,7 +7,7 @@
 // redis://user:pass@host/key) is masked, so credentials never reach the log.
 import { randomUUID } from "node:crypto";
 import type { ConnectError, HandlerContext } from "@connectrpc/connect";
-import { log, type LogLevel } from "../observability/log.js";
+import { logTrusted, type LogLevel } from "../observability/log.js";
 import { codeLabel } from "../observability/metrics.js";
 import { boundedText } from "./error-text.js";
 
@@ -81,7 +81,7 @@ const ERROR_CODES = new Set(["INTERNAL", "UNKNOWN", "DATA_LOSS"]);
 export function logCall(record: CallRecord, error: ConnectError | undefined): void {
   const code = codeLabel(error);
   const level: LogLevel = ERROR_CODES.has(code) ? "error" : "info";
-  log(level, "call", {
+  logTrusted(level, "call", {
     requestId: record.requestId,
     op: record.op,
     ...(record.reference === undefined ? {} : { reference: record.reference }),
