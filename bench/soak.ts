@@ -15,13 +15,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { cpus, release, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createStowdClient, createStowdTransport, type StowdClient, type StowdTransport } from "../client/index.js";
 import { OPS, createSoakClient, createSoakState, type SoakState, type VerifyResult } from "./soak-workload.js";
+import { freePort } from "../test/helpers/free-port.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const MiB = 1024 * 1024;
@@ -117,15 +118,6 @@ function cleanUp(): void {
   dataDir = undefined;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 function exitedError(d: Daemon, what: string): Error {
   const tail = d.stderrTail.length > 0 ? `\n  ${d.stderrTail.join("\n  ")}` : "";

@@ -1,17 +1,9 @@
 // Loopback ports: a free one to hand to a child, and waiting until it listens.
-import { once } from "node:events";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { childFailure, isRunning, type Child } from "./children.js";
+import { freePort } from "../../test/helpers/free-port.js";
+export { freePort };
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 export async function waitForPort(port: number, child: Child, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../helpers/free-port.js";
+export { freePort };
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const live = new Set<ChildProcess>();
@@ -22,15 +24,6 @@ export interface DaemonProcess {
   logTail(): string;
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 async function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -9,12 +9,12 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { constants, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { freePort } from "../helpers/free-port.js";
 
 const run = promisify(execFile);
 
@@ -108,16 +108,6 @@ async function checkBinaries(): Promise<void> {
   if (missing.length > 0) throw new Error(`the Ceph test server needs ${missing.join(", ")}, which are not installed: ${INSTALL_HINT}`);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 function tail(file: string, lines: number): string {
   try {

@@ -5,11 +5,11 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { freePort } from "../helpers/free-port.js";
 
 const run = promisify(execFile);
 
@@ -72,17 +72,6 @@ function requireBinaries(): void {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 async function cli(port: number, ...args: string[]): Promise<string> {
   const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(port), "--no-auth-warning", ...args], { maxBuffer: 64 << 20 });

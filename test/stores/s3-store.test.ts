@@ -16,6 +16,7 @@ import { createS3Store, type S3StoreOptions } from "../../server/stores/s3-store
 import { s3OptionsFromStowConfig } from "../../server/stores/s3-stow-config.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startCephRgw, type CephRgw } from "../servers/ceph-rgw.js";
+import { freePort } from "../helpers/free-port.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -87,14 +88,6 @@ function writeOptions(extra: Partial<WriteOptions> = {}): WriteOptions {
   return { contentType: "application/octet-stream", metadata: {}, preconditions: {}, ...extra };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 describe("s3 store on Ceph RGW", () => {
   let rgw: CephRgw;
