@@ -87,13 +87,15 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
         };
         break;
       case "client_streaming":
-        wrapped[method.localName] = async (requests: AsyncIterable<unknown>, ctx: HandlerContext) => {
-          const record = begin(ctx, undefined);
+      case "unary": {
+        const streaming = method.methodKind === "client_streaming";
+        wrapped[method.localName] = async (input: unknown, ctx: HandlerContext) => {
+          const record = begin(ctx, streaming ? undefined : input);
           let call: AdmittedCall | undefined;
           let error: ConnectError | undefined;
           try {
-            call = limits.admit(ctx, true);
-            const response = await fn(guardRequests(requests, ctx, call, record, budget), ctx);
+            call = limits.admit(ctx, streaming);
+            const response = await fn(streaming ? guardRequests(input as AsyncIterable<unknown>, ctx, call, record, budget) : input, ctx);
             record.bytesOut = payloadBytes(response);
             return response;
           } catch (err) {
@@ -104,24 +106,7 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
           }
         };
         break;
-      case "unary":
-        wrapped[method.localName] = async (req: unknown, ctx: HandlerContext) => {
-          const record = begin(ctx, req);
-          let call: AdmittedCall | undefined;
-          let error: ConnectError | undefined;
-          try {
-            call = limits.admit(ctx, false);
-            const response = await fn(req, ctx);
-            record.bytesOut = payloadBytes(response);
-            return response;
-          } catch (err) {
-            error = call?.boundReason ?? toConnectError(err, ctx.signal);
-            throw call?.boundReason ?? err;
-          } finally {
-            end(record, ctx, call, error);
-          }
-        };
-        break;
+      }
       default:
         throw new Error(`${method.methodKind} methods are not guarded (${method.name})`);
     }
