@@ -8,9 +8,9 @@ need=()
 for pkg in redis-server radosgw ceph-mon ceph-osd ceph-mgr; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-# The Python example client test (test/polyglot): Debian's python3 with grpcio
+# openssl makes the TLS tests' certificates. The Python example client test (test/polyglot): Debian's python3 with grpcio
 # and protobuf, protoc 3.21 with grpc_python_plugin, the well-known .proto files.
-for pkg in python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev; do
+for pkg in openssl python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then
