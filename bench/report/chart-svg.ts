@@ -73,12 +73,14 @@ export function chartSvg(results: BenchResults): string {
       out.push(`<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + barHeight - 3}" font-size="11">${Number.isFinite(bar.value) ? bar.value.toFixed(2) : "–"}${cut}</text>`);
       y += step;
     }
-    const line = (v: number, color: string, label: string) => {
+    // The goal sits just left of 1.0: its label goes left of its line, 1.0's right of its own.
+    const line = (v: number, color: string, label: string, anchor: "start" | "end") => {
       out.push(`<line x1="${x(v).toFixed(1)}" y1="${top - 4}" x2="${x(v).toFixed(1)}" y2="${y}" stroke="${color}" stroke-dasharray="4 3"/>`);
-      out.push(`<text x="${x(v).toFixed(1)}" y="${y + 11}" text-anchor="middle" font-size="10" fill="${color}">${label}</text>`);
+      const dx = anchor === "start" ? 3 : -3;
+      out.push(`<text x="${(x(v) + dx).toFixed(1)}" y="${y + 11}" text-anchor="${anchor}" font-size="10" fill="${color}">${label}</text>`);
     };
-    line(1, "#555", "1.0");
-    if (panel.goal !== undefined) line(panel.goal, "#c0392b", `goal ${panel.goal}`);
+    line(1, "#555", "1.0", "start");
+    if (panel.goal !== undefined) line(panel.goal, "#c0392b", `goal ${panel.goal}`, "end");
     y += 16;
   }
   const legendY = y + 6;
