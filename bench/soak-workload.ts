@@ -9,6 +9,7 @@ import { createCipheriv, createHash } from "node:crypto";
 import { create, equals } from "@bufbuild/protobuf";
 import { Code, type StowdClient, StowdClientError } from "../client/index.js";
 import { ObjectInfoSchema } from "../gen/stowd/v1/object_pb.js";
+import { seededRandom } from "../test/helpers/seeded-random.js";
 
 export const OPS = [
   "write-small",
@@ -146,17 +147,6 @@ function messageOf(slot: Pick<Slot, "reference" | "version">) {
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** mulberry32: a small seeded PRNG, so a run can be repeated with --seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Thrown inside an op when the daemon's answer contradicts the model. */
 class WrongAnswer extends Error {}
@@ -168,7 +158,7 @@ interface ExpectedError {
 
 export function createSoakClient(options: SoakClientOptions): SoakClient {
   const { stowd, state } = options;
-  const random = prng(options.seed * 1000 + options.index + 1);
+  const random = seededRandom(options.seed * 1000 + options.index + 1);
   const int = (n: number) => Math.floor(random() * n);
   const prefixOf = (scheme: Scheme) => `${scheme}://soak/${options.run}/c${options.index}/`;
   const slots: Slot[] = SCHEMES.flatMap((scheme) =>

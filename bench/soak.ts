@@ -12,19 +12,15 @@
 // unexpected error, wrong answer, failed verification or RSS growth of 10% or
 // more. Bounded in time (--seconds) and count (--max-ops); 127.0.0.1 only.
 // Not part of `npm test`.
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { cpus, release, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createStowdClient, createStowdTransport, type StowdClient, type StowdTransport } from "../client/index.js";
 import { OPS, createSoakClient, createSoakState, type SoakState, type VerifyResult } from "./soak-workload.js";
-import { freePort } from "../test/helpers/free-port.js";
+import { childFailure, spawnNode, type Child } from "./harness/children.js";
+import { freePort, waitForPort } from "./harness/ports.js";
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const MiB = 1024 * 1024;
 /** Growth of the daemon's mean RSS, last quarter over first, at which the run fails. */
 const RSS_DRIFT_LIMIT = 0.1;
@@ -100,13 +96,9 @@ function parseOptions(): Options {
 
 // ---------------------------------------------------------------- the daemon process
 
-interface Daemon {
-  proc: ChildProcess;
-  pid: number;
+interface Daemon extends Child {
   grpcUrl: string;
   httpUrl: string;
-  stderrTail: string[];
-  exited: Promise<void>;
 }
 
 let daemon: Daemon | undefined;
@@ -119,48 +111,14 @@ function cleanUp(): void {
 }
 
 
-function exitedError(d: Daemon, what: string): Error {
-  const tail = d.stderrTail.length > 0 ? `\n  ${d.stderrTail.join("\n  ")}` : "";
-  return new Error(`the daemon ${what} (exit code ${String(d.proc.exitCode)}, signal ${String(d.proc.signalCode)})${tail}`);
-}
-
-async function waitForPort(d: Daemon, port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((done) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.once("error", () => done(false));
-    });
-    if (ok) return;
-    if (d.proc.exitCode !== null || d.proc.signalCode !== null) throw exitedError(d, "exited before it listened");
-    if (Date.now() > deadline) throw exitedError(d, `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** `node --import tsx server/main.ts`: one process, so its pid is the daemon's (for /proc). */
 async function startDaemon(dir: string): Promise<Daemon> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const args = ["--import", "tsx", "server/main.ts", "--data-dir", dir, "--grpc-address", `127.0.0.1:${grpcPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--max-download-mbs", "0"];
-  const proc = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, STOWD_LOG_LEVEL: "warn" } });
-  const d: Daemon = {
-    proc,
-    pid: proc.pid as number,
-    grpcUrl: `http://127.0.0.1:${grpcPort}`,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
-    stderrTail: [],
-    exited: once(proc, "exit").then(() => undefined),
-  };
-  proc.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    d.stderrTail.push(...text.split("\n").filter((l) => l !== ""));
-    d.stderrTail.splice(0, Math.max(0, d.stderrTail.length - 20));
-  });
-  await waitForPort(d, grpcPort);
-  await waitForPort(d, httpPort);
+  const args = ["--data-dir", dir, "--grpc-address", `127.0.0.1:${grpcPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--max-download-mbs", "0"];
+  const child = spawnNode("the daemon", "server/main.ts", args, { env: { STOWD_LOG_LEVEL: "warn" } });
+  const d: Daemon = Object.assign(child, { grpcUrl: `http://127.0.0.1:${grpcPort}`, httpUrl: `http://127.0.0.1:${httpPort}` });
+  await waitForPort(grpcPort, d);
+  await waitForPort(httpPort, d);
   return d;
 }
 
@@ -231,7 +189,7 @@ async function main(): Promise<number> {
   const d = daemon;
   console.log(`daemon: pid ${d.pid}, gRPC ${d.grpcUrl}, HTTP ${d.httpUrl}, data in ${dataDir}`);
   const daemonExit = d.exited.then(() => {
-    throw exitedError(d, "exited during the run");
+    throw childFailure(d, "exited during the run");
   });
   daemonExit.catch(() => undefined);
   const whileAlive = <T>(p: Promise<T>) => Promise.race([p, daemonExit]);

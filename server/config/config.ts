@@ -3,6 +3,7 @@
 // config unchanged: its key names and defaults are Flyte's
 // (flytestdlib/storage/config.go); stowd's own keys live under `server`.
 import type { LogLevel } from "../observability/log.js";
+import type { CallBounds } from "../services/call-limits.js";
 
 /** Flyte's `storage.type`. */
 export type StorageType = "mem" | "local" | "s3" | "minio" | "stow" | "redis";
@@ -89,7 +90,8 @@ export interface StorageConfig {
   };
 }
 
-export interface ServerConfig {
+/** `server:`; the resource bounds (maxConcurrentCalls, maxInFlightMBs, deadlines, ...) are CallBounds. */
+export interface ServerConfig extends CallBounds {
   /** host:port for the gRPC listener. */
   grpcAddress: string;
   /** host:port for the HTTP listener (Connect, gRPC-Web, /healthz, /metrics). */
@@ -107,18 +109,6 @@ export interface ServerConfig {
   auth?: AuthConfig;
   /** --insecure: allow a non-loopback listen address without TLS and authentication. */
   insecure?: boolean;
-  /** server.maxConcurrentCalls: calls in progress across both listeners; 0 = unlimited. */
-  maxConcurrentCalls: number;
-  /** server.maxStreamsPerConnection: HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS on both listeners. */
-  maxStreamsPerConnection: number;
-  /** server.maxInFlightMBs, bytes: data bytes held between stores and transports; 0 = unlimited. */
-  maxInFlightBytes: number;
-  /** server.idleStreamTimeout, milliseconds; 0 = none. */
-  idleStreamTimeoutMs: number;
-  /** server.defaultDeadline, milliseconds: for calls without a deadline; 0 = none. */
-  defaultDeadlineMs: number;
-  /** server.maxDeadline, milliseconds: caps client deadlines; 0 = no cap. */
-  maxDeadlineMs: number;
   /** server.readinessTimeout, milliseconds: how long /readyz waits for each backend's probe. */
   readinessTimeoutMs: number;
 }

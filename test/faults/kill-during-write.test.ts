@@ -23,6 +23,7 @@ import { startCephRgw, type CephRgw } from "../servers/ceph-rgw.js";
 import { startRedisServer, type RedisServer } from "../servers/redis.js";
 import { freePort, startDaemonProcess, type DaemonProcess } from "./daemon-process.js";
 import { seededChunks } from "./seeded-bytes.js";
+import { seededRandom } from "../helpers/seeded-random.js";
 
 const MiB = 1024 * 1024;
 /** Above the S3 store's 8 MiB part size, so S3 writes are multipart uploads; 10 Redis chunks. */
@@ -34,17 +35,6 @@ type Scheme = (typeof SCHEMES)[number];
 
 type RawClient = Client<typeof RawStoreService>;
 
-/** mulberry32: a small seeded generator, so a failing run's delays can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const digests = new Map<string, string>();
 function digestOf(seed: string): string {
@@ -157,7 +147,7 @@ afterAll(async () => {
 
 describe("the daemon SIGKILLed during WriteRaw", () => {
   it(`leaves every object exactly its old or its new version (${KILLS} kills on file, s3 and redis)`, { timeout: 120_000 + KILLS * 20_000 }, async () => {
-    const random = rng(SEED);
+    const random = seededRandom(SEED);
     const reference = (scheme: Scheme) => `${scheme}://faults/kill/object`;
     daemon = await startDaemonProcess(configFile, grpcPort);
     let client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
