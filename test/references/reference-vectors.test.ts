@@ -1,6 +1,7 @@
 // Every vector in ../shared/vectors/references.json: `expect: "flyte"` must
 // give exactly Flyte's result, `expect: "error"` must be INVALID_ARGUMENT.
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../server/errors.js";
 import { constructReference, formatReference, parseReference } from "../../server/references/reference.js";
@@ -19,7 +20,16 @@ interface ConstructVector {
 }
 
 const vectorsUrl = new URL("../../../shared/vectors/references.json", import.meta.url);
-const vectors = JSON.parse(readFileSync(vectorsUrl, "utf8")) as { split: SplitVector[]; construct: ConstructVector[] };
+const vectors = JSON.parse(readVectors()) as { split: SplitVector[]; construct: ConstructVector[] };
+
+/** The shared vectors live beside the checkout (../shared), as CI lays them out: say so when they are missing. */
+function readVectors(): string {
+  try {
+    return readFileSync(vectorsUrl, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read the reference vectors at ${fileURLToPath(vectorsUrl)}: the tests expect the project's shared/ folder beside this checkout (../shared)`, { cause: err });
+  }
+}
 
 function expectInvalidArgument(fn: () => unknown): void {
   try {
