@@ -28,6 +28,7 @@ import { createRawStoreService, type ServiceLimits } from "./services/raw-store-
 import { createSecurity } from "./security/security.js";
 import { startGrpcListener, type ServedService } from "./transports/grpc-listener.js";
 import { startHttpListener } from "./transports/http-listener.js";
+import type { RequestGate } from "./transports/request-gate.js";
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -98,7 +99,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let serving = true;
   const readiness = createReadiness({ router: tree.router, timeoutMs: options.readinessTimeoutMs ?? 2000, isStopping: () => !serving });
+  // Decided from each request's headers, before its body is read.
+  const gate: RequestGate = { refuse: (authorization, peer) => security.refuse(authorization, peer), budget: callLimits.budget, maxMessageBytes: limits.maxMessageBytes };
   const grpc = await startGrpcListener({
+    gate,
     address: options.grpcAddress,
     services,
     files: [file_stowd_v1_raw_store, file_stowd_v1_protobuf_store, file_stowd_v1_error],
@@ -107,6 +111,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     maxStreamsPerConnection: bounds.maxStreamsPerConnection,
   });
   const http = await startHttpListener({
+    gate,
     address: options.httpAddress,
     services,
     maxMessageBytes: limits.maxMessageBytes,

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import type { SchemeConfig, StorageConfig } from "./config.js";
 import { builtBackend, type Backend } from "../decorators/scheme-router.js";
 import { StowdError } from "../errors.js";
-import { createLocalStore, localStoreCapabilities } from "../stores/local-store.js";
+import { createLocalStore, localIdentity, localStoreCapabilities } from "../stores/local-store.js";
 import { createAzureStore } from "../stores/azure-store.js";
 import { azureOptionsFromStowConfig } from "../stores/azure-config.js";
 import { gcsStoreOptionsFromStowConfig } from "../stores/gcs-config.js";
@@ -79,6 +79,7 @@ async function backendOf(scheme: string, kind: string, stowConfig: Record<string
         kind: "local",
         capabilities: localStoreCapabilities,
         baseContainerReference,
+        identity: localIdentity,
         create: () => createLocalStore({ root: resolve(path) }),
       };
     }

@@ -43,17 +43,27 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
   const { metrics } = options;
   const { primaryScheme, backends } = options.backends === undefined ? await configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
 
-  const meteredBackends = Object.fromEntries(
-    Object.entries(backends).map(([scheme, backend]) => [
-      scheme,
-      { ...backend, create: async () => withMetrics(await backend.create(), { node: "backend", metrics }) },
-    ]),
-  );
-  const router = createSchemeRouter(meteredBackends);
-  let root: RawStore = withMetrics(router, { node: "router", metrics });
+  const schemes = Object.keys(backends);
+  // One metered backend per configured backend: aliased schemes (abfs, abfss) keep sharing theirs.
+  const metered = new Map<Backend, Backend>();
+  const meteredOf = (backend: Backend): Backend => {
+    let m = metered.get(backend);
+    if (m === undefined) {
+      m = { ...backend, create: async () => withMetrics(await backend.create(), { node: "backend", metrics, schemes }) };
+      metered.set(backend, m);
+    }
+    return m;
+  };
+  const router = createSchemeRouter(Object.fromEntries(Object.entries(backends).map(([scheme, backend]) => [scheme, meteredOf(backend)])));
+  let root: RawStore = withMetrics(router, { node: "router", metrics, schemes });
+  const primary = router.canonicalScheme(primaryScheme);
   root = withMetrics(
-    withContainerPolicy(root, { scheme: primaryScheme, container: storage.container, enableMultiContainer: storage.enableMultiContainer }),
-    { node: "container-policy", metrics },
+    withContainerPolicy(root, {
+      appliesTo: (scheme) => primary !== undefined && router.canonicalScheme(scheme) === primary,
+      container: storage.container,
+      enableMultiContainer: storage.enableMultiContainer,
+    }),
+    { node: "container-policy", metrics, schemes },
   );
   let bus = options.invalidationBus;
   let closeBus = async () => {};
@@ -88,12 +98,13 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
       },
       ...(bus === undefined ? {} : { bus }),
     });
-    root = withMetrics(cached, { node: "cache", metrics });
+    root = withMetrics(cached, { node: "cache", metrics, schemes });
   }
   if (storage.limits.maxDownloadMBs > 0) {
     root = withMetrics(withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() }), {
       node: "download-limit",
       metrics,
+      schemes,
     });
   }
   return {

@@ -58,11 +58,6 @@ interface Entry {
 /** What a shared miss found: the cached entry, or that the object is too big or missing. */
 type Fetched = { kind: "entry"; entry: Entry } | { kind: "too-big" } | { kind: "missing" };
 
-/** The cache key of an object: its normalized reference (Flyte used the raw string). */
-function cacheKey(ref: Pick<Ref, "scheme" | "container" | "key">): string {
-  return `${ref.scheme}://${ref.container}/${ref.key}`;
-}
-
 export function withCache(inner: RawStore, options: CachedStoreOptions): CachedStore {
   const maxBytes = Math.floor(options.maxSizeMbs * MiB);
   const maxEntryBytes = Math.floor(maxBytes / 1024);
@@ -80,6 +75,13 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
   /** Bumped by every invalidation, so a fetch that raced a write never caches stale bytes. */
   const generations = new Map<string, number>();
   const changed = () => events.changed?.(cache.size, cache.calculatedSize);
+  /**
+   * The cache key of an object: the store's identity of it (Flyte used the
+   * raw string), so every spelling of one object (`file:///b/k` and
+   * `file://b/k`, `abfs://` and `abfss://`) shares one entry and one
+   * invalidation; a prefix's identity is a prefix of its objects' keys.
+   */
+  const cacheKey = (ref: Ref): string => inner.identity(ref);
 
   function dropKey(key: string): void {
     generations.set(key, (generations.get(key) ?? 0) + 1);
@@ -135,13 +137,18 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
     }
   }
 
+  /** The entry's info in the caller's spelling: another alias of the object may have filled the entry. */
+  function metaFor(ref: Ref, meta: ObjectMeta): ObjectMeta {
+    return meta.key === ref.key ? meta : { ...meta, key: ref.key };
+  }
+
   function serve(ref: Ref, entry: Entry, range: Parameters<RawStore["read"]>[1]): ReadResult {
     const reference = formatReference(ref, ref.key);
     if (range.ifMatchEtag !== undefined) checkEtag(entry.meta, range.ifMatchEtag, reference, "nothing was read");
     const { offset, length } = resolveRange(range.range, entry.data.length, reference);
     const data = entry.data;
     return {
-      meta: entry.meta,
+      meta: metaFor(ref, entry.meta),
       offset,
       length,
       body: (async function* () {
@@ -159,7 +166,7 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
       const hit = cache.get(cacheKey(ref));
       if (hit !== undefined) {
         events.hit?.();
-        return hit.meta;
+        return metaFor(ref, hit.meta);
       }
       events.miss?.();
       return inner.head(ref, signal);

@@ -1,14 +1,16 @@
 // Flyte's container policy: with `container` set and `enable-multicontainer`
 // off, references on the primary scheme must name that container. Flyte
 // reports a foreign container as not-found (so callers think the object is
-// missing); stowd answers PERMISSION_DENIED and names the setting.
+// missing); stowd answers PERMISSION_DENIED and names the setting. The
+// policy covers every scheme that reaches the primary store (abfs and its
+// alias abfss alike), not just the spelling the config names.
 import { StowdError } from "../errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import type { RawStore } from "../stores/raw-store.js";
 
 export interface ContainerPolicyOptions {
-  /** The scheme the policy applies to (the primary store's). */
-  scheme: string;
+  /** Whether a scheme reaches the primary store, under its own name or an alias. */
+  appliesTo(scheme: string): boolean;
   /** Flyte's init container. */
   container: string;
   /** Flyte's `enable-multicontainer`. */
@@ -18,11 +20,11 @@ export interface ContainerPolicyOptions {
 export function withContainerPolicy(inner: RawStore, options: ContainerPolicyOptions): RawStore {
   if (options.enableMultiContainer || options.container === "") return inner;
   const check = (ref: Ref): void => {
-    if (ref.scheme !== options.scheme || ref.container === options.container) return;
+    if (ref.container === options.container || !options.appliesTo(ref.scheme)) return;
     const reference = formatReference(ref, ref.key);
     throw new StowdError(
       "CONTAINER_NOT_ALLOWED",
-      `${reference} names container "${ref.container}", but this daemon serves only "${options.container}" on ${options.scheme}://; set storage.enable-multicontainer: true to allow other containers`,
+      `${reference} names container "${ref.container}", but this daemon serves only "${options.container}" on ${ref.scheme}://; set storage.enable-multicontainer: true to allow other containers`,
       { reference },
     );
   };

@@ -1,7 +1,9 @@
 // Metrics for one node of the store tree: every operation counted and timed
 // by op, backend, scheme and status code, bytes counted as they stream, and
 // open streams gauged. The tree builder wraps every node with it, so a
-// dashboard can tell the cache from the backend and S3 from Redis.
+// dashboard can tell the cache from the backend and S3 from Redis. Labels
+// take only known values: a scheme that is not configured (anyone can send
+// one) is counted as "other", so callers cannot grow the label set.
 import type { Ref } from "../references/reference.js";
 import type { RawStore, ReadResult } from "../stores/raw-store.js";
 import { codeLabel, type Metrics } from "../observability/metrics.js";
@@ -10,11 +12,18 @@ export interface MeteredStoreOptions {
   /** The node's role in the tree: "download-limit", "cache", "router", "backend", ... */
   node: string;
   metrics: Metrics;
+  /** The configured schemes: the only values the scheme label takes, besides "other". */
+  schemes: readonly string[];
 }
+
+/** The scheme label of every scheme that is not configured. */
+export const OTHER_SCHEME_LABEL = "other";
 
 export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawStore {
   const { node, metrics } = options;
   const backend = inner.kind;
+  const schemes = new Set(options.schemes);
+  const schemeLabel = (ref: Pick<Ref, "scheme">): string => (schemes.has(ref.scheme) ? ref.scheme : OTHER_SCHEME_LABEL);
 
   async function timed<T>(op: string, ref: Pick<Ref, "scheme">, run: () => Promise<T>): Promise<T> {
     const stop = metrics.storeDuration.startTimer();
@@ -25,7 +34,7 @@ export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawS
       err = e;
       throw e;
     } finally {
-      const labels = { node, backend, scheme: ref.scheme, op, code: codeLabel(err) };
+      const labels = { node, backend, scheme: schemeLabel(ref), op, code: codeLabel(err) };
       stop(labels);
       metrics.storeOperations.inc(labels);
     }
@@ -49,15 +58,15 @@ export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawS
     head: (ref, signal) => timed("head", ref, () => inner.head(ref, signal)),
     async read(ref, readOptions, signal): Promise<ReadResult> {
       const opened = await timed("read", ref, () => inner.read(ref, readOptions, signal));
-      const bytes = metrics.storeBytesRead.labels({ node, backend, scheme: ref.scheme });
+      const bytes = metrics.storeBytesRead.labels({ node, backend, scheme: schemeLabel(ref) });
       return { ...opened, body: countedBody(opened.body, "read", (n) => bytes.inc(n)) };
     },
     write(ref, body, writeOptions, signal) {
-      const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: ref.scheme });
+      const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: schemeLabel(ref) });
       return timed("write", ref, () => inner.write(ref, countedBody(body, "write", (n) => bytes.inc(n)), writeOptions, signal));
     },
     append(ref, body, appendOptions, signal) {
-      const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: ref.scheme });
+      const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: schemeLabel(ref) });
       return timed("append", ref, () => inner.append(ref, countedBody(body, "append", (n) => bytes.inc(n)), appendOptions, signal));
     },
     list: (prefix, listOptions, signal) => timed("list", prefix, () => inner.list(prefix, listOptions, signal)),

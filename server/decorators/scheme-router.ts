@@ -4,7 +4,10 @@
 // concurrent first uses share one dial, and a failed dial is not remembered,
 // so the next call tries again. An unknown scheme is INVALID_ARGUMENT naming
 // the configured ones; Flyte silently sends it to the primary store instead.
-// Copies between two schemes stream through the daemon.
+// Copies between two schemes stream through the daemon. Schemes that share
+// one Backend (abfs and abfss) are aliases: one built store serves them, and
+// object identities name the first of them, so `abfss://c@a/k` and
+// `abfs://c@a/k` are one object to the cache and to the container policy.
 import { StowdError } from "../errors.js";
 import type { Ref } from "../references/reference.js";
 import type { Capabilities, RawStore } from "../stores/raw-store.js";
@@ -15,6 +18,8 @@ export interface Backend {
   capabilities: Capabilities;
   /** The configured default container reference, e.g. `s3://bucket`; "" when none. */
   baseContainerReference: string;
+  /** RawStore.identity of the store create() builds; known before it is built. */
+  identity(ref: Ref): string;
   create(): Promise<RawStore>;
 }
 
@@ -23,17 +28,24 @@ export interface SchemeRouter extends RawStore {
   readonly routes: ReadonlyArray<{ scheme: string; backend: Backend }>;
   /** The backend description of a scheme; throws UNKNOWN_SCHEME. */
   backendFor(scheme: string): Backend;
+  /** The first configured scheme served by the same backend as `scheme`, or undefined for an unknown scheme. */
+  canonicalScheme(scheme: string): string | undefined;
 }
 
 /** A backend that is already built, e.g. in tests. */
 export function builtBackend(store: RawStore, baseContainerReference = ""): Backend {
-  return { kind: store.kind, capabilities: store.capabilities, baseContainerReference, create: async () => store };
+  return { kind: store.kind, capabilities: store.capabilities, baseContainerReference, identity: (ref) => store.identity(ref), create: async () => store };
 }
 
 export function createSchemeRouter(routes: Record<string, Backend>): SchemeRouter {
   const table = new Map(Object.entries(routes).map(([scheme, backend]) => [scheme.toLowerCase(), backend]));
   if (table.size === 0) throw new Error("the scheme router needs at least one backend");
-  const built = new Map<string, Promise<RawStore>>();
+  /** Built stores by backend, so aliased schemes share one. */
+  const built = new Map<Backend, Promise<RawStore>>();
+  const canonical = new Map<string, string>();
+  for (const [scheme, backend] of table) {
+    canonical.set(scheme, [...table].find(([, b]) => b === backend)?.[0] ?? scheme);
+  }
 
   function backendFor(scheme: string): Backend {
     const backend = table.get(scheme);
@@ -46,12 +58,12 @@ export function createSchemeRouter(routes: Record<string, Backend>): SchemeRoute
 
   function storeFor(scheme: string): Promise<RawStore> {
     const backend = backendFor(scheme);
-    let store = built.get(scheme);
+    let store = built.get(backend);
     if (store === undefined) {
       store = backend.create();
-      built.set(scheme, store);
+      built.set(backend, store);
       // Forget a failed dial so that the next call tries again.
-      store.catch(() => built.delete(scheme));
+      store.catch(() => built.delete(backend));
     }
     return store;
   }
@@ -71,6 +83,8 @@ export function createSchemeRouter(routes: Record<string, Backend>): SchemeRoute
     capabilities,
     routes: [...table].map(([scheme, backend]) => ({ scheme, backend })),
     backendFor,
+    canonicalScheme: (scheme) => canonical.get(scheme),
+    identity: (ref) => `${canonical.get(ref.scheme) ?? ref.scheme}://${backendFor(ref.scheme).identity(ref)}`,
     head: async (ref, signal) => (await storeFor(ref.scheme)).head(ref, signal),
     read: async (ref, options, signal) => (await storeFor(ref.scheme)).read(ref, options, signal),
     write: async (ref, body, options, signal) => (await storeFor(ref.scheme)).write(ref, body, options, signal),

@@ -6,7 +6,9 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AuthConfig, TlsConfig } from "../config/config.js";
 import { log } from "../observability/log.js";
-import { credentialsOf, type Credentials } from "./authenticate.js";
+import { StowdError } from "../errors.js";
+import { authenticate, credentialsOf, type Credentials } from "./authenticate.js";
+import type { PeerIdentity } from "./peer-identity.js";
 import { withAuthorization } from "./authorize.js";
 import { createReloadableTls, type ReloadableTls } from "./reloadable-tls.js";
 import { loadTokenFile } from "./token-file.js";
@@ -21,6 +23,11 @@ export interface Security {
   tls: ReloadableTls | undefined;
   /** Whether calls are authorized (a token file or STOWD_AUTH_TOKEN is configured). */
   authEnabled: boolean;
+  /**
+   * Authenticates a request from its headers alone, before its body is read:
+   * the UNAUTHENTICATED error, or undefined when the caller is known or auth is off.
+   */
+  refuse(authorization: string | null, peer: PeerIdentity | undefined): StowdError | undefined;
   /** Wraps a service implementation with authorization; the implementation itself when auth is off. */
   wrap<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceImpl<S>;
   /**
@@ -42,6 +49,16 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
   return {
     tls,
     authEnabled,
+    refuse(authorization, peer) {
+      if (!authEnabled) return undefined;
+      try {
+        authenticate(credentials, authorization, peer);
+        return undefined;
+      } catch (err) {
+        if (err instanceof StowdError) return err;
+        throw err;
+      }
+    },
     wrap: (service, impl) => (authEnabled ? withAuthorization(service, impl, { credentials: () => credentials }) : impl),
     async reload() {
       const failures: unknown[] = [];

@@ -56,6 +56,7 @@ import { contentTypeOrDefault } from "./content-type.js";
 import { createKeyedLock } from "./keyed-lock.js";
 import { checkEtag, checkPreconditions } from "./preconditions.js";
 import type { AppendOptions, Capabilities, DeleteOptions, ListOptions, ListPage, ObjectMeta, Preconditions, RawStore, ReadResult, WriteOptions } from "./raw-store.js";
+import { containerKeyIdentity } from "./object-identity.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./retry.js";
 
 export interface AzureStoreOptions {
@@ -725,6 +726,7 @@ export function createAzureStore(options: AzureStoreOptions): RawStore {
 
   return {
     kind: KIND,
+    identity: containerKeyIdentity,
     capabilities,
 
     async head(ref, signal) {

@@ -30,6 +30,7 @@ import { gcsError, gcsStatus, isRetryableGcsError } from "./gcs-errors.js";
 import { compareKeys, decodePageToken, pageKeys } from "./list-pages.js";
 import { checkEtag, checkPreconditions } from "./preconditions.js";
 import type { Capabilities, ObjectMeta, Preconditions, RawStore, ReadResult } from "./raw-store.js";
+import { containerKeyIdentity } from "./object-identity.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./retry.js";
 
 /** A service-account key file's contents (the fields signing and auth need). */
@@ -610,6 +611,7 @@ export function createGcsStore(options: GcsStoreOptions = {}): RawStore {
 
   return {
     kind: KIND,
+    identity: containerKeyIdentity,
     capabilities,
 
     async head(ref, signal) {

@@ -12,6 +12,7 @@ import { contentTypeOrDefault } from "./content-type.js";
 import { compareKeys, pageKeys } from "./list-pages.js";
 import { checkEtag, checkPreconditions } from "./preconditions.js";
 import type { Capabilities, ObjectMeta, RawStore, ReadResult } from "./raw-store.js";
+import { containerKeyIdentity } from "./object-identity.js";
 
 const KIND = "memory";
 const READ_CHUNK_BYTES = 1 << 20;
@@ -118,6 +119,7 @@ export function createMemoryStore(): RawStore {
 
   return {
     kind: KIND,
+    identity: containerKeyIdentity,
     capabilities,
 
     async head(ref) {

@@ -129,6 +129,16 @@ export interface RawStore {
   readonly kind: string;
   readonly capabilities: Capabilities;
 
+  /**
+   * The object's one canonical identity within this store, e.g. "b/k": two
+   * references with the same identity name the same stored object, and
+   * two that name the same object have the same identity (`file:///b/k`
+   * and `file://b/k` are one file; Redis ignores the host). For a listing
+   * prefix it is a string prefix of the identity of every object under it.
+   * The cache, locks and sidecars key on it. See object-identity.ts.
+   */
+  identity(ref: Ref): string;
+
   /** The object's info, or undefined when it does not exist. */
   head(ref: Ref, signal: AbortSignal): Promise<ObjectMeta | undefined>;
 

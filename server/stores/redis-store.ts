@@ -682,6 +682,8 @@ export function createRedisStore(options: RedisStoreOptions): RawStore {
 
   return {
     kind: KIND,
+    // The host is advisory (see above): `redis://a/k` and `redis://b/k` are one object.
+    identity: (ref) => ref.key,
     capabilities,
 
     async head(ref, signal) {

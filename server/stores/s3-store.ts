@@ -43,6 +43,7 @@ import { contentTypeOrDefault } from "./content-type.js";
 import { compareKeys, decodePageToken, pageKeys } from "./list-pages.js";
 import { checkEtag, checkPreconditions } from "./preconditions.js";
 import type { Capabilities, ObjectMeta, Preconditions, RangeRequest, RawStore, ReadResult, WriteOptions } from "./raw-store.js";
+import { containerKeyIdentity } from "./object-identity.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./retry.js";
 import { S3_KIND, fromS3Error, isRetryableS3Error, noSuchBucket, s3Code, s3Status } from "./s3-errors.js";
 import { createPartReader, mapLimit, uploadParts, type BodyPart, type PartReader, type UploadedPart } from "./s3-multipart.js";
@@ -809,6 +810,7 @@ export function createS3Store(options: S3StoreOptions = {}): RawStore {
 
   return {
     kind: KIND,
+    identity: containerKeyIdentity,
     capabilities,
 
     async head(ref, signal) {

@@ -4,8 +4,10 @@ import type { DescFile, DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import { grpcRequestGate } from "./grpc-request-gate.js";
 import { createGrpcService } from "./grpc-service.js";
 import { createReflectionService } from "./reflection.js";
+import type { RequestGate } from "./request-gate.js";
 
 export interface ServedService<S extends DescService = DescService> {
   service: S;
@@ -23,6 +25,8 @@ export interface GrpcListenerOptions {
   credentials?: grpc.ServerCredentials;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (server.maxStreamsPerConnection); default: grpc-js's. */
   maxStreamsPerConnection?: number;
+  /** What is decided from a call's headers before its body is read (request-gate.ts). */
+  gate: RequestGate;
 }
 
 export interface GrpcListener {
@@ -40,6 +44,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
     ...(options.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": options.maxStreamsPerConnection }),
+    interceptors: [grpcRequestGate(options.gate, new Map(options.services.flatMap(({ service }) => service.methods.map((m) => [`/${service.typeName}/${m.name}`, m] as const))))],
   });
   const names = options.services.map((s) => s.service.typeName);
   const health = new HealthImplementation(Object.fromEntries(["", ...names].map((n) => [n, "SERVING" as const])));

@@ -11,6 +11,7 @@ import { identityOfCertificate, PEER_IDENTITY } from "../security/peer-identity.
 import { toConnectError } from "../services/error-boundary.js";
 import { REQUEST_END, type RequestEndProof } from "../services/request-end.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
+import { baseCallOf } from "./grpc-request-gate.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { createHttp2RequestEnd, unprovableRequestEnd, type RequestStream } from "./http2-request-end.js";
 
@@ -96,15 +97,15 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
  * grpc-js ends a call's messages on the HTTP/2 stream's 'end' and reports a
  * reset only later ('cancelled'), so the proof reads the node:http2 stream
  * itself. grpc-js keeps it where it does not export it: the handler's call
- * (ServerReadableStreamImpl) holds `call`, which is grpc-js's
- * BaseServerInterceptingCall when no server interceptors are configured (as
- * here), and that holds `stream`. grpc-js is pinned; if a new version moves
- * it, uploads of unknown size fail with INTERNAL instead of risking a commit,
+ * (ServerReadableStreamImpl) holds `call`, the chain of server interceptors
+ * (each holding `nextCall`) down to grpc-js's BaseServerInterceptingCall,
+ * which holds `stream`. grpc-js is pinned; if a new version moves it,
+ * uploads of unknown size fail with INTERNAL instead of risking a commit,
  * and test/service/cancelled-upload.test.ts says so.
  */
 function requestEndOfCall(call: AnyCall): RequestEndProof {
-  const stream = (call as { call?: { stream?: unknown } }).call?.stream;
-  return isRequestStream(stream) ? createHttp2RequestEnd(stream) : unprovableRequestEnd("grpc-js no longer exposes the call's HTTP/2 stream at call.call.stream");
+  const stream = (baseCallOf((call as { call?: unknown }).call) as { stream?: unknown } | undefined)?.stream;
+  return isRequestStream(stream) ? createHttp2RequestEnd(stream) : unprovableRequestEnd("grpc-js no longer exposes the call's HTTP/2 stream at call.call(.nextCall…).stream");
 }
 
 function isRequestStream(value: unknown): value is RequestStream {

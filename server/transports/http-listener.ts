@@ -2,25 +2,34 @@
 // Connect (JSON or binary, so `curl` works), gRPC-Web and gRPC, plus plain
 // endpoints such as /healthz. One port speaks HTTP/1.1 and cleartext HTTP/2
 // (h2c with prior knowledge): the first bytes of each connection decide.
+// connect-node's router serves the RPCs through a small adapter of our own
+// (instead of connectNodeAdapter) so that the request gate decides from the
+// headers what happens to the body: a refused request's body is never read,
+// and a single-message request's body is charged to the byte budget as it
+// arrives.
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { Registry } from "@bufbuild/protobuf";
-import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { JsonValue, Registry } from "@bufbuild/protobuf";
+import { Code, ConnectError, createConnectRouter, createContextValues } from "@connectrpc/connect";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { log } from "../observability/log.js";
 import { PEER_IDENTITY, peerIdentityOf } from "../security/peer-identity.js";
 import { REQUEST_END } from "../services/request-end.js";
+import type { StreamBudget } from "../services/stream-budget.js";
 import type { ServedService } from "./grpc-listener.js";
 import { createNodeRequestEnd } from "./http2-request-end.js";
+import { isSingleMessageRequest, maxRequestBytes, type RequestGate } from "./request-gate.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** HTTP/2 flow-control windows: Node's 64 KiB default caps a stream near 450 MB/s. */
 const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
 const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
 
-type NodeHandler = ReturnType<typeof connectNodeAdapter>;
-export type PlainRoute = (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]) => void;
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+export type PlainRoute = (req: NodeRequest, res: NodeResponse) => void;
 
 export interface HttpListenerOptions {
   /** host:port; port 0 picks a free port. */
@@ -35,6 +44,8 @@ export interface HttpListenerOptions {
   tls?: HttpListenerTls;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (server.maxStreamsPerConnection); default: Node's. */
   maxStreamsPerConnection?: number;
+  /** What is decided from a request's headers before its body is read (request-gate.ts). */
+  gate: RequestGate;
 }
 
 /** What the listener needs of server/security/reloadable-tls.ts. */
@@ -52,30 +63,55 @@ export interface HttpListener {
 
 export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
-    routes(router) {
-      for (const { service, impl } of options.services) router.service(service, impl);
-    },
+  const router = createConnectRouter({
     // Byte payloads do not compress; gzip would cost ~20x throughput (design §5).
     acceptCompression: [],
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
     shutdownSignal: shutdown.signal,
     jsonOptions: { registry: options.jsonRegistry },
-    contextValues: (req: Parameters<NodeHandler>[0]) => {
-      // How client-streaming calls prove the client finished its upload (server/services/request-end.ts).
-      const values = createContextValues().set(REQUEST_END, createNodeRequestEnd(req));
-      if (options.tls?.mutual !== true) return values;
-      const socket = "stream" in req ? req.stream.session?.socket : req.socket;
-      return values.set(PEER_IDENTITY, socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined);
-    },
-    fallback(req, res) {
-      const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
-      if (route !== undefined) return route(req, res);
-      res.writeHead(404, { "content-type": "text/plain" });
-      res.end("not found: stowd serves RPCs at /stowd.v1.RawStoreService/<Method> and /stowd.v1.ProtobufStoreService/<Method>\n");
-    },
   });
+  for (const { service, impl } of options.services) {
+    for (const method of service.methods) {
+      const fn = (impl as Record<string, unknown>)[method.localName] as Parameters<typeof router.rpc>[1];
+      router.rpc(method, fn, { readMaxBytes: maxRequestBytes(method, options.maxMessageBytes) });
+    }
+  }
+  const rpcs = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const { gate } = options;
+
+  const handler = (req: NodeRequest, res: NodeResponse) => {
+    const uHandler = rpcs.get((req.url ?? "").split("?")[0] ?? "");
+    if (uHandler === undefined) return fallback(req, res);
+    const socket = "stream" in req ? req.stream.session?.socket : req.socket;
+    const peer = options.tls?.mutual === true && socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined;
+    // How client-streaming calls prove the client finished its upload (server/services/request-end.ts).
+    const values = createContextValues().set(REQUEST_END, createNodeRequestEnd(req)).set(PEER_IDENTITY, peer);
+    let body: AsyncIterable<Uint8Array> | undefined;
+    if (gate.refuse(headerOf(req, "authorization"), peer) !== undefined) {
+      body = refusedRequestBody(req);
+      endAfterResponse(req, res);
+    } else if (isSingleMessageRequest(uHandler.method) && gate.budget.limitBytes > 0) {
+      body = budgetedBody(req, res, gate.budget);
+    }
+    const uReq = universalRequestFromNodeRequest(req, res, body as JsonValue | undefined, values);
+    // connect allocates a unary body's declared Content-Length up front; without
+    // it, it collects what arrives, up to the method's limit (and the budget).
+    uReq.header.delete("content-length");
+    uHandler(uReq)
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((reason: unknown) => {
+        if (ConnectError.from(reason).code === Code.Aborted) return;
+        log("error", "HTTP handler failed", { rpc: uHandler.requestPath, err: reason instanceof Error ? reason.message : String(reason) });
+      });
+  };
+
+  function fallback(req: NodeRequest, res: NodeResponse): void {
+    const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
+    if (route !== undefined) return route(req, res);
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found: stowd serves RPCs at /stowd.v1.RawStoreService/<Method> and /stowd.v1.ProtobufStoreService/<Method>\n");
+  }
 
   const h1 = http.createServer(handler);
   const h2 = http2.createServer(
@@ -154,4 +190,54 @@ export function splitAddress(address: string): [string, string] {
   const colon = address.lastIndexOf(":");
   if (colon < 0) throw new Error(`listen address ${JSON.stringify(address)} must be host:port, e.g. 127.0.0.1:8080`);
   return [address.slice(0, colon).replace(/^\[|\]$/g, ""), address.slice(colon + 1)];
+}
+
+function headerOf(req: NodeRequest, name: string): string | null {
+  const value = req.headers[name];
+  return typeof value === "string" ? value : null;
+}
+
+/**
+ * The body connect reads for a request refused at its headers: an empty
+ * request in the request's own encoding (an empty envelope, `{}` or no
+ * bytes), so the service's authorization wrapper refuses it with the same
+ * error, logged and counted like any other denial. The real body is never read.
+ */
+async function* refusedRequestBody(req: NodeRequest): AsyncGenerator<Uint8Array> {
+  const type = headerOf(req, "content-type") ?? "";
+  if (/^application\/(grpc|connect\+)/.test(type)) yield new Uint8Array(5); // an envelope: flags 0, length 0
+  else if (type.startsWith("application/json")) yield new TextEncoder().encode("{}");
+}
+
+/**
+ * Ends the request's HTTP/2 stream once the response is out, so an unread
+ * body is dropped rather than buffered up to the stream's window. Over
+ * HTTP/1.1, Node reads and discards the rest of the body itself after the
+ * response, which keeps the response deliverable (closing the socket with
+ * unread data would reset it before the client reads the answer).
+ */
+function endAfterResponse(req: NodeRequest, res: NodeResponse): void {
+  if ("stream" in req) res.once("finish", () => req.stream.close(http2.constants.NGHTTP2_NO_ERROR));
+}
+
+/**
+ * A single-message request's body as connect reads it, charged to the
+ * in-flight byte budget: each piece is taken before the next is read (so a
+ * full budget stops reading and flow control holds the client back) and
+ * all of it is given back when the response is done.
+ */
+async function* budgetedBody(req: NodeRequest, res: NodeResponse, budget: StreamBudget): AsyncGenerator<Uint8Array> {
+  const done = new AbortController();
+  let held = 0;
+  res.once("close", () => {
+    done.abort(new ConnectError("the request ended", Code.Canceled));
+    budget.release(held);
+    held = 0;
+  });
+  for await (const piece of req as AsyncIterable<Uint8Array>) {
+    const taken = await budget.acquire(piece.length, done.signal);
+    if (done.signal.aborted) budget.release(taken);
+    else held += taken;
+    yield piece;
+  }
 }

@@ -19,6 +19,7 @@ function lazy(onCreate: () => void, failFirst = 0): Backend {
     kind: store.kind,
     capabilities: store.capabilities,
     baseContainerReference: "",
+    identity: (r) => store.identity(r),
     async create() {
       onCreate();
       await new Promise((r) => setTimeout(r, 20));
@@ -60,7 +61,7 @@ describe("scheme router", () => {
 });
 
 describe("container policy", () => {
-  const store = withContainerPolicy(createMemoryStore(), { scheme: "mem", container: "mine", enableMultiContainer: false });
+  const store = withContainerPolicy(createMemoryStore(), { appliesTo: (s) => s === "mem", container: "mine", enableMultiContainer: false });
 
   it("serves the init container", async () => {
     await put(store, ref("k", "mem", "mine"), "ok");
@@ -74,7 +75,7 @@ describe("container policy", () => {
   });
 
   it("allows any container with enable-multicontainer", async () => {
-    const open = withContainerPolicy(createMemoryStore(), { scheme: "mem", container: "mine", enableMultiContainer: true });
+    const open = withContainerPolicy(createMemoryStore(), { appliesTo: (s) => s === "mem", container: "mine", enableMultiContainer: true });
     expect(await open.head(ref("k", "mem", "theirs"), never)).toBeUndefined();
   });
 });

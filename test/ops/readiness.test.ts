@@ -21,6 +21,7 @@ const unreachable: Backend = {
   kind: "s3",
   capabilities,
   baseContainerReference: "s3://bucket",
+  identity: memory.identity,
   create: () => Promise.reject(new StowdError("BACKEND_UNAVAILABLE", "the s3 backend is unreachable: connect ECONNREFUSED 127.0.0.1:9", {})),
 };
 /** A backend that never answers. */
@@ -28,6 +29,7 @@ const hanging: Backend = {
   kind: "gcs",
   capabilities,
   baseContainerReference: "gs://bucket",
+  identity: memory.identity,
   create: async () => ({ ...memory, kind: "gcs", list: () => new Promise<never>(() => {}) }) satisfies RawStore,
 };
 

@@ -1,0 +1,40 @@
+// What both listeners decide from a request's headers, before they read a
+// byte of its body: whether the caller is authenticated (an unauthenticated
+// request is answered at once, and its body is never read), and how large
+// a request message the method takes. Single-message requests (unary calls
+// and the request of a server stream) are also charged to the in-flight
+// byte budget while the call runs, so their bodies count like stream data.
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { PeerIdentity } from "../security/peer-identity.js";
+import type { StreamBudget } from "../services/stream-budget.js";
+
+/**
+ * The largest request message of the RPCs whose request is a reference and a
+ * few options: far above any reference a backend accepts, far below
+ * server.maxMessageMBs, so an idle caller cannot make the daemon hold
+ * megabytes per call.
+ */
+export const SMALL_REQUEST_BYTES = 64 * 1024;
+
+/** RPCs whose single request message carries data, and so may use all of server.maxMessageMBs. */
+const DATA_REQUESTS = new Set(["stowd.v1.ProtobufStoreService/WriteProtobuf"]);
+
+export interface RequestGate {
+  /** The error to answer a request with without reading its body (e.g. UNAUTHENTICATED), or undefined to serve it. */
+  refuse(authorization: string | null, peer: PeerIdentity | undefined): Error | undefined;
+  /** The in-flight byte budget single-message requests are charged to. */
+  budget: StreamBudget;
+  /** server.maxMessageMBs in bytes. */
+  maxMessageBytes: number;
+}
+
+/** Whether the method's request is one message (unary, server streaming) rather than a stream of them. */
+export function isSingleMessageRequest(method: DescMethod): boolean {
+  return method.methodKind === "unary" || method.methodKind === "server_streaming";
+}
+
+/** The largest request message `method` accepts. */
+export function maxRequestBytes(method: DescMethod, maxMessageBytes: number): number {
+  if (!isSingleMessageRequest(method) || DATA_REQUESTS.has(`${method.parent.typeName}/${method.name}`)) return maxMessageBytes;
+  return Math.min(SMALL_REQUEST_BYTES, maxMessageBytes);
+}
