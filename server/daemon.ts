@@ -103,6 +103,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const gate: RequestGate = { refuse: (authorization, peer) => security.refuse(authorization, peer), budget: callLimits.budget, maxMessageBytes: limits.maxMessageBytes };
   const grpc = await startGrpcListener({
     gate,
+    idleConnectionTimeoutMs: bounds.idleConnectionTimeoutMs,
     address: options.grpcAddress,
     services,
     files: [file_stowd_v1_raw_store, file_stowd_v1_protobuf_store, file_stowd_v1_error],
@@ -112,6 +113,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const http = await startHttpListener({
     gate,
+    timeouts: bounds,
     address: options.httpAddress,
     services,
     maxMessageBytes: limits.maxMessageBytes,

@@ -39,6 +39,7 @@ env STOWD_AUTH_TOKEN=T   turns auth on with one bearer token T that has every
 resource bounds are server: keys in the config file (README: Resource bounds):
   maxConcurrentCalls (1000), maxStreamsPerConnection (100), maxInFlightMBs (64),
   idleStreamTimeout (60s), defaultDeadline (1h), maxDeadline (24h),
+  headersTimeout (10s), idleConnectionTimeout (5m),
   readinessTimeout (2s); GET /readyz on the HTTP port probes every backend
 
 examples:

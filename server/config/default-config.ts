@@ -37,6 +37,8 @@ server:
   maxStreamsPerConnection: 100 # HTTP/2 concurrent streams per client connection
   maxInFlightMBs: 64 # data bytes held between stores and clients; streams wait beyond it; 0 = unlimited
   idleStreamTimeout: 60s # a stream with no message either way for this long is cancelled; 0 = none
+  headersTimeout: 10s # a new connection must send a request's headers within this, or it is closed; 0 = none
+  idleConnectionTimeout: 5m # a connection with no call in progress for this long is closed; 0 = never
   defaultDeadline: 1h # deadline of a call whose client set none; 0 = none
   maxDeadline: 24h # caps a client's deadline; 0 = no cap
   readinessTimeout: 2s # /readyz: how long each backend's probe may take

@@ -289,6 +289,8 @@ function readServer(r: MapReader): ServerConfig {
     idleStreamTimeoutMs: r.scalar("idleStreamTimeout", durationKind, SERVER_DEFAULTS.idleStreamTimeoutMs),
     defaultDeadlineMs: r.scalar("defaultDeadline", durationKind, SERVER_DEFAULTS.defaultDeadlineMs),
     maxDeadlineMs: r.scalar("maxDeadline", durationKind, SERVER_DEFAULTS.maxDeadlineMs),
+    headersTimeoutMs: r.scalar("headersTimeout", durationKind, SERVER_DEFAULTS.headersTimeoutMs),
+    idleConnectionTimeoutMs: r.scalar("idleConnectionTimeout", durationKind, SERVER_DEFAULTS.idleConnectionTimeoutMs),
     readinessTimeoutMs: r.scalar("readinessTimeout", positiveDurationKind, SERVER_DEFAULTS.readinessTimeoutMs),
   };
   const tls = readTlsSection(r.section("tls"));

@@ -18,7 +18,7 @@ import { StowdError } from "../errors.js";
 import { toConnectError } from "./error-boundary.js";
 import type { StreamBudget } from "./stream-budget.js";
 
-/** The bounds as configured under `server:` (see load-config.ts); the listeners apply maxStreamsPerConnection. */
+/** The bounds as configured under `server:` (see load-config.ts); the listeners apply maxStreamsPerConnection and the connection timeouts. */
 export interface CallBounds {
   /** server.maxConcurrentCalls: calls in progress across both listeners; 0 = unlimited. */
   maxConcurrentCalls: number;
@@ -32,6 +32,10 @@ export interface CallBounds {
   defaultDeadlineMs: number;
   /** server.maxDeadline; 0 = no cap. */
   maxDeadlineMs: number;
+  /** server.headersTimeout: a new connection must send a request's headers within this; 0 = none. */
+  headersTimeoutMs: number;
+  /** server.idleConnectionTimeout: a connection with no call in progress for this long is closed; 0 = never. */
+  idleConnectionTimeoutMs: number;
 }
 
 export const DEFAULT_CALL_BOUNDS: Readonly<CallBounds> = {
@@ -41,6 +45,8 @@ export const DEFAULT_CALL_BOUNDS: Readonly<CallBounds> = {
   idleStreamTimeoutMs: 60_000,
   defaultDeadlineMs: 3_600_000,
   maxDeadlineMs: 24 * 3_600_000,
+  headersTimeoutMs: 10_000,
+  idleConnectionTimeoutMs: 300_000,
 };
 
 /** The bounds among `source`'s fields (e.g. a whole ServerConfig), defaults for the rest. */
@@ -53,6 +59,8 @@ export function callBoundsOf(source: Partial<CallBounds> = {}): CallBounds {
     idleStreamTimeoutMs: pick("idleStreamTimeoutMs"),
     defaultDeadlineMs: pick("defaultDeadlineMs"),
     maxDeadlineMs: pick("maxDeadlineMs"),
+    headersTimeoutMs: pick("headersTimeoutMs"),
+    idleConnectionTimeoutMs: pick("idleConnectionTimeoutMs"),
   };
 }
 

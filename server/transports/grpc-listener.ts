@@ -27,6 +27,11 @@ export interface GrpcListenerOptions {
   maxStreamsPerConnection?: number;
   /** What is decided from a call's headers before its body is read (request-gate.ts). */
   gate: RequestGate;
+  /**
+   * server.idleConnectionTimeout: a connection with no call in progress (also
+   * one that never sent a complete call) is closed after this; 0 = never.
+   */
+  idleConnectionTimeoutMs: number;
 }
 
 export interface GrpcListener {
@@ -44,6 +49,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
     ...(options.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": options.maxStreamsPerConnection }),
+    ...(options.idleConnectionTimeoutMs > 0 ? { "grpc.max_connection_idle_ms": options.idleConnectionTimeoutMs } : {}),
     interceptors: [grpcRequestGate(options.gate, new Map(options.services.flatMap(({ service }) => service.methods.map((m) => [`/${service.typeName}/${m.name}`, m] as const))))],
   });
   const names = options.services.map((s) => s.service.typeName);

@@ -19,10 +19,10 @@ import { PEER_IDENTITY, peerIdentityOf } from "../security/peer-identity.js";
 import { REQUEST_END } from "../services/request-end.js";
 import type { StreamBudget } from "../services/stream-budget.js";
 import type { ServedService } from "./grpc-listener.js";
+import { applySessionTimeouts, http1TimeoutOptions, sniffProtocol, type ConnectionTimeouts } from "./connection-timeouts.js";
 import { createNodeRequestEnd } from "./http2-request-end.js";
 import { isSingleMessageRequest, maxRequestBytes, type RequestGate } from "./request-gate.js";
 
-const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** HTTP/2 flow-control windows: Node's 64 KiB default caps a stream near 450 MB/s. */
 const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
 const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
@@ -46,6 +46,8 @@ export interface HttpListenerOptions {
   maxStreamsPerConnection?: number;
   /** What is decided from a request's headers before its body is read (request-gate.ts). */
   gate: RequestGate;
+  /** server.headersTimeout and server.idleConnectionTimeout. */
+  timeouts: ConnectionTimeouts;
 }
 
 /** What the listener needs of server/security/reloadable-tls.ts. */
@@ -113,7 +115,10 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     res.end("not found: stowd serves RPCs at /stowd.v1.RawStoreService/<Method> and /stowd.v1.ProtobufStoreService/<Method>\n");
   }
 
-  const h1 = http.createServer(handler);
+  const h1 = http.createServer(http1TimeoutOptions(options.timeouts), handler);
+  // h1 never listens itself (sockets come from the dispatcher below), but
+  // Node starts enforcing headersTimeout when a server emits 'listening'.
+  h1.emit("listening");
   const h2 = http2.createServer(
     {
       settings: {
@@ -128,24 +133,17 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
+    applySessionTimeouts(session, options.timeouts);
   });
 
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    // Peek at the first bytes, put them back, and hand the socket to the
-    // server that speaks its protocol.
-    socket.once("readable", () => {
-      const head = socket.read() as Buffer | null;
-      if (head === null) return socket.destroy();
-      socket.unshift(head);
-      const n = Math.min(head.length, H2_PREFACE.length);
-      const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
-      (isH2 ? h2 : h1).emit("connection", socket);
-    });
+    // Hand the socket to the server that speaks its protocol.
+    sniffProtocol(socket, options.timeouts, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
   });
-  const listening = options.tls === undefined ? server : createTlsFront(options.tls, server);
+  const listening = options.tls === undefined ? server : createTlsFront(options.tls, server, options.timeouts);
 
   const [host, portText] = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
@@ -177,9 +175,10 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
  * does in cleartext. A reload swaps the secure context for new handshakes;
  * open connections keep theirs.
  */
-function createTlsFront(options: HttpListenerTls, dispatcher: net.Server): tls.Server {
+function createTlsFront(options: HttpListenerTls, dispatcher: net.Server, timeouts: ConnectionTimeouts): tls.Server {
   const { mutual } = options;
-  const front = tls.createServer({ ...options.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual }, (socket) =>
+  const handshake = timeouts.headersTimeoutMs > 0 ? { handshakeTimeout: timeouts.headersTimeoutMs } : {};
+  const front = tls.createServer({ ...options.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual, ...handshake }, (socket) =>
     dispatcher.emit("connection", socket),
   );
   options.onReload((context) => front.setSecureContext(context));

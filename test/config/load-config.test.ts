@@ -689,7 +689,7 @@ describe("the embedded default", () => {
   it("spells out exactly the built-in server defaults", () => {
     expect(parseConfig("storage:\n  type: mem\n").server).toEqual(parseConfig(DEFAULT_CONFIG_YAML).server);
     expect(SERVER_DEFAULTS).toEqual({ grpcAddress: "127.0.0.1:50051", httpAddress: "127.0.0.1:8080", shutdownGraceMs: 10_000, maxMessageBytes: 16 * MiB, maxUploadBytes: 0, logLevel: "info",
-      maxConcurrentCalls: 1000, maxStreamsPerConnection: 100, maxInFlightBytes: 64 * MiB, idleStreamTimeoutMs: 60_000, defaultDeadlineMs: 3_600_000, maxDeadlineMs: 86_400_000, readinessTimeoutMs: 2000 });
+      maxConcurrentCalls: 1000, maxStreamsPerConnection: 100, maxInFlightBytes: 64 * MiB, idleStreamTimeoutMs: 60_000, defaultDeadlineMs: 3_600_000, maxDeadlineMs: 86_400_000, headersTimeoutMs: 10_000, idleConnectionTimeoutMs: 300_000, readinessTimeoutMs: 2000 });
   });
 });
 
@@ -731,10 +731,12 @@ server:
   idleStreamTimeout: 30s
   defaultDeadline: 5m
   maxDeadline: 1h
+  headersTimeout: 2s
+  idleConnectionTimeout: 0
   readinessTimeout: 500ms
 `);
     expect(server).toEqual({ grpcAddress: "[::1]:50051", httpAddress: "0.0.0.0:0", shutdownGraceMs: 60_000, maxMessageBytes: 64 * MiB, maxUploadBytes: MiB / 2, logLevel: "warn",
-      maxConcurrentCalls: 0, maxStreamsPerConnection: 8, maxInFlightBytes: MiB / 2, idleStreamTimeoutMs: 30_000, defaultDeadlineMs: 300_000, maxDeadlineMs: 3_600_000, readinessTimeoutMs: 500 });
+      maxConcurrentCalls: 0, maxStreamsPerConnection: 8, maxInFlightBytes: MiB / 2, idleStreamTimeoutMs: 30_000, defaultDeadlineMs: 300_000, maxDeadlineMs: 3_600_000, headersTimeoutMs: 2000, idleConnectionTimeoutMs: 0, readinessTimeoutMs: 500 });
   });
 
   it("bounds maxMessageMBs to what gRPC can carry", () => {
