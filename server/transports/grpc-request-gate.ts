@@ -100,7 +100,7 @@ class GatedCall implements ServerInterceptingCallInterface {
 
   sendStatus(status: Parameters<ServerInterceptingCallInterface["sendStatus"]>[0]): void {
     this.end();
-    this.nextCall.sendStatus(status);
+    this.nextCall.sendStatus(this.method === undefined ? status : explainTooLarge(status, this.method, this.gate.maxMessageBytes));
   }
 
   sendMetadata(metadata: grpc.Metadata): void {
@@ -134,6 +134,21 @@ class GatedCall implements ServerInterceptingCallInterface {
   getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface["getMetricsRecorder"]> {
     return this.nextCall.getMetricsRecorder();
   }
+}
+
+/** grpc-js's words for a message over the limit, which name neither the RPC nor what to change. */
+const TOO_LARGE = /^Received message larger than max \((\d+) vs (\d+)\)$/;
+
+function explainTooLarge<S extends { code: number; details?: string }>(status: S, method: DescMethod, maxMessageBytes: number): S {
+  const m = TOO_LARGE.exec(status.details ?? "");
+  if (m === null) return status;
+  const rpc = `${method.parent.typeName}/${method.name}`;
+  const limit = Number(m[2]);
+  const why =
+    limit < maxMessageBytes
+      ? `${rpc} takes requests of at most ${limit} bytes (a reference and its options; only WriteProtobuf and the chunks of streamed uploads may use server.maxMessageMBs)`
+      : `messages are limited to ${limit} bytes (server.maxMessageMBs); send data in smaller chunks or raise server.maxMessageMBs`;
+  return { ...status, details: `the request message is ${m[1]} bytes, too large: ${why}` };
 }
 
 /**

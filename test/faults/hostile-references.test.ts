@@ -52,6 +52,7 @@ const OK_FAILURES = new Set([
   Code.AlreadyExists,
   Code.OutOfRange,
   Code.Unimplemented,
+  Code.ResourceExhausted, // a request over the 64 KiB cap of single-message requests (the 64 KiB key)
 ]);
 
 let parent: string;

@@ -15,6 +15,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeadRequestSchema, RawStoreService, WriteRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
+import { SMALL_REQUEST_BYTES } from "../../server/transports/request-gate.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { grpcFrame, rawGrpcCall, type RawGrpcResult } from "./raw-grpc.js";
 
@@ -74,11 +75,14 @@ async function expectDaemonAnswers(): Promise<void> {
 describe("malformed gRPC frames", () => {
   it("answers a prefix claiming 2 GiB (or 4 GiB - 1) with RESOURCE_EXHAUSTED naming the limit, without waiting for the bytes", async () => {
     for (const { url } of ports) {
-      for (const declaredLength of [2 ** 31, 2 ** 32 - 1, MAX_MESSAGE_BYTES + 1]) {
-        const result = await rawGrpcCall(url, HEAD, grpcFrame(Buffer.alloc(16), { declaredLength }), { giveUpMs: 10_000 });
-        expectCleanFailure(result, Code.ResourceExhausted);
-        expect(result.grpcMessage).toContain(String(declaredLength));
-        expect(result.grpcMessage).toContain(String(MAX_MESSAGE_BYTES));
+      // Head's request is a reference: capped far below server.maxMessageMBs; a WriteRaw message may use all of it.
+      for (const [path, limit] of [[HEAD, SMALL_REQUEST_BYTES], [WRITE, MAX_MESSAGE_BYTES]] as const) {
+        for (const declaredLength of [2 ** 31, 2 ** 32 - 1, limit + 1]) {
+          const result = await rawGrpcCall(url, path, grpcFrame(Buffer.alloc(16), { declaredLength }), { giveUpMs: 10_000 });
+          expectCleanFailure(result, Code.ResourceExhausted);
+          expect(result.grpcMessage).toContain(String(declaredLength));
+          expect(result.grpcMessage).toContain(String(limit));
+        }
       }
     }
     await expectDaemonAnswers();
@@ -250,16 +254,20 @@ describe("errors about huge requests", () => {
     // Before error-text.ts the whole reference went into the trailers three
     // times: the HTTP port reset the stream, the gRPC port never answered.
     for (const { url } of ports) {
+      // A WriteRaw header may be as large as a message (Head's request is capped at 64 KiB).
       for (const key of ["x".repeat(900_000), "é".repeat(300_000), "%41".repeat(100_000)]) {
-        const result = await rawGrpcCall(url, HEAD, headFrame(`file://b/${key}`), { giveUpMs: 10_000 });
+        const result = await rawGrpcCall(url, WRITE, writeFrames(`file://b/${key}`, Buffer.from("x"))[0]!, { giveUpMs: 10_000 });
         expectCleanFailure(result, Code.InvalidArgument);
         expect(Buffer.byteLength(result.grpcMessage)).toBeLessThanOrEqual(1024);
         expect(result.grpcMessage).toMatch(/bytes, truncated\)$/);
       }
       const client = createClient(RawStoreService, createGrpcTransport({ baseUrl: url }));
-      const err = await client.head({ reference: `file://b/${"y".repeat(200_000)}` }, { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+      const err = await client.head({ reference: `file://b/${"y".repeat(60_000)}` }, { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
       expect((err as ConnectError).rawMessage).toContain("file://b/yyyy");
+      const tooLarge = await client.head({ reference: `file://b/${"y".repeat(200_000)}` }, { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+      expect((tooLarge as ConnectError).code).toBe(Code.ResourceExhausted);
+      expect((tooLarge as ConnectError).rawMessage).toContain(String(SMALL_REQUEST_BYTES));
     }
     await expectDaemonAnswers();
   });
