@@ -4,11 +4,12 @@
 // byte read: its handler gets an empty request instead, which the
 // authorization wrapper refuses with the same error, so the denial is
 // logged, counted and answered like any other.
+import type * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import type { ServerInterceptingCallInterface } from "@grpc/grpc-js";
 import { identityOfCertificate } from "../security/peer-identity.js";
-import { isSingleMessageRequest, maxRequestBytes, SMALL_REQUEST_BYTES, type RequestGate } from "./request-gate.js";
+import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, SMALL_REQUEST_BYTES, type RequestGate } from "./request-gate.js";
 
 type CallListener = Parameters<ServerInterceptingCallInterface["start"]>[0];
 
@@ -47,6 +48,10 @@ class GatedCall implements ServerInterceptingCallInterface {
           const authorization = metadata.get("authorization")[0];
           const peer = identityOfCertificate(this.nextCall.getAuthContext()?.sslPeerCertificate);
           this.refused = this.gate.refuse(typeof authorization === "string" ? authorization : null, peer) !== undefined;
+          if (this.refused) {
+            const stream = (baseCallOf(this.nextCall) as { stream?: http2.ServerHttp2Stream } | undefined)?.stream;
+            if (stream !== undefined) countRefusedStream(stream);
+          }
         }
         listener.onReceiveMetadata(metadata);
       },

@@ -21,7 +21,7 @@ import type { StreamBudget } from "../services/stream-budget.js";
 import type { ServedService } from "./grpc-listener.js";
 import { applySessionTimeouts, http1TimeoutOptions, sniffProtocol, type ConnectionTimeouts } from "./connection-timeouts.js";
 import { createNodeRequestEnd } from "./http2-request-end.js";
-import { isSingleMessageRequest, maxRequestBytes, type RequestGate } from "./request-gate.js";
+import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, type RequestGate } from "./request-gate.js";
 
 /** HTTP/2 flow-control windows: Node's 64 KiB default caps a stream near 450 MB/s. */
 const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -216,7 +216,9 @@ async function* refusedRequestBody(req: NodeRequest): AsyncGenerator<Uint8Array>
  * unread data would reset it before the client reads the answer).
  */
 function endAfterResponse(req: NodeRequest, res: NodeResponse): void {
-  if ("stream" in req) res.once("finish", () => req.stream.close(http2.constants.NGHTTP2_NO_ERROR));
+  if (!("stream" in req)) return;
+  countRefusedStream(req.stream);
+  res.once("finish", () => req.stream.close(http2.constants.NGHTTP2_NO_ERROR));
 }
 
 /**

@@ -4,6 +4,7 @@
 // a request message the method takes. Single-message requests (unary calls
 // and the request of a server stream) are also charged to the in-flight
 // byte budget while the call runs, so their bodies count like stream data.
+import * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { PeerIdentity } from "../security/peer-identity.js";
 import type { StreamBudget } from "../services/stream-budget.js";
@@ -37,4 +38,27 @@ export function isSingleMessageRequest(method: DescMethod): boolean {
 export function maxRequestBytes(method: DescMethod, maxMessageBytes: number): number {
   if (!isSingleMessageRequest(method) || DATA_REQUESTS.has(`${method.parent.typeName}/${method.name}`)) return maxMessageBytes;
   return Math.min(SMALL_REQUEST_BYTES, maxMessageBytes);
+}
+
+/**
+ * Refused streams one HTTP/2 connection may have open at once. A refused
+ * call's body is never read, but until its client ends the stream it keeps a
+ * stream slot and up to a flow-control window of unread bytes; a connection
+ * that opens more than this many is closed.
+ */
+export const REFUSED_STREAMS_PER_CONNECTION = 32;
+
+const refusedOpen = new WeakMap<http2.Http2Session, number>();
+
+/** Counts a refused stream against its connection's cap until it closes; closes the connection over the cap. */
+export function countRefusedStream(stream: http2.Http2Stream): void {
+  const session = stream.session;
+  if (session === undefined) return;
+  const open = (refusedOpen.get(session) ?? 0) + 1;
+  refusedOpen.set(session, open);
+  stream.once("close", () => refusedOpen.set(session, (refusedOpen.get(session) ?? 1) - 1));
+  if (open > REFUSED_STREAMS_PER_CONNECTION) {
+    session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    session.destroy();
+  }
 }

@@ -21,7 +21,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
 import { HeadRequestSchema, RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
-import { SMALL_REQUEST_BYTES } from "../../server/transports/request-gate.js";
+import { REFUSED_STREAMS_PER_CONNECTION, SMALL_REQUEST_BYTES } from "../../server/transports/request-gate.js";
 import { startChildDaemon, type ChildDaemon } from "./child-daemon.js";
 import { MiB } from "./clients.js";
 
@@ -131,6 +131,23 @@ describe("unauthenticated callers with unfinished bodies", () => {
     // The refusals were logged as denials, like any other.
     expect(daemon.logs().filter((l) => l.msg === "call denied").length).toBeGreaterThanOrEqual(streams);
   }, 60_000);
+});
+
+describe("a connection that keeps opening refused streams", () => {
+  it(`is closed once more than ${REFUSED_STREAMS_PER_CONNECTION} of them are open at once, on either port`, async () => {
+    for (const url of [daemon.grpcUrl, daemon.httpUrl]) {
+      const session = http2.connect(url, { maxSessionMemory: 1024 });
+      session.on("error", () => {});
+      const closed = new Promise<boolean>((resolve) => session.once("close", () => resolve(true)));
+      const streams = Array.from({ length: REFUSED_STREAMS_PER_CONNECTION + 8 }, () => unfinishedGrpc(session));
+      expect(await Promise.race([closed, sleep(10_000).then(() => false)]), url).toBe(true);
+      await Promise.all(streams);
+      session.destroy();
+    }
+    // And the daemon serves on.
+    const raw = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
+    expect((await raw.head({ reference: "mem://b/after" }, { headers: { authorization: `Bearer ${TOKEN}` } })).exists).toBe(false);
+  }, 30_000);
 });
 
 describe("authenticated single-message requests", () => {
