@@ -10,7 +10,7 @@ import { withCache, type CachedStore, type InvalidationBus } from "../decorators
 import { withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
-import { createRedisInvalidationBus } from "../decorators/redis-invalidation-bus.js";
+import { createRedisInvalidationBus, redisInvalidationBusOptions } from "../decorators/redis-invalidation-bus.js";
 import { createSchemeRouter, type Backend, type SchemeRouter } from "../decorators/scheme-router.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RawStore } from "../stores/raw-store.js";
@@ -31,7 +31,8 @@ export interface StoreTreeOptions {
   metrics: Metrics;
   /**
    * Carries cache invalidations to other replicas. Default: Redis pub/sub on
-   * `storage.redis` when Redis is configured and the cache is on.
+   * the redis store's Redis (`storage.schemes.redis.redis`, else
+   * `storage.redis`) when Redis is configured and the cache is on.
    */
   invalidationBus?: InvalidationBus;
   /** Backends to use instead of the configured ones (tests). */
@@ -68,16 +69,10 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
   let bus = options.invalidationBus;
   let closeBus = async () => {};
   if (storage.cache.maxSizeMbs > 0 && bus === undefined) {
-    const node = storage.redis.addr || storage.redis.cluster[0];
-    if (node) {
-      // Replicas sharing Redis tell each other what they invalidate.
-      const [host = "", port = "6379"] = node.split(":");
-      const redisBus = createRedisInvalidationBus({
-        host,
-        port: Number(port),
-        ...(storage.redis.username ? { username: storage.redis.username } : {}),
-        ...(storage.redis.password ? { password: storage.redis.password } : {}),
-      });
+    // Replicas sharing Redis tell each other what they invalidate, connecting as the redis store does (backends.ts).
+    const redis = storage.schemes.redis?.redis ?? storage.redis;
+    if (redis.addr !== "" || redis.cluster.length > 0) {
+      const redisBus = createRedisInvalidationBus(redisInvalidationBusOptions(redis, storage.schemes.redis?.redis ? "storage.schemes.redis.redis" : "storage.redis"));
       bus = redisBus;
       closeBus = () => redisBus.close();
     }

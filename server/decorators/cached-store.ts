@@ -5,7 +5,8 @@
 // big to cache is never buffered; every mutation through the daemon
 // invalidates (also an overwrite by a too-big object, and a copy's
 // destination); concurrent misses on one key share one backend read; and
-// invalidations can travel to other replicas (see cache-invalidation-bus.ts).
+// invalidations can travel to other replicas (see redis-invalidation-bus.ts);
+// while that bus is down the cache serves nothing it holds.
 import { LRUCache } from "lru-cache";
 import { StowdError } from "../errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
@@ -32,6 +33,10 @@ export interface CacheEvents {
 export interface InvalidationBus {
   publish(message: Invalidation): void;
   subscribe(handler: (message: Invalidation) => void): void;
+  /** False while other replicas' invalidations may be lost (disconnected, not yet subscribed again); absent = always true. */
+  isDelivering?(): boolean;
+  /** `handler` runs each time the bus stops delivering, i.e. an outage starts. */
+  onOutage?(handler: () => void): void;
 }
 
 export type Invalidation = { key: string } | { prefix: string };
@@ -57,6 +62,18 @@ interface Entry {
 
 /** What a shared miss found: the cached entry, or that the object is too big or missing. */
 type Fetched = { kind: "entry"; entry: Entry } | { kind: "too-big" } | { kind: "missing" };
+
+/**
+ * While the bus may be losing other replicas' invalidations, nothing cached
+ * can be trusted: `dropAll` runs when an outage starts (in-flight fills are
+ * dropped too), and the returned check says to read through, caching
+ * nothing, until the bus delivers again.
+ */
+function watchBusOutages(bus: InvalidationBus | undefined, dropAll: () => void): () => boolean {
+  if (bus?.isDelivering === undefined) return () => false;
+  bus.onOutage?.(dropAll);
+  return () => bus.isDelivering?.() === false;
+}
 
 export function withCache(inner: RawStore, options: CachedStoreOptions): CachedStore {
   const maxBytes = Math.floor(options.maxSizeMbs * MiB);
@@ -99,6 +116,7 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
     if (publish) options.bus?.publish(message);
   }
   options.bus?.subscribe((message) => invalidate(message, false));
+  const bypassed = watchBusOutages(options.bus, () => dropPrefix(""));
 
   /** Runs a mutation with the key invalidated before (no new reads join old data) and after (no read that raced it stays). */
   async function mutating<T>(message: Invalidation, mutation: () => Promise<T>): Promise<T> {
@@ -163,6 +181,7 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
     maxEntryBytes,
 
     async head(ref, signal) {
+      if (bypassed()) return inner.head(ref, signal);
       const hit = cache.get(cacheKey(ref));
       if (hit !== undefined) {
         events.hit?.();
@@ -173,6 +192,7 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
     },
 
     async read(ref, readOptions, signal) {
+      if (bypassed()) return inner.read(ref, readOptions, signal);
       const key = cacheKey(ref);
       const hit = cache.get(key);
       if (hit !== undefined) {

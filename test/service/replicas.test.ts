@@ -1,7 +1,9 @@
 // Two daemon processes on one Redis, each with a cache: what one replica
 // writes, the other stops serving from its cache within the pub/sub
 // delivery time, instead of serving the stale copy forever (Flyte's cache
-// had no cross-replica invalidation).
+// had no cross-replica invalidation). Then two replicas on shared local disk
+// with Redis only carrying invalidations: while Redis is down neither serves
+// what it cached, so a write by one is read by the other at once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +17,8 @@ interface Replica {
   process: ChildProcess;
   client: StowdClient;
   httpUrl: string;
+  /** Its log lines so far. */
+  log: string[];
 }
 
 let redis: RedisServer;
@@ -26,17 +30,35 @@ async function startReplica(config: string): Promise<Replica> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  const log: string[] = [];
   const serving = await new Promise<{ grpc: string; http: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stderr! });
     const timer = setTimeout(() => reject(new Error("the daemon did not start within 20 s")), 20_000);
     lines.on("line", (line) => {
+      log.push(line);
       if (!line.includes('"stowd serving"')) return;
       clearTimeout(timer);
       resolve(JSON.parse(line) as { grpc: string; http: string });
     });
     child.once("exit", (code) => reject(new Error(`the daemon exited with ${code} before serving`)));
   });
-  return { process: child, client: createStowdClient({ baseUrl: `http://${serving.grpc}` }), httpUrl: `http://${serving.http}` };
+  return { process: child, client: createStowdClient({ baseUrl: `http://${serving.grpc}` }), httpUrl: `http://${serving.http}`, log };
+}
+
+async function stopReplicas(list: Replica[]): Promise<void> {
+  for (const r of list) {
+    r.client.close();
+    r.process.kill("SIGTERM");
+  }
+  await Promise.all(list.map((r) => new Promise((resolve) => (r.process.exitCode !== null ? resolve(null) : r.process.once("exit", resolve)))));
+}
+
+/** Waits until the replica has logged a line containing `text`. */
+async function logged(replica: Replica, text: string, timeoutMs = 5_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !replica.log.some((line) => line.includes(text)); ) {
+    if (Date.now() > deadline) throw new Error(`the replica did not log "${text}" within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function cacheHits(replica: Replica): Promise<number> {
@@ -53,11 +75,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const r of replicas) {
-    r.client.close();
-    r.process.kill("SIGTERM");
-  }
-  await Promise.all(replicas.map((r) => new Promise((resolve) => (r.process.exitCode !== null ? resolve(null) : r.process.once("exit", resolve)))));
+  await stopReplicas(replicas);
   await redis?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -87,5 +105,83 @@ describe("two replicas sharing Redis", () => {
       if (exists) await new Promise((r) => setTimeout(r, 20));
     }
     expect(exists).toBe(false);
+  });
+});
+
+describe("two replicas on shared local disk, invalidations over Redis", () => {
+  let bus: RedisServer;
+  let busDir: string;
+  const pair: Replica[] = [];
+  const read = async (replica: Replica, ref: string) => new TextDecoder().decode(await replica.client.readBytes(ref));
+  /** Reads until a read of `expected` is a cache hit (an invalidation still in flight may drop the first fill). */
+  const answeredFromCache = async (replica: Replica, ref: string, expected: string) => {
+    for (const deadline = Date.now() + 2_000; ; ) {
+      const hits = await cacheHits(replica);
+      expect(await read(replica, ref)).toBe(expected);
+      if ((await cacheHits(replica)) > hits) return;
+      if (Date.now() > deadline) throw new Error(`${ref} was not answered from the cache within 2 s`);
+    }
+  };
+
+  beforeAll(async () => {
+    bus = await startRedisServer();
+    busDir = await mkdtemp(join(tmpdir(), "stowd-replicas-local-"));
+    const config = join(busDir, "replica.yaml");
+    await writeFile(
+      config,
+      [
+        "storage:",
+        "  type: local",
+        "  container: b",
+        "  stow:",
+        "    kind: local",
+        "    config:",
+        `      path: ${join(busDir, "data")}`,
+        "  redis:",
+        `    addr: ${bus.addr}`,
+        "  cache:",
+        "    max_size_mbs: 16",
+        "  limits:",
+        "    maxDownloadMBs: 0",
+        "",
+      ].join("\n"),
+    );
+    pair.push(await startReplica(config), await startReplica(config));
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopReplicas(pair);
+    await bus?.stop();
+    if (busDir) await rm(busDir, { recursive: true, force: true });
+  });
+
+  it("while Redis is down neither replica serves what it cached; once it is back invalidations flow again", async () => {
+    const [a, b] = pair as [Replica, Replica];
+    const ref = "file://b/outage/key";
+    await a.client.write(ref, "v1");
+    await answeredFromCache(b, ref, "v1");
+
+    // Redis is killed: each replica notices its subscription closed, drops its cache and reads through.
+    const port = bus.port;
+    await bus.stop();
+    await Promise.all([logged(a, "lost its Redis subscription"), logged(b, "lost its Redis subscription")]);
+    await a.client.write(ref, "v2"); // a cannot tell b
+    const hits = await cacheHits(b);
+    expect(await read(b, ref)).toBe("v2"); // at once, not after a TTL
+    expect(await read(b, ref)).toBe("v2");
+    expect(await cacheHits(b)).toBe(hits); // nothing is cached while Redis is down
+
+    // Redis is back where it was: both subscribe again, cache again, and see each other's writes.
+    bus = await startRedisServer([], { port });
+    await Promise.all([logged(a, "subscribed again"), logged(b, "subscribed again")]);
+    expect(await read(b, ref)).toBe("v2");
+    await a.client.write(ref, "v3");
+    let seen = "";
+    for (const deadline = Date.now() + 2_000; Date.now() < deadline && seen !== "v3"; ) {
+      seen = await read(b, ref);
+      if (seen !== "v3") await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen).toBe("v3");
+    await answeredFromCache(b, ref, "v3"); // and caches again
   });
 });
