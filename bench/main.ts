@@ -43,13 +43,25 @@ function shortPath(file: string): string {
   return rel.startsWith("..") || rel === "" ? file : rel;
 }
 
+/** What BENCHMARKS.md holds from other benchmarks (`npm run bench:list`'s section onwards), kept when this one rewrites the page. */
+function keptSections(markdownFile: string): string {
+  let text = "";
+  try {
+    text = readFileSync(markdownFile, "utf8");
+  } catch {
+    return "";
+  }
+  const at = text.indexOf("<!-- bench:list start -->");
+  return at < 0 ? "" : `\n${text.slice(at)}`;
+}
+
 /** Writes the chart and BENCHMARKS.md under `out` for a results file already there. */
 function writeReport(results: BenchResults, out: string, jsonFile: string): string[] {
   const chartFile = join(out, "bench", "results", "latest.svg");
   const markdownFile = join(out, "BENCHMARKS.md");
   mkdirSync(join(out, "bench", "results"), { recursive: true });
   writeFileSync(chartFile, chartSvg(results));
-  writeFileSync(markdownFile, benchmarksMarkdown(results, relative(out, chartFile), relative(out, jsonFile)));
+  writeFileSync(markdownFile, benchmarksMarkdown(results, relative(out, chartFile), relative(out, jsonFile)) + keptSections(markdownFile));
   return [chartFile, markdownFile];
 }
 

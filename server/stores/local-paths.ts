@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { lstat, mkdir, realpath, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { StowdError } from "../errors.js";
+import { formatReference, type Ref } from "../references/reference.js";
 import { errnoCode, fromFsError } from "./fs-errors.js";
 
 /** The internal directory in the root: temp files and metadata sidecars. */
@@ -21,6 +22,46 @@ export interface LocalLayout {
 
 export function createLayout(realRoot: string): LocalLayout {
   return { root: realRoot, tmpDir: path.join(realRoot, INTERNAL_DIR, "tmp"), metaDir: path.join(realRoot, INTERNAL_DIR, "meta") };
+}
+
+/** One object's place, as the path checks see it. */
+export interface PathTarget {
+  /** The container directory of the reference as given (the root for container ""). */
+  dir: string;
+  /** The object's data file. */
+  file: string;
+  /** The reference as given, for messages. */
+  reference: string;
+  /** Scheme and authority of that reference, to name a conflicting object in messages. */
+  owner: Pick<Ref, "scheme" | "authority">;
+}
+
+/** Directories a write created on the way to its file, so a failed write can remove them again. */
+export interface CreatedDirs {
+  /** The highest directory created (the others are below it). */
+  top?: string;
+}
+
+/**
+ * The object's path under the root with "/" separators: its one identity
+ * (RawStore.identity). `file:///b/k` (container "", key "b/k") and
+ * `file://b/k` (container "b", key "k") both give "b/k". A listing prefix's
+ * identity is a string prefix of the identity of every object under it.
+ */
+export function localIdentity(ref: Pick<Ref, "container" | "key">): string {
+  if (ref.container === "") return ref.key;
+  return ref.key === "" ? `${ref.container}/` : `${ref.container}/${ref.key}`;
+}
+
+/**
+ * The canonical (container, key) of an object, which its sidecar is kept
+ * under: a root-container key with a "/" belongs to the container named by
+ * its first segment (`file:///b/k` is `file://b/k`), so sidecars of objects
+ * written the common way, `file://bucket/key`, stay where they always were.
+ */
+export function canonicalName(container: string, key: string): { container: string; key: string } {
+  const slash = container === "" ? key.indexOf("/") : -1;
+  return slash < 0 ? { container, key } : { container: key.slice(0, slash), key: key.slice(slash + 1) };
 }
 
 function invalid(reference: string, why: string): StowdError {
@@ -88,41 +129,48 @@ export function objectIsDirectory(reference: string): StowdError {
   );
 }
 
-export function ancestorIsObject(reference: string, ancestorKey: string): StowdError {
+/** `ancestorReference` (an object) is on the way to `reference`: the caller's conflict, named by both references. */
+export function ancestorIsObject(reference: string, ancestorReference: string): StowdError {
   return new StowdError(
     "INVALID_ARGUMENT",
-    `cannot store ${reference}: "${ancestorKey}" is an object, and the local store keeps objects as files, so "${ancestorKey}" cannot also be a "directory" of other objects; nothing was written`,
+    `cannot store ${reference}: ${ancestorReference} is an object, and the local store keeps objects as files, so it cannot also be a "directory" or container of other objects; nothing was written`,
     { reference, backend: "local" },
   );
 }
 
-/** Names what blocks the directories of `file` (a link, or a file where a directory should be), for error messages. */
-async function blockingAncestor(layout: LocalLayout, dir: string, file: string, reference: string): Promise<StowdError | undefined> {
-  const parts = path.relative(layout.root, path.dirname(file)).split(path.sep).filter((p) => p !== "");
+/** Names what blocks the directories of the target's file (a link, or an object where a directory should be), for error messages. */
+async function blockingAncestor(layout: LocalLayout, target: PathTarget): Promise<StowdError | undefined> {
+  const parts = path.relative(layout.root, path.dirname(target.file)).split(path.sep).filter((p) => p !== "");
   let at = layout.root;
   for (const part of parts) {
     at = path.join(at, part);
     const stats = await lstat(at).catch(() => undefined);
     if (stats === undefined) return undefined;
-    if (stats.isSymbolicLink()) return symlinkRefused(reference, path.relative(layout.root, at));
+    if (stats.isSymbolicLink()) return symlinkRefused(target.reference, path.relative(layout.root, at));
     if (!stats.isDirectory()) {
-      if (!at.startsWith(dir + path.sep)) {
-        return new StowdError("INTERNAL", `the container directory of ${reference} is not a directory`, { reference, backend: "local" });
-      }
-      return ancestorIsObject(reference, path.relative(dir, at).split(path.sep).join("/"));
+      const inContainer = at.startsWith(target.dir + path.sep);
+      // Outside the container directory only the container directory itself can be in the way: an object at the root (`file:///c` against `file://c/k`).
+      const owner = inContainer ? target.owner : { scheme: target.owner.scheme, authority: "" };
+      const key = path.relative(inContainer ? target.dir : layout.root, at).split(path.sep).join("/");
+      return ancestorIsObject(target.reference, formatReference(owner, key));
     }
   }
   return undefined;
 }
 
+/** The error for a write whose file system call found a file where a directory of its path should be (ENOTDIR). */
+export async function blockedPath(layout: LocalLayout, target: PathTarget, err: unknown): Promise<StowdError> {
+  return (await blockingAncestor(layout, target)) ?? fromFsError(err, target.reference, "resolving the directory of");
+}
+
 /**
- * Checks that the parent directory of `file` is exactly where the lexical
- * path says (no symbolic link on the way; `dir` is under the real root).
- * Returns false when it does not exist (yet). For a write, an object where a
- * directory should be is the directory/object conflict error.
+ * Checks that the parent directory of the target's file is exactly where the
+ * lexical path says (no symbolic link on the way; `dir` is under the real
+ * root). Returns false when it does not exist (yet). For a write, an object
+ * where a directory should be is the directory/object conflict error.
  */
-export async function checkParent(layout: LocalLayout, dir: string, file: string, reference: string, forWrite: boolean): Promise<boolean> {
-  const parent = path.dirname(file);
+export async function checkParent(layout: LocalLayout, target: PathTarget, forWrite: boolean): Promise<boolean> {
+  const parent = path.dirname(target.file);
   let real: string;
   try {
     real = await realpath(parent);
@@ -130,47 +178,57 @@ export async function checkParent(layout: LocalLayout, dir: string, file: string
     const code = errnoCode(err);
     if (code === "ENOENT") return false;
     if (code === "ENOTDIR" && !forWrite) return false; // an ancestor is an object, so this key is not one
-    if (code === "ENOTDIR") throw (await blockingAncestor(layout, dir, file, reference)) ?? fromFsError(err, reference, "resolving the directory of");
-    if (code === "ELOOP") throw symlinkRefused(reference, path.relative(layout.root, parent));
-    throw fromFsError(err, reference, "resolving the directory of");
+    if (code === "ENOTDIR") throw await blockedPath(layout, target, err);
+    if (code === "ELOOP") throw symlinkRefused(target.reference, path.relative(layout.root, parent));
+    throw fromFsError(err, target.reference, "resolving the directory of");
   }
   if (real !== parent) {
     // Both a link pointing outside and one pointing elsewhere inside the root
     // are refused: following either would alias or escape.
-    throw (await blockingAncestor(layout, dir, file, reference)) ?? symlinkRefused(reference, path.relative(layout.root, parent));
+    throw (await blockingAncestor(layout, target)) ?? symlinkRefused(target.reference, path.relative(layout.root, parent));
   }
   return true;
 }
 
-/** Creates the missing directories between the root and `file`, refusing links and files on the way. */
-export async function ensureParent(layout: LocalLayout, dir: string, file: string, reference: string): Promise<void> {
-  const parts = path.relative(layout.root, path.dirname(file)).split(path.sep).filter((p) => p !== "");
+/**
+ * Creates the missing directories between the root and the target's file,
+ * refusing links and files on the way. Records the highest directory it
+ * created in `created`, also when it fails part way.
+ */
+export async function ensureParent(layout: LocalLayout, target: PathTarget, created: CreatedDirs): Promise<void> {
+  const parts = path.relative(layout.root, path.dirname(target.file)).split(path.sep).filter((p) => p !== "");
   let at = layout.root;
   for (const part of parts) {
     at = path.join(at, part);
     try {
       await mkdir(at);
+      created.top ??= at;
       continue;
     } catch (err) {
       if (errnoCode(err) !== "EEXIST") {
-        if (errnoCode(err) === "ENOTDIR") throw (await blockingAncestor(layout, dir, file, reference)) ?? fromFsError(err, reference, "creating the directories of");
-        throw fromFsError(err, reference, "creating the directories of");
+        if (errnoCode(err) === "ENOTDIR") throw await blockedPath(layout, target, err);
+        throw fromFsError(err, target.reference, "creating the directories of");
       }
     }
     const stats = await lstat(at);
-    if (stats.isSymbolicLink()) throw symlinkRefused(reference, path.relative(layout.root, at));
-    if (!stats.isDirectory()) throw (await blockingAncestor(layout, dir, file, reference)) ?? objectIsDirectory(reference);
+    if (stats.isSymbolicLink()) throw symlinkRefused(target.reference, path.relative(layout.root, at));
+    if (!stats.isDirectory()) throw (await blockingAncestor(layout, target)) ?? objectIsDirectory(target.reference);
   }
 }
 
-/** Removes now-empty directories from `from` up to (not including) `stop`. */
+/**
+ * Removes now-empty directories from `from` up to (not including) `stop`.
+ * A level that does not exist (or whose path is too long to exist) is
+ * passed over: a write may have failed part way down its directory chain.
+ */
 export async function pruneEmptyDirs(from: string, stop: string): Promise<void> {
   let at = from;
   while (at.startsWith(stop + path.sep)) {
     try {
       await rmdir(at);
-    } catch {
-      return; // not empty (or already gone / in use): stop climbing
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== "ENOENT" && code !== "ENAMETOOLONG") return; // not empty, or in use: stop climbing
     }
     at = path.dirname(at);
   }

@@ -4,7 +4,9 @@
 // inode, modification time (ns) and size, so a reader that opened a file
 // only trusts metadata written for that file. A sidecar keeps the entry of
 // the previous version too, so a reader that opened the old file just
-// before an overwrite still finds its metadata.
+// before an overwrite still finds its metadata. A sidecar is named after the
+// object's canonical (container, key) (local-paths.ts canonicalName), so every
+// spelling of the object's reference finds the same one.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";

@@ -4,9 +4,12 @@
 // `<root>/.stowd/tmp` (same file system), is fsynced, and is renamed into
 // place under a per-key lock after the preconditions pass. Readers stream
 // from the file they opened, so an overwrite never mixes versions, and no
-// path ever leaves the root (see local-paths.ts).
+// path ever leaves the root (see local-paths.ts). An object has one identity,
+// its path under the root: `file:///b/k` and `file://b/k` share one lock and
+// one sidecar. List resumes by binary search into cached sorted directory
+// listings (local-listing.ts).
 import { randomUUID } from "node:crypto";
-import { constants, type BigIntStats, type Dirent } from "node:fs";
+import { constants, type BigIntStats } from "node:fs";
 import { copyFile, lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { StowdError, unsupported } from "../errors.js";
@@ -17,18 +20,24 @@ import { contentTypeOrDefault } from "./content-type.js";
 import { errnoCode, fromFsError, storeError } from "./fs-errors.js";
 import { createKeyedLock } from "./keyed-lock.js";
 import { compareKeys, decodePageToken, pageKeys, type ResumePoint } from "./list-pages.js";
+import { createDirectoryListings, endOfPrefix, searchNames } from "./local-listing.js";
 import {
   INTERNAL_DIR,
+  blockedPath,
+  canonicalName,
   checkParent,
   containerDir,
   createLayout,
   ensureParent,
+  localIdentity,
   objectIsDirectory,
   objectPath,
   pruneEmptyDirs,
   sidecarPath,
   symlinkRefused,
+  type CreatedDirs,
   type LocalLayout,
+  type PathTarget,
 } from "./local-paths.js";
 import { entryToMeta, identityOf, matchMeta, newEtag, readSidecar, sameIdentity, writeSidecar, type MetaMatch, type SidecarEntry } from "./local-sidecar.js";
 import { checkEtag, checkPreconditions } from "./preconditions.js";
@@ -37,7 +46,15 @@ import type { Capabilities, ObjectMeta, RawStore, ReadResult } from "./raw-store
 export interface LocalStoreOptions {
   /** Directory holding the containers; created when missing. */
   root: string;
+  /**
+   * Bound, in estimated bytes, of the cache of sorted directory listings that
+   * List pages resume from (default 64 MiB: a directory of about a million
+   * short names). A larger directory is read and sorted again for every page.
+   */
+  listingCacheBytes?: number;
 }
+
+export { localIdentity };
 
 const KIND = "local";
 const READ_CHUNK_BYTES = 1 << 20;
@@ -47,6 +64,7 @@ const WRITE_BATCH_BYTES = 256 << 10;
 const STALE_RETRIES = 6;
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 const META_CONCURRENCY = 16;
+const LISTING_CACHE_BYTES = 64 << 20;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export const localStoreCapabilities: Capabilities = {
@@ -59,14 +77,15 @@ export const localStoreCapabilities: Capabilities = {
 };
 
 /** One object's places on disk. */
-interface Location {
-  container: string;
+interface Location extends PathTarget {
+  /** The key as the caller named it (ObjectMeta.key). */
   key: string;
-  reference: string;
-  /** The container directory. */
-  dir: string;
-  file: string;
+  /** The canonical name (local-paths.ts canonicalName): the sidecar is kept, and checked, under it. */
+  canonical: { container: string; key: string };
   sidecar: string;
+  /** Where the sidecar was before names were canonical (container "", key = identity), when that differs. */
+  legacySidecar?: string;
+  /** The object's identity: one lock for every spelling of its reference. */
   lockKey: string;
 }
 
@@ -82,8 +101,6 @@ interface Prepared {
   metadata: Record<string, string>;
   contentMd5?: Uint8Array;
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function pause(attempt: number): Promise<void> {
   await new Promise((resolve) => (attempt < 2 ? setImmediate(resolve) : setTimeout(resolve, 2 ** (attempt - 2))));
@@ -206,63 +223,104 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
   await mkdir(layout.metaDir, { recursive: true });
   await removeStaleTemps(layout.tmpDir);
   const lock = createKeyedLock();
+  const listings = createDirectoryListings({ maxBytes: options.listingCacheBytes ?? LISTING_CACHE_BYTES, hidden: { dir: layout.root, name: INTERNAL_DIR } });
+
+  /** The places of `key` in the container of `owner`, whose directory is `dir` and data file `file`. */
+  function place(owner: Ref, key: string, dir: string, file: string): Location {
+    const canonical = canonicalName(owner.container, key);
+    const identity = localIdentity({ container: owner.container, key });
+    const loc: Location = {
+      key,
+      reference: formatReference(owner, key),
+      owner,
+      dir,
+      file,
+      canonical,
+      sidecar: sidecarPath(layout, canonical.container, canonical.key),
+      lockKey: identity,
+    };
+    if (canonical.container !== "") loc.legacySidecar = sidecarPath(layout, "", identity);
+    return loc;
+  }
 
   function locate(ref: Ref): Location {
     const reference = formatReference(ref, ref.key);
     const dir = containerDir(layout, ref.container, reference);
-    const file = objectPath(dir, ref.container, ref.key, reference);
-    return {
-      container: ref.container,
-      key: ref.key,
-      reference,
-      dir,
-      file,
-      sidecar: sidecarPath(layout, ref.container, ref.key),
-      lockKey: `${ref.container}\0${ref.key}`,
-    };
+    return place(ref, ref.key, dir, objectPath(dir, ref.container, ref.key, reference));
+  }
+
+  /**
+   * The sidecar entries that may describe the file `stats` describes: the
+   * canonical sidecar's, plus, when none of those is for this file, those of
+   * the sidecar the object had before names were canonical.
+   */
+  async function sidecarEntries(loc: Location, stats: BigIntStats): Promise<SidecarEntry[] | undefined> {
+    const entries = await readSidecar(loc.sidecar, loc.canonical.container, loc.canonical.key);
+    if (loc.legacySidecar === undefined) return entries;
+    const identity = identityOf(stats);
+    if (entries?.some((entry) => sameIdentity(entry, identity))) return entries;
+    const legacy = await readSidecar(loc.legacySidecar, "", loc.lockKey);
+    return legacy === undefined ? entries : [...(entries ?? []), ...legacy];
   }
 
   function newTempPath(): string {
     return path.join(layout.tmpDir, `${randomUUID()}.tmp`);
   }
 
-  /** The object at `loc` by lstat (no file opened); "directory" when a directory is there. */
-  async function statObject(loc: Location): Promise<Found | "directory" | undefined> {
+  /**
+   * The object at `loc` by lstat (no file opened); "directory" when a
+   * directory is there. For a write, an object on the way to it is the
+   * conflict error (for a read, it just means this key is not an object).
+   */
+  async function statObject(loc: Location, forWrite: boolean): Promise<Found | "directory" | undefined> {
     for (let attempt = 0; ; attempt++) {
       let stats: BigIntStats;
       try {
         stats = await lstat(loc.file, { bigint: true });
       } catch (err) {
         const code = errnoCode(err);
+        if (code === "ENOTDIR" && forWrite) throw await blockedPath(layout, loc, err);
         if (code === "ENOENT" || code === "ENOTDIR") return undefined;
         throw fromFsError(err, loc.reference, "inspecting");
       }
       if (stats.isSymbolicLink()) throw symlinkRefused(loc.reference, loc.key);
       if (stats.isDirectory()) return "directory";
       if (!stats.isFile()) return undefined;
-      const found = matchMeta(loc.key, stats, await readSidecar(loc.sidecar, loc.container, loc.key), attempt >= STALE_RETRIES);
+      const found = matchMeta(loc.key, stats, await sidecarEntries(loc, stats), attempt >= STALE_RETRIES);
       if (found !== "stale") return { ...found, stats };
       await pause(attempt);
     }
   }
 
-  /** The current object for a mutation; a directory in its place is the conflict error. */
+  /**
+   * The current object for a mutation. Refuses, before any body is taken, a
+   * directory in its place, an object on the way to it, and a path the file
+   * system cannot hold (the lstat answers ENAMETOOLONG even when the parent
+   * directories do not exist yet).
+   */
   async function currentForWrite(loc: Location): Promise<Found | undefined> {
-    if (!(await checkParent(layout, loc.dir, loc.file, loc.reference, true))) return undefined;
-    const found = await statObject(loc);
+    await checkParent(layout, loc, true);
+    const found = await statObject(loc, true);
     if (found === "directory") throw objectIsDirectory(loc.reference);
     return found;
   }
 
-  async function headAt(loc: Location): Promise<Found | undefined> {
-    if (!(await checkParent(layout, loc.dir, loc.file, loc.reference, false))) return undefined;
-    const found = await statObject(loc);
+  /** The object at `loc`, for reads; `parents` shares the parent checks of one listing page. */
+  async function headAt(loc: Location, parents?: Map<string, Promise<boolean>>): Promise<Found | undefined> {
+    const parent = path.dirname(loc.file);
+    let parentOk = parents?.get(parent);
+    if (parentOk === undefined) {
+      parentOk = checkParent(layout, loc, false);
+      parents?.set(parent, parentOk);
+    }
+    if (!(await parentOk)) return undefined;
+    const found = await statObject(loc, false);
     return found === "directory" ? undefined : found;
   }
 
   /** Opens the object's file and finds the metadata of exactly that file. */
   async function openObject(loc: Location): Promise<(Found & { handle: FileHandle }) | undefined> {
-    if (!(await checkParent(layout, loc.dir, loc.file, loc.reference, false))) return undefined;
+    if (!(await checkParent(layout, loc, false))) return undefined;
     for (let attempt = 0; ; attempt++) {
       let handle: FileHandle;
       try {
@@ -279,7 +337,7 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
           await handle.close();
           return undefined;
         }
-        const found = matchMeta(loc.key, stats, await readSidecar(loc.sidecar, loc.container, loc.key), attempt >= STALE_RETRIES);
+        const found = matchMeta(loc.key, stats, await sidecarEntries(loc, stats), attempt >= STALE_RETRIES);
         if (found !== "stale") return { ...found, stats, handle };
       } catch (err) {
         await handle.close();
@@ -294,7 +352,7 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
     return new StowdError("NOT_FOUND", `${loc.reference} does not exist`, { reference: loc.reference, backend: KIND });
   }
 
-  async function renameIntoPlace(loc: Location, tempPath: string): Promise<void> {
+  async function renameIntoPlace(loc: Location, tempPath: string, created: CreatedDirs): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await rename(tempPath, loc.file);
@@ -303,11 +361,11 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
         const code = errnoCode(err);
         if (code === "ENOENT" && attempt < 3) {
           // A concurrent delete pruned the (empty) directory we created: recreate it.
-          await ensureParent(layout, loc.dir, loc.file, loc.reference);
+          await ensureParent(layout, loc, created);
           continue;
         }
         if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") throw objectIsDirectory(loc.reference);
-        if (code === "ENOTDIR") await ensureParent(layout, loc.dir, loc.file, loc.reference); // throws the conflict error
+        if (code === "ENOTDIR") throw await blockedPath(layout, loc, err);
         throw fromFsError(err, loc.reference, "storing");
       }
     }
@@ -333,14 +391,19 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
       if (prepared.contentMd5 !== undefined) entry.contentMd5 = Buffer.from(prepared.contentMd5).toString("base64");
       // Keep the replaced version's entry for readers that still have it open.
       const entries = current?.entry === undefined ? [entry] : [entry, current.entry];
+      const created: CreatedDirs = {};
       try {
-        if (!(await checkParent(layout, loc.dir, loc.file, loc.reference, true))) await ensureParent(layout, loc.dir, loc.file, loc.reference);
-        await writeSidecar(layout, loc.sidecar, loc.container, loc.key, entries, loc.reference);
-        await renameIntoPlace(loc, prepared.tempPath);
+        if (!(await checkParent(layout, loc, true))) await ensureParent(layout, loc, created);
+        await writeSidecar(layout, loc.sidecar, loc.canonical.container, loc.canonical.key, entries, loc.reference);
+        await renameIntoPlace(loc, prepared.tempPath, created);
       } catch (err) {
-        await pruneEmptyDirs(path.dirname(loc.file), loc.dir);
+        // Leave nothing behind: a sidecar for a file that never arrived, directories made for it.
+        if (current === undefined) await rm(loc.sidecar, { force: true }).catch(() => undefined);
+        if (created.top !== undefined) await pruneEmptyDirs(path.dirname(loc.file), path.dirname(created.top));
         throw fromFsError(err, loc.reference, "storing");
       }
+      // The metadata now lives under the canonical name only.
+      if (loc.legacySidecar !== undefined) await rm(loc.legacySidecar, { force: true }).catch(() => undefined);
       await syncDir(path.dirname(loc.file));
       return entryToMeta(loc.key, entry);
     });
@@ -383,6 +446,7 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
         throw fromFsError(err, loc.reference, "deleting");
       }
       await rm(loc.sidecar, { force: true });
+      if (loc.legacySidecar !== undefined) await rm(loc.legacySidecar, { force: true });
       await pruneEmptyDirs(path.dirname(loc.file), loc.dir);
       return true;
     });
@@ -390,42 +454,49 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
 
   /**
    * Yields the keys under `prefix` in listing order (compareKeys) by a
-   * depth-first walk that visits each directory's entries sorted as keys (a
-   * directory "d" sorts as "d/"), skipping subtrees outside the prefix,
-   * already served, or under a rolled-up common prefix.
+   * depth-first walk over each directory's sorted entries (a directory "d"
+   * sorts as "d/"). In each directory it starts by binary search at the
+   * first entry that can hold an unserved key under the prefix, jumps over
+   * the entries under a rolled-up common prefix (`skip.under`, set by the
+   * page builder), and stops after the last entry under the prefix.
    */
-  async function* walkKeys(dir: string, rootContainer: boolean, prefix: string, resume: ResumePoint | undefined, skip: { under?: string }, reference: string): AsyncGenerator<string> {
+  async function* walkKeys(dir: string, prefix: string, resume: ResumePoint | undefined, skip: { under?: string }, reference: string): AsyncGenerator<string> {
     async function* visit(absolute: string, relative: string): AsyncGenerator<string> {
-      let dirents: Dirent<Buffer>[];
-      try {
-        dirents = await readdir(absolute, { withFileTypes: true, encoding: "buffer" });
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code === "ENOENT" || code === "ENOTDIR") return;
-        throw fromFsError(err, reference, "listing");
-      }
-      const entries: Array<{ name: string; key: string; isDir: boolean }> = [];
-      for (const dirent of dirents) {
-        let name: string;
-        try {
-          name = utf8.decode(dirent.name);
-        } catch {
-          continue; // not valid UTF-8: no key can name it
+      const names = await listings.names(absolute, reference);
+      if (names === undefined) return;
+      /** First index that can hold a key at (`inclusive`) or after `target`, a key. */
+      const from = (target: string, inclusive: boolean): number => {
+        if (!target.startsWith(relative)) return compareKeys(target, relative) < 0 ? 0 : names.length;
+        const local = target.slice(relative.length);
+        const at = searchNames(names, local, inclusive);
+        // The directory holding the target sorts before it: start there.
+        const before = names[at - 1];
+        return before !== undefined && before.endsWith("/") && local.startsWith(before) ? at - 1 : at;
+      };
+      let index = from(prefix, true);
+      if (resume !== undefined) index = Math.max(index, from(resume.entry, false));
+      // Past this index no name is under the prefix.
+      const end = prefix.startsWith(relative) ? endOfPrefix(names, prefix.slice(relative.length), index) : names.length;
+      while (index < end) {
+        const under = skip.under;
+        if (under !== undefined) {
+          if (relative.startsWith(under)) return;
+          if (under.startsWith(relative)) {
+            const local = under.slice(relative.length);
+            if ((names[index] as string).startsWith(local)) {
+              index = endOfPrefix(names, local, index);
+              continue;
+            }
+          }
         }
-        if (rootContainer && relative === "" && name === INTERNAL_DIR) continue;
-        if (dirent.isDirectory()) entries.push({ name, key: `${relative}${name}/`, isDir: true });
-        else if (dirent.isFile()) entries.push({ name, key: relative + name, isDir: false });
-        // Symbolic links and special files are not objects and are never followed.
-      }
-      entries.sort((a, b) => compareKeys(a.key, b.key));
-      for (const entry of entries) {
-        if (skip.under !== undefined && entry.key.startsWith(skip.under)) continue;
-        if (entry.isDir) {
-          if (!entry.key.startsWith(prefix) && !prefix.startsWith(entry.key)) continue;
-          if (subtreeServed(entry.key, resume)) continue;
-          yield* visit(path.join(absolute, entry.name), entry.key);
-        } else if (entry.key.startsWith(prefix)) {
-          yield entry.key;
+        const name = names[index++] as string;
+        const key = relative + name;
+        if (name.endsWith("/")) {
+          if (!key.startsWith(prefix) && !prefix.startsWith(key)) continue;
+          if (subtreeServed(key, resume)) continue;
+          yield* visit(path.join(absolute, name.slice(0, -1)), key);
+        } else if (key.startsWith(prefix)) {
+          yield key;
         }
       }
     }
@@ -445,21 +516,13 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
   }
 
   function locationOfListed(prefix: Ref, dir: string, key: string): Location {
-    const reference = formatReference(prefix, key);
-    return {
-      container: prefix.container,
-      key,
-      reference,
-      dir,
-      file: path.join(dir, ...key.split("/")),
-      sidecar: sidecarPath(layout, prefix.container, key),
-      lockKey: `${prefix.container}\0${key}`,
-    };
+    return place(prefix, key, dir, path.join(dir, ...key.split("/")));
   }
 
   return {
     kind: KIND,
     capabilities: localStoreCapabilities,
+    identity: localIdentity,
 
     async head(ref) {
       return (await headAt(locate(ref)))?.meta;
@@ -607,9 +670,10 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
       const resume = decodePageToken(options.pageToken, prefix.key, options.delimiter, reference);
       const dir = await listableDir(prefix, reference);
       const skip: { under?: string } = resume?.isCommonPrefix ? { under: resume.entry } : {};
-      const keys = dir === undefined ? [] : walkKeys(dir, prefix.container === "", prefix.key, resume, skip, reference);
+      const keys = dir === undefined ? [] : walkKeys(dir, prefix.key, resume, skip, reference);
       const page = await pageKeys(keys, prefix.key, options, reference, (commonPrefix) => (skip.under = commonPrefix));
-      const metas = dir === undefined ? [] : await mapLimit(page.keys, META_CONCURRENCY, async (key) => (await headAt(locationOfListed(prefix, dir, key)))?.meta);
+      const parents = new Map<string, Promise<boolean>>();
+      const metas = dir === undefined ? [] : await mapLimit(page.keys, META_CONCURRENCY, async (key) => (await headAt(locationOfListed(prefix, dir, key), parents))?.meta);
       return {
         // An object deleted since the walk is left out.
         objects: metas.filter((meta): meta is ObjectMeta => meta !== undefined),
@@ -627,7 +691,7 @@ export async function createLocalStore(options: LocalStoreOptions): Promise<RawS
       const dir = await listableDir(prefix, reference);
       if (dir === undefined) return 0;
       const keys: string[] = [];
-      for await (const key of walkKeys(dir, prefix.container === "", prefix.key, undefined, {}, reference)) keys.push(key);
+      for await (const key of walkKeys(dir, prefix.key, undefined, {}, reference)) keys.push(key);
       let count = 0;
       await mapLimit(keys, 8, async (key) => {
         throwIfAborted(signal, reference);

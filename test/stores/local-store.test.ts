@@ -3,12 +3,13 @@
 // the file/directory conflict is explained, and a reopened root keeps its objects.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isStowdError, type ErrorReason } from "../../server/errors.js";
 import type { Ref } from "../../server/references/reference.js";
+import { createLayout, sidecarPath } from "../../server/stores/local-paths.js";
 import { createLocalStore } from "../../server/stores/local-store.js";
 import type { RawStore, WriteOptions } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
@@ -195,11 +196,63 @@ describe("local store", () => {
     });
   });
 
+  describe("failed writes leave no directories behind", () => {
+    /** A key under `first` whose full path is `total` bytes: segments of 200 bytes, the last one shorter. */
+    const keyOfPathLength = (first: string, base: string, total: number): string => {
+      const segments = [first];
+      let length = base.length + 1 + first.length;
+      while (length + 201 < total) {
+        segments.push("s".repeat(200));
+        length += 201;
+      }
+      segments.push("f".repeat(Math.min(255, total - length - 1)));
+      return segments.join("/");
+    };
+
+    it.each([
+      ["write", "file:///"],
+      ["append", "file:///"],
+      ["copy", "file:///"],
+      ["write", "file://newbucket/"],
+    ])("%s to a path longer than the file system allows (%s)", async (op, spelling) => {
+      await write("source", "x");
+      const key = keyOfPathLength("deep", root, 5000);
+      const target = spelling === "file:///" ? ref(key) : ref(key.slice("deep/".length), "newbucket");
+      const attempt =
+        op === "write"
+          ? store.write(target, bytes("x"), options(), never)
+          : op === "append"
+            ? store.append(target, bytes("x"), { createIfMissing: true, contentType: "" }, never)
+            : store.copy(ref("source"), target, { preconditions: {} }, never);
+      await expectReason(attempt, "INVALID_REFERENCE");
+      expect((await tree(root)).map((entry) => entry.slice(0, 60))).toEqual(["source"]);
+      expect(await readdir(path.join(root, ".stowd", "tmp"))).toEqual([]);
+    });
+
+    it("a commit that fails after creating directories removes them, the new container included", async () => {
+      // Block the metadata directory of newbucket/p/q with a file, so the commit fails after the data directories exist.
+      const sidecar = sidecarPath(createLayout(await realpath(root)), "newbucket", "p/q");
+      await mkdir(path.dirname(path.dirname(sidecar)), { recursive: true });
+      await writeFile(path.dirname(sidecar), "in the way");
+      await expectReason(write("p/q", "x", "newbucket"), "INTERNAL");
+      expect(await tree(root)).toEqual([]);
+      await expectReason(store.write(ref("newbucket/p/q"), bytes("x"), options(), never), "INTERNAL");
+      expect(await tree(root)).toEqual([]);
+      await expectReason(store.append(ref("p/q", "newbucket"), bytes("x"), { createIfMissing: true, contentType: "" }, never), "INTERNAL");
+      expect(await tree(root)).toEqual([]);
+      // Directories that existed before are kept.
+      await mkdir(path.join(root, "newbucket"));
+      await expectReason(write("p/q", "x", "newbucket"), "INTERNAL");
+      expect(await tree(root)).toEqual(["newbucket"]);
+      expect(await readdir(path.join(root, ".stowd", "tmp"))).toEqual([]);
+    });
+  });
+
   describe("objects versus directories", () => {
     it("refuses to store under a key that is an object, explaining the limitation", async () => {
       await write("a", "object");
       const message = await expectReason(write("a/b", "x"), "INVALID_ARGUMENT");
-      expect(message).toMatch(/"a" is an object/);
+      expect(message).toContain("cannot store file:///a/b: file:///a is an object");
       expect(await readFile(path.join(root, "a"), "utf8")).toBe("object");
     });
 
