@@ -4,12 +4,14 @@
 // before anything else), then every reference it touches is parsed with the
 // services' own parser and checked against the caller's grants
 // (PERMISSION_DENIED naming the operation and reference). One warn log line
-// per denied call, naming the caller but never a token.
+// per denied call, naming the caller but never a token, with its reference
+// and reason masked and bounded as the per-call line does (call-log.ts).
 import type { DescService } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { StowdError } from "../errors.js";
 import { log } from "../observability/log.js";
 import { parsePrefixReference, parseReference } from "../references/reference.js";
+import { loggedReference } from "../services/call-log.js";
 import { authenticate, type Credentials, type Principal } from "./authenticate.js";
 import { allows, prefixesFor } from "./grants.js";
 import { PEER_IDENTITY } from "./peer-identity.js";
@@ -45,8 +47,8 @@ export function withAuthorization<S extends DescService>(service: S, impl: Servi
             rpc,
             code: err.reason,
             caller: principal?.name ?? null,
-            ...(err.facts.reference === undefined ? {} : { reference: err.facts.reference }),
-            reason: err.message,
+            ...(err.facts.reference === undefined ? {} : { reference: loggedReference(err.facts.reference) }),
+            reason: loggedReference(err.message),
           });
         }
         throw err;

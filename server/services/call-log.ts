@@ -31,9 +31,14 @@ export function maskReference(text: string): string {
   return text.replace(/(?<![a-zA-Z0-9+.-])([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/@:\s]*):[^/@\s]*@/g, "$1:***@");
 }
 
-/** A reference as logged: masked first (the password may sit anywhere before the cut), then bounded. */
-function loggedReference(reference: string): string {
-  return boundedText(maskReference(reference), MAX_LOGGED_REFERENCE_BYTES);
+/**
+ * A reference, or a text naming one, as every log line shows it: masked
+ * first (the password may sit anywhere before the cut), then bounded. The
+ * per-call line and the "call denied" line (server/security/authorize.ts)
+ * both log through it.
+ */
+export function loggedReference(text: string): string {
+  return boundedText(maskReference(text), MAX_LOGGED_REFERENCE_BYTES);
 }
 
 interface Referencing {

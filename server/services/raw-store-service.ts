@@ -2,13 +2,23 @@
 // transports (grpc-js on the gRPC port, connect-node on the HTTP port). It
 // parses and validates requests, calls the store tree, and shapes responses;
 // it holds no storage logic of its own.
+//
+// server.maxUploadMBs bounds every object a call creates or grows, on every
+// backend: WriteRaw's body, the object an Append leaves (old size + appended
+// bytes), and the object a CopyRaw creates (the source's size). An Append
+// pins the size it checked (expected_offset) so that no other writer can
+// slip in between the check and the commit, and a CopyRaw pins the source's
+// etag for the same reason.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
-import { StowdError } from "../errors.js";
-import { constructReference, formatReference, parsePrefixReference, parseReference } from "../references/reference.js";
+import { StowdError, isStowdError } from "../errors.js";
+import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
 import type { StoreTree } from "../config/build-store-tree.js";
+import { createKeyedLock } from "../stores/keyed-lock.js";
+import { checkEtag } from "../stores/preconditions.js";
+import type { AppendOptions, ObjectMeta, Preconditions } from "../stores/raw-store.js";
 import { checkedBody } from "./checked-body.js";
 import { frameReadChunks, type ReadFraming } from "./read-framing.js";
 import { toObjectInfo } from "./object-info.js";
@@ -25,7 +35,7 @@ import {
 } from "./validate-request.js";
 
 export interface ServiceLimits {
-  /** Largest object WriteRaw stores; 0 = unlimited. */
+  /** Largest object WriteRaw stores, an Append leaves or a CopyRaw creates; 0 = unlimited. */
   maxUploadBytes: number;
   /** Largest message either listener accepts. */
   maxMessageBytes: number;
@@ -41,10 +51,79 @@ export interface RawStoreServiceOptions {
 export const READ_FRAMING: ReadFraming = { minBytes: 256 * 1024, maxBytes: 1024 * 1024 };
 const DEFAULT_PAGE_SIZE = 1000;
 const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
+/** Attempts of a bounded CopyRaw whose source keeps changing between the size check and the copy. */
+const COPY_ATTEMPTS = 3;
 
 export function createRawStoreService(options: RawStoreServiceOptions): ServiceImpl<typeof RawStoreService> {
   const { version, limits } = options;
   const { root: store, router } = options.tree;
+  /** Bounded appends to one object through this daemon queue, so their pinned offsets do not collide. */
+  const appendLock = createKeyedLock();
+
+  /**
+   * An Append under server.maxUploadMBs: the object's current size is
+   * checked with the appended bytes as they arrive, and pinned as the
+   * expected offset so that the store commits only onto the object that was
+   * checked. A conflict the caller did not ask about (another writer changed
+   * the object meanwhile) is a retryable UNAVAILABLE, as on the backends that
+   * detect it themselves.
+   */
+  async function boundedAppend(ref: Ref, reference: string, chunks: AsyncIterable<Uint8Array>, body: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>, appendOptions: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+    const maxBytes = limits.maxUploadBytes;
+    return appendLock(store.identity(ref), async () => {
+      const base = appendOptions.expectedOffset ?? (await store.head(ref, signal))?.size ?? 0;
+      async function* withinLimit(): AsyncGenerator<Uint8Array> {
+        let size = base;
+        for await (const chunk of chunks) {
+          size += chunk.length;
+          if (size > maxBytes) throw uploadLimitExceeded(`the append to ${reference} would make it ${size} bytes, which`, reference, size, maxBytes, "nothing was appended");
+          yield chunk;
+        }
+      }
+      try {
+        return await store.append(ref, body(withinLimit()), { ...appendOptions, expectedOffset: base }, signal);
+      } catch (err) {
+        const pinnedByUs = appendOptions.expectedOffset === undefined && appendOptions.ifMatchEtag === undefined;
+        if (!pinnedByUs || !isStowdError(err, "PRECONDITION_FAILED")) throw err;
+        throw new StowdError("BACKEND_UNAVAILABLE", `${reference} was changed by another writer during the append; nothing was appended, retry the call`, {
+          reference,
+          cause: err,
+        });
+      }
+    });
+  }
+
+  /**
+   * A CopyRaw under server.maxUploadMBs: the source's size is checked, and
+   * its etag pinned so that the copy is of the object that was checked. A
+   * source that changes in between is checked again.
+   */
+  async function boundedCopy(source: Ref, destination: Ref, req: { sourceReference: string; destinationReference: string }, copyOptions: { preconditions: Preconditions; ifSourceMatchEtag?: string }, signal: AbortSignal): Promise<ObjectMeta> {
+    const maxBytes = limits.maxUploadBytes;
+    for (let attempt = 1; ; attempt++) {
+      const meta = await store.head(source, signal);
+      if (meta === undefined) {
+        throw new StowdError("NOT_FOUND", `${req.sourceReference} does not exist; nothing was copied`, { reference: req.sourceReference });
+      }
+      checkEtag(meta, copyOptions.ifSourceMatchEtag, req.sourceReference, "nothing was copied");
+      if (meta.size > maxBytes) {
+        throw uploadLimitExceeded(`the copy of ${req.sourceReference} (${meta.size} bytes) to ${req.destinationReference}`, req.destinationReference, meta.size, maxBytes, "nothing was copied");
+      }
+      try {
+        return await store.copy(source, destination, { ...copyOptions, ifSourceMatchEtag: meta.etag }, signal);
+      } catch (err) {
+        if (copyOptions.ifSourceMatchEtag !== undefined || !isStowdError(err, "PRECONDITION_FAILED")) throw err;
+        // Ours or the destination's precondition? Ours only if the source changed.
+        if ((await store.head(source, signal))?.etag === meta.etag) throw err;
+        if (attempt >= COPY_ATTEMPTS) {
+          throw new StowdError("BACKEND_UNAVAILABLE", `${req.sourceReference} kept changing during the copy (${attempt} attempts); nothing was copied, retry the call`, {
+            reference: req.sourceReference,
+            cause: err,
+          });
+        }
+      }
+    }
+  }
 
   return {
     async *readRaw(req, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof ReadRawResponseSchema>> {
@@ -90,11 +169,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         requireKey(ref.key, h.reference, "header.reference");
         const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
         if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
-          throw new StowdError("LIMIT_EXCEEDED", `the declared size of ${h.reference} (${declaredSize} bytes) exceeds the upload limit of ${limits.maxUploadBytes} bytes (server.maxUploadMBs = ${limits.maxUploadBytes / 2 ** 20}); nothing was stored`, {
-            reference: h.reference,
-            size: declaredSize,
-            limit: limits.maxUploadBytes,
-          });
+          throw uploadLimitExceeded(`the declared size of ${h.reference} (${declaredSize} bytes)`, h.reference, declaredSize, limits.maxUploadBytes, "nothing was stored");
         }
         const contentMd5 = validateMd5(h.contentMd5, "header.content_md5");
         const writeOptions = {
@@ -127,23 +202,23 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
         requireKey(ref.key, h.reference, "header.reference");
         const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
         const ifMatchEtag = optionalString(h.ifMatchEtag);
-        const body = checkedBody(stream.chunks, {
-          reference: h.reference,
-          signal: ctx.signal,
-          end: requestEndOf(ctx.values, h.reference),
-          maxBytes: limits.maxUploadBytes,
-        });
-        const meta = await store.append(
-          ref,
-          body,
-          {
-            createIfMissing: h.createIfMissing,
-            contentType: validateContentType(h.contentType, "header.content_type"),
-            ...(expectedOffset === undefined ? {} : { expectedOffset }),
-            ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }),
-          },
-          ctx.signal,
-        );
+        const appendOptions: AppendOptions = {
+          createIfMissing: h.createIfMissing,
+          contentType: validateContentType(h.contentType, "header.content_type"),
+          ...(expectedOffset === undefined ? {} : { expectedOffset }),
+          ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }),
+        };
+        const body = (chunks: AsyncIterable<Uint8Array>) =>
+          checkedBody(chunks, {
+            reference: h.reference,
+            signal: ctx.signal,
+            end: requestEndOf(ctx.values, h.reference),
+            maxBytes: limits.maxUploadBytes,
+          });
+        const meta =
+          limits.maxUploadBytes > 0
+            ? await boundedAppend(ref, h.reference, stream.chunks, body, appendOptions, ctx.signal)
+            : await store.append(ref, body(stream.chunks), appendOptions, ctx.signal);
         return { info: toObjectInfo(ref, meta) };
       } finally {
         await stream.release();
@@ -204,15 +279,14 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
       requireKey(source.key, req.sourceReference, "source_reference");
       requireKey(destination.key, req.destinationReference, "destination_reference");
       const ifSourceMatchEtag = optionalString(req.ifSourceMatchEtag);
-      const meta = await store.copy(
-        source,
-        destination,
-        {
-          preconditions: validatePreconditions(req.preconditions, "preconditions"),
-          ...(ifSourceMatchEtag === undefined ? {} : { ifSourceMatchEtag }),
-        },
-        ctx.signal,
-      );
+      const copyOptions = {
+        preconditions: validatePreconditions(req.preconditions, "preconditions"),
+        ...(ifSourceMatchEtag === undefined ? {} : { ifSourceMatchEtag }),
+      };
+      const meta =
+        limits.maxUploadBytes > 0
+          ? await boundedCopy(source, destination, req, copyOptions, ctx.signal)
+          : await store.copy(source, destination, copyOptions, ctx.signal);
       return { info: toObjectInfo(destination, meta) };
     },
 
@@ -265,6 +339,15 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
       };
     },
   };
+}
+
+/** RESOURCE_EXHAUSTED for server.maxUploadMBs, worded like the streamed WriteRaw check (checked-body.ts). */
+function uploadLimitExceeded(what: string, reference: string, size: number, maxBytes: number, nothing: string): StowdError {
+  return new StowdError("LIMIT_EXCEEDED", `${what} exceeds the upload limit of ${maxBytes} bytes (server.maxUploadMBs = ${maxBytes / 2 ** 20}); ${nothing}`, {
+    reference,
+    size,
+    limit: maxBytes,
+  });
 }
 
 function invalidArgument(field: string, message: string): StowdError {

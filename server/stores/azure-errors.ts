@@ -1,10 +1,13 @@
 // Turns @azure/storage-blob failures into StowdErrors, once, at the store's
 // edge: the HTTP status and Azure's error code (x-ms-error-code) decide the
-// reason; network failures and 5xx name the endpoint so an operator sees
-// which backend is down. Also decides which failures are worth a retry.
+// reason. Messages name the reference, what failed and what to do, never the
+// endpoint or the storage account: network failures, 5xx and a missing
+// container are logged with both, so an operator sees which backend is down
+// (backend-error-text.ts). Also decides which failures are worth a retry.
 import { RestError } from "@azure/storage-blob";
 import { StowdError, isStowdError } from "../errors.js";
 import { abortError } from "./abort.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
 
 export const KIND = "azure";
 
@@ -51,37 +54,48 @@ export interface FailContext {
   signal: AbortSignal;
   /** The container, for ContainerNotFound. */
   container: string;
+  /** The storage account, for the daemon's log (never sent to a client). */
   account: string;
-  /** The blob service URL (no credentials), for unreachable-backend errors. */
+  /** The blob service URL (no credentials), for the daemon's log (never sent to a client). */
   endpoint: string;
+  /** What was attempted, for the log; default "a call". */
+  operation?: string;
 }
 
 /** The StowdError for a failed backend call. */
 export function toStowdError(err: unknown, ctx: FailContext): StowdError {
   if (ctx.signal.aborted) return abortError(ctx.signal, ctx.reference);
-  if (isStowdError(err)) return err;
+  const where: BackendWhereabouts = { backend: KIND, endpoint: ctx.endpoint, account: ctx.account };
+  const report = (error: StowdError, always = false) => reportBackendFailure(error, where, { operation: ctx.operation ?? "a call", cause: err, always });
+  if (isStowdError(err)) {
+    const message = messageWithoutEndpoint(err.message, ctx.endpoint);
+    return message === err.message ? err : report(new StowdError(err.reason, message, err.facts));
+  }
   const { reference } = ctx;
   const facts = { reference, backend: KIND, cause: err };
   const failure = azureFailure(err);
   if (failure === undefined) {
-    return new StowdError("INTERNAL", `the azure backend failed on ${reference}: ${err instanceof Error ? err.message : String(err)}`, facts);
+    return report(new StowdError("INTERNAL", `the azure backend failed on ${reference}: ${withoutWhereabouts(err instanceof Error ? err.message : String(err), where)}`, facts));
   }
   const { status, code } = failure;
   const detail = code === "" ? `HTTP ${status}` : `${code}${status === undefined ? "" : `, HTTP ${status}`}`;
   if (status === undefined || status === 0) {
-    return new StowdError("BACKEND_UNAVAILABLE", `the azure endpoint ${ctx.endpoint} could not be reached for ${reference} (${detail})`, facts);
+    return report(new StowdError("BACKEND_UNAVAILABLE", `the azure backend could not be reached for ${reference} (${detail}); retry later (the daemon's log names the endpoint)`, facts));
   }
   if (status === 404 && code === "ContainerNotFound") {
-    return new StowdError(
-      "NOT_FOUND",
-      `container "${ctx.container}" does not exist in azure storage account "${ctx.account}" (${ctx.endpoint}); stowd does not create containers, so create it or fix the reference ${reference}`,
-      facts,
+    return report(
+      new StowdError(
+        "NOT_FOUND",
+        `container "${ctx.container}" does not exist in the azure backend's storage account; stowd does not create containers, so create it or fix the reference ${reference}`,
+        facts,
+      ),
+      true,
     );
   }
   if (status === 404) return new StowdError("NOT_FOUND", `${reference} does not exist`, facts);
-  if (status === 401) return new StowdError("UNAUTHENTICATED", `the azure backend did not accept the credentials for ${reference} (${detail})`, facts);
+  if (status === 401) return report(new StowdError("UNAUTHENTICATED", `the azure backend did not accept the credentials for ${reference} (${detail})`, facts));
   if (status === 403) {
-    return new StowdError("PERMISSION_DENIED", `the azure backend refused access to ${reference} (${detail}); check the account key or the permissions of the identity`, facts);
+    return report(new StowdError("PERMISSION_DENIED", `the azure backend refused access to ${reference} (${detail}); check the account key or the permissions of the identity`, facts));
   }
   if (status === 409 && code === "BlobAlreadyExists") return new StowdError("ALREADY_EXISTS", `${reference} already exists; nothing was written`, facts);
   if (status === 409 && code === "BlockCountExceedsLimit") {
@@ -103,7 +117,9 @@ export function toStowdError(err: unknown, ctx: FailContext): StowdError {
     return new StowdError("INVALID_REFERENCE", `azure refused the name of ${reference} (${detail})`, { ...facts, field: "reference" });
   }
   if (status === 408 || status === 429 || status >= 500) {
-    return new StowdError("BACKEND_UNAVAILABLE", `the azure endpoint ${ctx.endpoint} failed for ${reference} (${detail})`, facts);
+    return report(new StowdError("BACKEND_UNAVAILABLE", `the azure backend failed for ${reference} (${detail}); retry later`, facts));
   }
-  return new StowdError("INTERNAL", `the azure backend refused a request for ${reference} (${detail}): ${err instanceof Error ? err.message.split("\n")[0] : ""}`, facts);
+  return report(
+    new StowdError("INTERNAL", `the azure backend refused a request for ${reference} (${detail}): ${err instanceof Error ? withoutWhereabouts(err.message, where) : ""}`, facts),
+  );
 }

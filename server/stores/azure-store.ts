@@ -244,7 +244,7 @@ export function createAzureStore(options: AzureStoreOptions): RawStore {
       const host = ref.authority.slice(at + 1).toLowerCase();
       const hostAccount = host.split(".")[0] ?? "";
       if (hostAccount !== account.toLowerCase()) {
-        throw bad(`the reference names storage account "${hostAccount}", but this azure backend is configured for "${account}"`);
+        throw bad(`the reference names storage account "${hostAccount}", which is not the account this azure backend serves; use abfs://container/key or name the daemon's account`);
       }
     }
     if (!/^(\$root|\$web|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62})$/.test(ref.container)) {

@@ -5,7 +5,10 @@
 // `code`), node-fetch system errors (`code` = ECONNREFUSED, ...), and for
 // resumable uploads with retries off, a plain Error whose message is all
 // that is left ("Retry limit exceeded - ... code: ECONNREFUSED").
+// Messages name the reference, what failed and what to do, never the
+// endpoint: that goes to the daemon's log (backend-error-text.ts).
 import { StowdError } from "../errors.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
 
 const KIND = "gcs";
 const NETWORK = /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ESOCKETTIMEDOUT|socket hang up|other side closed|premature close)\b/i;
@@ -57,24 +60,29 @@ export interface GcsErrorContext {
   reference: string;
   /** What was attempted, e.g. "reading". */
   doing: string;
-  /** The API endpoint, named in UNAVAILABLE errors. */
+  /** The API endpoint, for the daemon's log (never sent to a client). */
   endpoint: string;
 }
 
 /** The StowdError for a failure the caller did not handle itself (404 and 412 usually are). */
 export function gcsError(err: unknown, { reference, doing, endpoint }: GcsErrorContext): StowdError {
-  if (err instanceof StowdError) return err;
+  const where: BackendWhereabouts = { backend: KIND, endpoint };
+  const report = (error: StowdError) => reportBackendFailure(error, where, { operation: `${doing} ${reference}`, cause: err });
+  if (err instanceof StowdError) {
+    const message = messageWithoutEndpoint(err.message, endpoint);
+    return message === err.message ? err : report(new StowdError(err.reason, message, err.facts));
+  }
   const facts = { reference, backend: KIND, cause: err };
-  const detail = messageOf(err).split("\n")[0]?.slice(0, 300) ?? "";
+  const detail = withoutWhereabouts(messageOf(err), where);
   const status = gcsStatus(err);
   if (status !== undefined) {
     switch (status) {
       case 400:
         return new StowdError("INVALID_ARGUMENT", `GCS refused ${doing} ${reference}: ${detail}`, facts);
       case 401:
-        return new StowdError("UNAUTHENTICATED", `GCS did not accept stowd's credentials while ${doing} ${reference}: ${detail}`, facts);
+        return report(new StowdError("UNAUTHENTICATED", `GCS did not accept stowd's credentials while ${doing} ${reference}: ${detail}`, facts));
       case 403:
-        return new StowdError("PERMISSION_DENIED", `GCS denied ${doing} ${reference} (403): ${detail}; check the service account's IAM roles on the bucket`, facts);
+        return report(new StowdError("PERMISSION_DENIED", `GCS denied ${doing} ${reference} (403): ${detail}; check the service account's IAM roles on the bucket`, facts));
       case 404:
         return new StowdError("NOT_FOUND", `${reference} does not exist`, facts);
       case 409:
@@ -83,24 +91,24 @@ export function gcsError(err: unknown, { reference, doing, endpoint }: GcsErrorC
       case 416:
         return new StowdError("OUT_OF_RANGE", `the range is past the end of ${reference}`, facts);
       case 429:
-        return new StowdError("BACKEND_UNAVAILABLE", `GCS at ${endpoint} is throttling requests (429) while ${doing} ${reference}; retries ran out`, facts);
+        return report(new StowdError("BACKEND_UNAVAILABLE", `GCS is throttling requests (429) while ${doing} ${reference}; retries ran out, retry later`, facts));
       default:
         if (status >= 500) {
-          return new StowdError("BACKEND_UNAVAILABLE", `GCS at ${endpoint} failed with ${status} while ${doing} ${reference}; retries ran out: ${detail}`, facts);
+          return report(new StowdError("BACKEND_UNAVAILABLE", `GCS failed with ${status} while ${doing} ${reference}; retries ran out, retry later: ${detail}`, facts));
         }
-        return new StowdError("INTERNAL", `GCS answered ${status} while ${doing} ${reference}: ${detail}`, facts);
+        return report(new StowdError("INTERNAL", `GCS answered ${status} while ${doing} ${reference}: ${detail}`, facts));
     }
   }
   if (isRequestTimeout(err)) {
-    return new StowdError("DEADLINE_EXCEEDED", `GCS at ${endpoint} did not answer in time while ${doing} ${reference}`, facts);
+    return report(new StowdError("DEADLINE_EXCEEDED", `GCS did not answer in time while ${doing} ${reference}`, facts));
   }
   const code = networkCode(err);
   if (code !== undefined) {
-    return new StowdError("BACKEND_UNAVAILABLE", `cannot reach GCS at ${endpoint} (${code}) while ${doing} ${reference}`, facts);
+    return report(new StowdError("BACKEND_UNAVAILABLE", `cannot reach GCS (${code}) while ${doing} ${reference}; retry later (the daemon's log names the endpoint)`, facts));
   }
   const errorCode = field(err, "code");
   if (errorCode === "CONTENT_DOWNLOAD_MISMATCH") {
     return new StowdError("CHECKSUM_MISMATCH", `the bytes GCS sent for ${reference} do not match its stored checksum`, facts);
   }
-  return new StowdError("INTERNAL", `the gcs backend failed while ${doing} ${reference}: ${detail}`, facts);
+  return report(new StowdError("INTERNAL", `the gcs backend failed while ${doing} ${reference}: ${detail}`, facts));
 }

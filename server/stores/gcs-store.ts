@@ -292,7 +292,7 @@ export function createGcsStore(options: GcsStoreOptions = {}): RawStore {
   }
 
   function bucketMissing(bucket: string, reference: string): StowdError {
-    return new StowdError("NOT_FOUND", `the GCS bucket "${bucket}" does not exist at ${endpoint}; stowd does not create buckets, so create it first`, { reference, backend: KIND });
+    return new StowdError("NOT_FOUND", `the GCS bucket "${bucket}" does not exist; stowd does not create buckets, so create it first`, { reference, backend: KIND });
   }
 
   /**

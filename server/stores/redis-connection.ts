@@ -14,6 +14,7 @@
 // UNAVAILABLE naming its address.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { StowdError, isStowdError } from "../errors.js";
+import { reportBackendFailure, withoutWhereabouts } from "./backend-error-text.js";
 import { abortError } from "./abort.js";
 import type { RedisScript } from "./redis-scripts.js";
 import { withRetries, type RetryPolicy } from "./retry.js";
@@ -104,20 +105,24 @@ function toStowdError(err: unknown, call: RedisCall, address: string): StowdErro
   if (isStowdError(err)) return err;
   if (call.signal.aborted) return abortError(call.signal, call.reference);
   const facts = { reference: call.reference, backend: KIND, cause: err };
-  const what = `${call.operation}: the redis backend at ${address}`;
+  // Clients learn what failed, not where Redis lives: the address goes to the log (backend-error-text.ts).
+  const where = { backend: KIND, endpoint: address };
+  const what = `${call.operation}: the redis backend`;
+  const said = (text: string) => withoutWhereabouts(text, where);
+  const report = (error: StowdError) => reportBackendFailure(error, where, { operation: call.operation, cause: err });
   if (isReplyError(err)) {
     const prefix = replyPrefix(err);
     if (AUTH_REPLIES.has(prefix) || /^ERR (AUTH|invalid password)/i.test(err.message)) {
-      return new StowdError("UNAUTHENTICATED", `${what} refused the credentials: ${err.message}`, facts);
+      return report(new StowdError("UNAUTHENTICATED", `${what} refused the daemon's credentials: ${said(err.message)}`, facts));
     }
-    if (prefix === "NOPERM") return new StowdError("PERMISSION_DENIED", `${what} refused the command: ${err.message}`, facts);
+    if (prefix === "NOPERM") return report(new StowdError("PERMISSION_DENIED", `${what} refused the command: ${said(err.message)}`, facts));
     if (prefix === "OOM") {
-      return new StowdError("LIMIT_EXCEEDED", `${what} is out of memory (maxmemory); nothing was changed: ${err.message}`, facts);
+      return report(new StowdError("LIMIT_EXCEEDED", `${what} is out of memory (maxmemory); nothing was changed: ${said(err.message)}`, facts));
     }
-    if (TRANSIENT_REPLIES.has(prefix)) return new StowdError("BACKEND_UNAVAILABLE", `${what} is not serving requests: ${err.message}`, facts);
-    return new StowdError("INTERNAL", `${what} answered with an error: ${err.message}`, facts);
+    if (TRANSIENT_REPLIES.has(prefix)) return report(new StowdError("BACKEND_UNAVAILABLE", `${what} is not serving requests: ${said(err.message)}`, facts));
+    return report(new StowdError("INTERNAL", `${what} answered with an error: ${said(err.message)}`, facts));
   }
-  return new StowdError("BACKEND_UNAVAILABLE", `${what} is unavailable: ${describe(err)}`, facts);
+  return report(new StowdError("BACKEND_UNAVAILABLE", `${what} is unavailable: ${said(describe(err))}`, facts));
 }
 
 /** Rejects with the signal's reason when it aborts. */
@@ -195,7 +200,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
 
   /** Resolves once the client is ready; rejects on a failed connection attempt or when `signal` aborts. */
   async function ready(signal: AbortSignal): Promise<void> {
-    if (closed) throw new StowdError("BACKEND_UNAVAILABLE", `the redis store for ${address} is closed`, { backend: KIND });
+    if (closed) throw new StowdError("BACKEND_UNAVAILABLE", "the redis store is closed (the daemon is shutting down)", { backend: KIND });
     if (client.status === "ready") return;
     signal.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
@@ -225,7 +230,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
           await ready(signal);
           return raceSignal(fn(commands), signal);
         },
-        { policy, signal: call.signal, idempotent: call.idempotent, isRetryable, backend: KIND, operation: `${call.operation} (redis at ${address})` },
+        { policy, signal: call.signal, idempotent: call.idempotent, isRetryable, backend: KIND, operation: call.operation },
       );
     } catch (err) {
       throw toStowdError(err, call, address);
@@ -252,7 +257,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     async close() {
       if (closed) return;
       closed = true;
-      for (const waiter of waiters) waiter.reject(new StowdError("BACKEND_UNAVAILABLE", `the redis store for ${address} is closed`, { backend: KIND }));
+      for (const waiter of waiters) waiter.reject(new StowdError("BACKEND_UNAVAILABLE", "the redis store is closed (the daemon is shutting down)", { backend: KIND }));
       waiters.clear();
       if (client.status === "ready") {
         // QUIT lets in-flight replies arrive; a server that stopped answering is dropped.

@@ -1,6 +1,9 @@
 // Converts S3 SDK and network errors into StowdErrors, once, keeping the
 // cause, and tells the retry loop which failures are worth another attempt.
+// Messages name the reference, what failed and what to do, never the
+// endpoint: that goes to the daemon's log (backend-error-text.ts).
 import { StowdError } from "../errors.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
 
 export const S3_KIND = "s3";
 
@@ -9,7 +12,7 @@ export interface S3ErrorContext {
   /** The reference the call was about (an object or a prefix). */
   reference: string;
   bucket: string;
-  /** The endpoint URL, so an operator sees which server failed. */
+  /** The endpoint URL, for the daemon's log (never sent to a client). */
   endpoint: string;
   /** What was attempted, e.g. "HEAD", "PUT", "LIST". */
   operation: string;
@@ -69,21 +72,27 @@ export function isRetryableS3Error(err: unknown): boolean {
   return isNetworkError(err);
 }
 
-function describe(err: unknown): string {
+function whereabouts(ctx: S3ErrorContext): BackendWhereabouts {
+  return { backend: S3_KIND, endpoint: ctx.endpoint };
+}
+
+/** The status, code and message of an S3 failure, without the endpoint's whereabouts. */
+function describe(err: unknown, ctx: S3ErrorContext): string {
   const status = s3Status(err);
   const code = s3Code(err);
-  const message = String((err as SdkErrorShape | null)?.message ?? "");
+  const message = withoutWhereabouts(String((err as SdkErrorShape | null)?.message ?? ""), whereabouts(ctx));
   const detail = message !== "" && message !== "UnknownError" && message !== code ? `: ${message}` : "";
   return status === undefined ? `${code}${detail}` : `HTTP ${status} ${code}${detail}`;
 }
 
 /** The error for a bucket that does not exist. stowd never creates buckets (Flyte did, and lost the write). */
 export function noSuchBucket(ctx: S3ErrorContext, cause?: unknown): StowdError {
-  return new StowdError(
+  const error = new StowdError(
     "NOT_FOUND",
-    `bucket "${ctx.bucket}" does not exist at ${ctx.endpoint}; stowd does not create buckets: create it, or correct the container of ${ctx.reference}`,
+    `bucket "${ctx.bucket}" does not exist on the s3 backend; stowd does not create buckets: create it, or correct the container of ${ctx.reference}`,
     { reference: ctx.reference, backend: S3_KIND, ...(cause === undefined ? {} : { cause }) },
   );
+  return reportBackendFailure(error, whereabouts(ctx), { operation: ctx.operation, cause, always: true });
 }
 
 /**
@@ -91,29 +100,37 @@ export function noSuchBucket(ctx: S3ErrorContext, cause?: unknown): StowdError {
  * calls that send preconditions or ranges refine them with what they know.
  */
 export function fromS3Error(err: unknown, ctx: S3ErrorContext): StowdError {
-  if (err instanceof StowdError) return err;
+  if (err instanceof StowdError) {
+    // Errors stowd built on the way (the retry loop's timeout names the endpoint for the log).
+    const message = messageWithoutEndpoint(err.message, ctx.endpoint);
+    if (message === err.message) return err;
+    return reportBackendFailure(new StowdError(err.reason, message, err.facts), whereabouts(ctx), { operation: ctx.operation, cause: err });
+  }
   const status = s3Status(err);
   const code = s3Code(err);
   const facts = { reference: ctx.reference, backend: S3_KIND, cause: err };
-  const what = `${ctx.operation} ${ctx.reference} at ${ctx.endpoint}`;
+  const what = `${ctx.operation} ${ctx.reference}`;
+  const report = (error: StowdError) => reportBackendFailure(error, whereabouts(ctx), { operation: ctx.operation, cause: err });
   if (code === "NoSuchBucket") return noSuchBucket(ctx, err);
   if (code === "NoSuchUpload") {
-    return new StowdError("INTERNAL", `${what} failed: the multipart upload was aborted by someone else (${describe(err)}); nothing was written`, facts);
+    return report(new StowdError("INTERNAL", `${what} failed: the multipart upload was aborted by someone else (${describe(err, ctx)}); nothing was written`, facts));
   }
   if (code === "NoSuchKey" || code === "NotFound" || status === 404) {
     return new StowdError("NOT_FOUND", `${ctx.reference} does not exist`, facts);
   }
-  if (status === 401) return new StowdError("UNAUTHENTICATED", `${what} was refused (${describe(err)}): check the S3 credentials`, facts);
+  if (status === 401) return report(new StowdError("UNAUTHENTICATED", `${what} was refused (${describe(err, ctx)}): check the S3 credentials`, facts));
   if (status === 403) {
-    return new StowdError("PERMISSION_DENIED", `${what} was refused (${describe(err)}): check the S3 credentials and the bucket policy`, facts);
+    return report(new StowdError("PERMISSION_DENIED", `${what} was refused (${describe(err, ctx)}): check the S3 credentials and the bucket policy`, facts));
   }
   if (status === 412) return new StowdError("PRECONDITION_FAILED", `${ctx.reference} does not meet the precondition of ${ctx.operation}; nothing was changed`, facts);
   if (status === 416) return new StowdError("OUT_OF_RANGE", `the requested range is outside ${ctx.reference}`, facts);
   if (status === 400 || code === "KeyTooLongError" || code === "MetadataTooLarge" || code === "InvalidArgument") {
-    return new StowdError("INVALID_ARGUMENT", `${what} was rejected as invalid (${describe(err)})`, facts);
+    return new StowdError("INVALID_ARGUMENT", `${what} was rejected as invalid (${describe(err, ctx)})`, facts);
   }
   if (status === undefined ? isNetworkError(err) : isRetryableS3Error(err)) {
-    return new StowdError("BACKEND_UNAVAILABLE", `${what} failed: the S3 endpoint ${ctx.endpoint} is unavailable (${describe(err)})`, facts);
+    return report(
+      new StowdError("BACKEND_UNAVAILABLE", `${what} failed: the s3 backend is unavailable (${describe(err, ctx)}); retry later (the daemon's log names the endpoint)`, facts),
+    );
   }
-  return new StowdError("INTERNAL", `${what} failed (${describe(err)})`, facts);
+  return report(new StowdError("INTERNAL", `${what} failed (${describe(err, ctx)})`, facts));
 }

@@ -45,6 +45,7 @@ import { checkEtag, checkPreconditions } from "./preconditions.js";
 import type { Capabilities, ObjectMeta, Preconditions, RangeRequest, RawStore, ReadResult, WriteOptions } from "./raw-store.js";
 import { containerKeyIdentity } from "./object-identity.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./retry.js";
+import { withoutWhereabouts } from "./backend-error-text.js";
 import { S3_KIND, fromS3Error, isRetryableS3Error, noSuchBucket, s3Code, s3Status } from "./s3-errors.js";
 import { createPartReader, mapLimit, uploadParts, type BodyPart, type PartReader, type UploadedPart } from "./s3-multipart.js";
 
@@ -461,7 +462,7 @@ export function createS3Store(options: S3StoreOptions = {}): RawStore {
     const out = await call("CREATE MULTIPART UPLOAD", loc, signal, { idempotent: true, isRetryable: (err) => s3Code(err) === "ECONNREFUSED" || s3Status(err) === 503 }, (s) =>
       client.send(new CreateMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, ContentType: contentType, Metadata: metadata }), { abortSignal: s }),
     );
-    if (out.UploadId === undefined) throw new StowdError("INTERNAL", `${endpoint} answered CreateMultipartUpload for ${loc.reference} without an upload id`, { reference: loc.reference, backend: KIND });
+    if (out.UploadId === undefined) throw new StowdError("INTERNAL", `S3 answered CreateMultipartUpload for ${loc.reference} without an upload id`, { reference: loc.reference, backend: KIND });
     return out.UploadId;
   }
 
@@ -664,7 +665,7 @@ export function createS3Store(options: S3StoreOptions = {}): RawStore {
           }
         } catch (err) {
           if (isStowdError(err)) throw err;
-          throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from ${endpoint} broke off after ${received} of ${length} bytes: ${String(err)}`, {
+          throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from S3 broke off after ${received} of ${length} bytes: ${withoutWhereabouts(String(err), { backend: KIND, endpoint })}`, {
             reference: loc.reference,
             backend: KIND,
             cause: err,
@@ -673,7 +674,7 @@ export function createS3Store(options: S3StoreOptions = {}): RawStore {
           await close();
         }
         if (received !== length) {
-          throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from ${endpoint} ended after ${received} of ${length} bytes`, { reference: loc.reference, backend: KIND });
+          throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from S3 ended after ${received} of ${length} bytes`, { reference: loc.reference, backend: KIND });
         }
       }
       return { meta, offset, length, body: body(), close };

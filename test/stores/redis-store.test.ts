@@ -418,7 +418,7 @@ for (const kind of ["single", "cluster"] as const) {
       });
     });
 
-    it("answers a missing server with UNAVAILABLE naming its address", async () => {
+    it("answers a missing server with UNAVAILABLE, without telling the client its address", async () => {
       const port = await new Promise<number>((resolve) => {
         const probe = net.createServer().listen(0, "127.0.0.1", () => {
           const address = probe.address();
@@ -432,7 +432,7 @@ for (const kind of ["single", "cluster"] as const) {
       const started = Date.now();
       const failure = await reason(gone.head(ref("x"), never));
       expect(failure.reason).toBe("BACKEND_UNAVAILABLE");
-      expect(failure.message).toContain(`127.0.0.1:${port}`);
+      expect(failure.message).not.toContain(`127.0.0.1:${port}`); // the address goes to the daemon log, not to clients
       expect(Date.now() - started).toBeLessThan(5_000);
     });
   });
@@ -459,7 +459,7 @@ describe("redis store deadlines", () => {
         const started = Date.now();
         const failure = await reason(call());
         expect(failure.reason).toBe("DEADLINE_EXCEEDED");
-        expect(failure.message).toContain(`127.0.0.1:${port}`);
+        expect(failure.message).not.toContain(`127.0.0.1:${port}`);
         expect(Date.now() - started).toBeLessThan(totalTimeoutMs + 1_000);
       }
       expect(sockets.size).toBeGreaterThan(0);
@@ -526,7 +526,7 @@ describe("redis credentials", () => {
       expect((await readAll(good, ref)).bytes.toString()).toBe("secret data");
       const failure = await reason(bad.head(ref, never));
       expect(failure.reason).toBe("UNAUTHENTICATED");
-      expect(failure.message).toContain(secured.addr);
+      expect(failure.message).not.toContain(secured.addr);
     } finally {
       await Promise.all([good.close(), bad.close()]);
       await secured.stop();

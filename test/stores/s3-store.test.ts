@@ -420,7 +420,7 @@ describe("s3 store on Ceph RGW", () => {
           const started = Date.now();
           const err = await expectReason(call(), "DEADLINE_EXCEEDED");
           expect(Date.now() - started).toBeLessThan(2_500);
-          expect(err.message).toContain(`127.0.0.1:${port}`);
+          expect(err.message).not.toContain(`127.0.0.1:${port}`); // the endpoint goes to the daemon log, not to clients
         }
         expect(sockets.size).toBeGreaterThan(0);
       } finally {
@@ -430,7 +430,7 @@ describe("s3 store on Ceph RGW", () => {
       }
     });
 
-    it("answers an endpoint that refuses connections with UNAVAILABLE naming it, after retries", async () => {
+    it("answers an endpoint that refuses connections with UNAVAILABLE, after retries, without naming it to the client", async () => {
       const port = await freePort();
       const down = createS3Store({
         endpoint: `http://127.0.0.1:${port}`,
@@ -440,7 +440,7 @@ describe("s3 store on Ceph RGW", () => {
       try {
         const ref: Ref = { scheme: "s3", container: "b", authority: "b", key: "k" };
         const err = await expectReason(down.head(ref, never), "BACKEND_UNAVAILABLE");
-        expect(err.message).toContain(`http://127.0.0.1:${port}`);
+        expect(err.message).not.toContain(`127.0.0.1:${port}`);
         await expectReason(down.list(ref, { pageSize: 5, pageToken: "", delimiter: "/" }, never), "BACKEND_UNAVAILABLE");
       } finally {
         await down.close();
