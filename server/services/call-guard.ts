@@ -4,7 +4,8 @@
 //   - admits the call or refuses it (call-limits.ts: concurrency, shutdown)
 //     and arms its deadline and idle-stream timers;
 //   - charges the data chunks of streams to the in-flight byte budget
-//     (stream-budget.ts), so readers and writers wait instead of buffering;
+//     (stream-budget.ts), each stream to its own share: writers wait instead
+//     of buffering, readers send smaller messages when it is contended;
 //   - counts the payload bytes in and out and logs one line per call
 //     (call-log.ts).
 import type { DescService } from "@bufbuild/protobuf";
@@ -13,8 +14,8 @@ import { nextOrAbort } from "../next-or-abort.js";
 import { type AdmittedCall, type CallLimits } from "./call-limits.js";
 import { type CallRecord, logCall, payloadBytes, REQUEST_ID_HEADER, referencesOf, requestIdOf } from "./call-log.js";
 import { toConnectError } from "./error-boundary.js";
-import { READ_FRAMING } from "./raw-store-service.js";
-import type { StreamBudget } from "./stream-budget.js";
+import { splitChunkMessage } from "./read-framing.js";
+import type { StreamShare } from "./stream-budget.js";
 
 type AnyImpl = Record<string, (...args: never[]) => unknown>;
 
@@ -43,37 +44,40 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
           const record = begin(ctx, req);
           let call: AdmittedCall | undefined;
           let error: ConnectError | undefined;
+          let share: StreamShare | undefined;
           try {
             call = limits.admit(ctx, true);
+            share = budget.openStream();
             const it = (fn(req, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
             try {
               for (;;) {
-                // Reserve a whole chunk before pulling it, so a waiting
-                // reader holds no bytes; keep what the chunk really is until
-                // the transport has sent it and asks for the next message.
-                const reserved = await takeBudget(budget, READ_FRAMING.maxBytes, ctx.signal, call);
-                let next: IteratorResult<unknown>;
-                try {
-                  next = await it.next();
-                } catch (err) {
-                  budget.release(reserved);
-                  throw err;
+                // The next message is pulled once the last one is sent, so a
+                // stream holds at most one (a ReadRaw chunk: up to 1 MiB of
+                // its store's read). It goes out in pieces of what the stream
+                // may take from the budget now: the whole message when the
+                // budget is free, its share or reserve when it is contended
+                // (stream-budget.ts). A read never waits for the budget: a
+                // header or a small chunk always fits the reserve, and many
+                // readers each move in smaller pieces instead of taking turns.
+                const next = await it.next();
+                if (next.done === true) return;
+                let rest: unknown = next.value;
+                while (rest !== undefined) {
+                  const size = payloadBytes(rest);
+                  // At least 1 byte: the stream holds nothing here, and a
+                  // stream holding nothing always gets its reserve.
+                  const held = size === 0 ? 0 : share.takeUpTo(size);
+                  const [piece, later] = splitChunkMessage(rest, held);
+                  rest = later;
+                  record.bytesOut += payloadBytes(piece);
+                  call.touch();
+                  try {
+                    yield piece;
+                  } finally {
+                    share.release(held);
+                  }
+                  call.touch();
                 }
-                if (next.done === true) {
-                  budget.release(reserved);
-                  return;
-                }
-                const size = payloadBytes(next.value);
-                const held = Math.min(size, reserved);
-                budget.release(reserved - held);
-                record.bytesOut += size;
-                call.touch();
-                try {
-                  yield next.value;
-                } finally {
-                  budget.release(held);
-                }
-                call.touch();
               }
             } finally {
               await it.return?.();
@@ -82,6 +86,7 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
             error = call?.boundReason ?? toConnectError(err, ctx.signal);
             throw call?.boundReason ?? err;
           } finally {
+            share?.close();
             end(record, ctx, call, error);
           }
         };
@@ -93,15 +98,18 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
           const record = begin(ctx, streaming ? undefined : input);
           let call: AdmittedCall | undefined;
           let error: ConnectError | undefined;
+          let share: StreamShare | undefined;
           try {
             call = limits.admit(ctx, streaming);
-            const response = await fn(streaming ? guardRequests(input as AsyncIterable<unknown>, ctx, call, record, budget) : input, ctx);
+            if (streaming) share = budget.openStream();
+            const response = await fn(share !== undefined ? guardRequests(input as AsyncIterable<unknown>, ctx, call, record, share) : input, ctx);
             record.bytesOut = payloadBytes(response);
             return response;
           } catch (err) {
             error = call?.boundReason ?? toConnectError(err, ctx.signal);
             throw call?.boundReason ?? err;
           } finally {
+            share?.close();
             end(record, ctx, call, error);
           }
         };
@@ -116,12 +124,13 @@ export function withCallGuard<S extends DescService>(service: S, impl: ServiceIm
 
 /**
  * The request stream as the service sees it: each message's data bytes are
- * charged to the budget from arrival until the service asks for the next
- * one; waiting for the budget stops reading, which backpressures the client.
- * It stops at once when the call is aborted, even if the transport's stream
- * would wait for a client that sends nothing.
+ * charged to the stream's share of the budget from arrival until the service
+ * asks for the next one; waiting for the budget (a message larger than the
+ * stream's reserve while the pool is used up) stops reading, which
+ * backpressures the client. It stops at once when the call is aborted, even
+ * if the transport's stream would wait for a client that sends nothing.
  */
-async function* guardRequests(requests: AsyncIterable<unknown>, ctx: HandlerContext, call: AdmittedCall, record: CallRecord, budget: StreamBudget): AsyncGenerator<unknown> {
+async function* guardRequests(requests: AsyncIterable<unknown>, ctx: HandlerContext, call: AdmittedCall, record: CallRecord, share: StreamShare): AsyncGenerator<unknown> {
   const it = requests[Symbol.asyncIterator]();
   let ended = false;
   try {
@@ -136,11 +145,11 @@ async function* guardRequests(requests: AsyncIterable<unknown>, ctx: HandlerCont
       if (record.reference === undefined) Object.assign(record, referencesOf(next.value));
       const size = payloadBytes(next.value);
       record.bytesIn += size;
-      const held = await takeBudget(budget, size, ctx.signal, call);
+      const held = await takeBudget(share, size, ctx.signal, call);
       try {
         yield next.value;
       } finally {
-        budget.release(held);
+        share.release(held);
       }
     }
   } finally {
@@ -150,11 +159,11 @@ async function* guardRequests(requests: AsyncIterable<unknown>, ctx: HandlerCont
   }
 }
 
-async function takeBudget(budget: StreamBudget, bytes: number, signal: AbortSignal, call: AdmittedCall): Promise<number> {
-  if (budget.limitBytes <= 0) return 0;
+/** Takes `bytes` for a message that has arrived, marking the call as waiting for the budget meanwhile (its idle timeout then says so). */
+async function takeBudget(share: StreamShare, bytes: number, signal: AbortSignal, call: AdmittedCall): Promise<number> {
   call.setWaitingForBudget(true);
   try {
-    return await budget.acquire(bytes, signal);
+    return await share.take(bytes, signal);
   } finally {
     call.setWaitingForBudget(false);
   }

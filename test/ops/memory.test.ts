@@ -83,3 +83,61 @@ it(`keeps daemon RSS below (RSS before) + 2 x ${BUDGET_MIB} MiB + 2 MiB x ${READ
   for (const r of readers) expect(r.received()).toBeGreaterThan(2 * MiB);
   expect(measured).toBeLessThan(ceiling);
 }, 60_000);
+
+// Parked readers: streams whose clients stopped reading keep what they were
+// given until the idle timeout. The budget is granted per stream (its share
+// of maxInFlightMBs, at least a 64 KiB reserve each; stream-budget.ts), so
+// with more parked streams than the budget has 1 MiB messages, each holds its
+// share or its reserve in the transport plus the store chunk its read is
+// cutting messages from (up to 1 MiB). Peak RSS must stay below
+//
+//   RSS before + 2 x (maxInFlightMBs + 64 KiB per stream) + 2 MiB per stream + 96 MiB
+//
+// and the in-flight gauge below maxInFlightMBs + 64 KiB per stream (+ the
+// ReadRaw requests, a few bytes each). A daemon of its own, so the RSS before
+// is not the heap the slow readers above left behind.
+const PARKED = 128;
+
+it(`keeps daemon RSS below (RSS before) + 2 x (${BUDGET_MIB} MiB + 64 KiB x ${PARKED}) + 2 MiB x ${PARKED} + ${SLACK_MIB} MiB with ${PARKED} parked readers, each on its own connection`, async () => {
+  const daemon = await startChildDaemon([`maxInFlightMBs: ${BUDGET_MIB}`]);
+  const writer = createStowdClient({ baseUrl: daemon.grpcUrl });
+  try {
+    await writer.write("file://b/big", Buffer.alloc(64 * MiB, 7));
+  } finally {
+    writer.close();
+  }
+  await sleep(500);
+  const before = (await daemon.memory()).rssMiB;
+  const exact = await daemon.resetPeak();
+  let peak = 0;
+  const sampler = setInterval(() => {
+    daemon.memory().then(
+      (m) => (peak = Math.max(peak, m.rssMiB)),
+      () => {},
+    );
+  }, 20);
+  const address = daemon.grpcUrl.replace("http://", "");
+  const sessions = Array.from({ length: PARKED }, () => connectRaw(address));
+  const gauge = async () => Number((await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(/^stowd_in_flight_bytes (\d+)$/m)?.[1]);
+  try {
+    const readers = sessions.map((s) => rawRead(s, "file://b/big", true));
+    await Promise.all(readers.map((r) => r.started));
+    await sleep(2000);
+    const held = await gauge();
+    clearInterval(sampler);
+    const after = await daemon.memory();
+    const measured = exact ? after.hwmMiB : Math.max(peak, after.rssMiB);
+    const reserveMiB = (PARKED * 64) / 1024;
+    const ceiling = before + 2 * (BUDGET_MIB + reserveMiB) + 2 * PARKED + SLACK_MIB;
+    console.log(
+      `RSS before ${before.toFixed(1)} MiB; peak with ${PARKED} parked readers ${measured.toFixed(1)} MiB (+${(measured - before).toFixed(1)}; ${exact ? "VmHWM after clear_refs" : "VmRSS sampled every 20 ms"}); ` +
+        `ceiling ${ceiling.toFixed(1)} MiB; in flight ${(held / MiB).toFixed(2)} MiB of ${BUDGET_MIB} MiB + ${reserveMiB} MiB of reserves`,
+    );
+    expect(held).toBeLessThanOrEqual((BUDGET_MIB + reserveMiB) * MiB + PARKED * 64);
+    expect(measured).toBeLessThan(ceiling);
+  } finally {
+    clearInterval(sampler);
+    for (const s of sessions) s.destroy();
+    await daemon.cleanup();
+  }
+}, 60_000);
