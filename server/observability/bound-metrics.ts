@@ -16,7 +16,7 @@ export function registerBoundMetrics(registry: Registry, limits: CallLimits): vo
   });
   new Gauge({
     name: "stowd_in_flight_bytes",
-    help: "Data bytes held between stores and transports (bounded by server.maxInFlightMBs).",
+    help: "Data bytes held between stores and transports (bounded by server.maxInFlightMBs plus 64 KiB per open stream).",
     registers,
     collect() {
       this.set(limits.budget.usedBytes);
@@ -24,7 +24,7 @@ export function registerBoundMetrics(registry: Registry, limits: CallLimits): vo
   });
   new Gauge({
     name: "stowd_in_flight_waiting_streams",
-    help: "Streams waiting for the in-flight byte budget.",
+    help: "Writes and large requests waiting for the in-flight byte budget (reads never wait; they send smaller messages).",
     registers,
     collect() {
       this.set(limits.budget.waiting);
