@@ -22,7 +22,8 @@ export type ErrorReason =
   | "UNAUTHENTICATED"
   | "DEADLINE_EXCEEDED"
   | "CANCELLED"
-  | "INTERNAL";
+  | "INTERNAL"
+  | "PATH_CONFLICT";
 
 /** The gRPC status code each reason is always sent with. */
 export const codeForReason: Record<ErrorReason, Code> = {
@@ -45,6 +46,7 @@ export const codeForReason: Record<ErrorReason, Code> = {
   DEADLINE_EXCEEDED: Code.DeadlineExceeded,
   CANCELLED: Code.Canceled,
   INTERNAL: Code.Internal,
+  PATH_CONFLICT: Code.FailedPrecondition,
 };
 
 export interface StowdErrorFacts {

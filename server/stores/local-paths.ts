@@ -123,8 +123,8 @@ export function symlinkRefused(reference: string, at: string): StowdError {
 
 export function objectIsDirectory(reference: string): StowdError {
   return new StowdError(
-    "INVALID_ARGUMENT",
-    `cannot store ${reference}: other objects are stored under its key followed by "/", and the local store keeps objects as files, so a key cannot be both an object and a "directory" of objects; nothing was written`,
+    "PATH_CONFLICT",
+    `cannot store ${reference}: other objects are stored under its key followed by "/", and the local store keeps objects as files, so a key cannot be both an object and a "directory" of objects; delete those objects or choose another key; nothing was written`,
     { reference, backend: "local" },
   );
 }
@@ -132,8 +132,8 @@ export function objectIsDirectory(reference: string): StowdError {
 /** `ancestorReference` (an object) is on the way to `reference`: the caller's conflict, named by both references. */
 export function ancestorIsObject(reference: string, ancestorReference: string): StowdError {
   return new StowdError(
-    "INVALID_ARGUMENT",
-    `cannot store ${reference}: ${ancestorReference} is an object, and the local store keeps objects as files, so it cannot also be a "directory" or container of other objects; nothing was written`,
+    "PATH_CONFLICT",
+    `cannot store ${reference}: ${ancestorReference} is an object, and the local store keeps objects as files, so it cannot also be a "directory" or container of other objects; delete it or choose another key; nothing was written`,
     { reference, backend: "local" },
   );
 }

@@ -208,14 +208,14 @@ describe("one object under two names", () => {
 });
 
 describe("an object at the root versus a container of the same name", () => {
-  it("refuses file://newc/x when file:///newc is an object, naming both, not INTERNAL", async () => {
+  it("refuses file://newc/x when file:///newc is an object, naming both, FAILED_PRECONDITION (PATH_CONFLICT), not INTERNAL", async () => {
     await store.write(parseReference("file:///newc"), bytes("root object"), options(), never);
-    const message = await expectReason(store.write(parseReference("file://newc/x"), untouchable(), options(), never), "INVALID_ARGUMENT");
+    const message = await expectReason(store.write(parseReference("file://newc/x"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(message).toContain("file:///newc");
     expect(message).toContain("file://newc/x");
-    const appendMessage = await expectReason(store.append(parseReference("file://newc/x"), untouchable(), { createIfMissing: true, contentType: "" }, never), "INVALID_ARGUMENT");
+    const appendMessage = await expectReason(store.append(parseReference("file://newc/x"), untouchable(), { createIfMissing: true, contentType: "" }, never), "PATH_CONFLICT");
     expect(appendMessage).toContain("file:///newc");
-    await expectReason(store.copy(parseReference("file:///newc"), parseReference("file://newc/x"), { preconditions: {} }, never), "INVALID_ARGUMENT");
+    await expectReason(store.copy(parseReference("file:///newc"), parseReference("file://newc/x"), { preconditions: {} }, never), "PATH_CONFLICT");
     expect(await store.head(parseReference("file://newc/x"), never)).toBeUndefined();
     expect((await text(store, parseReference("file:///newc"))).content).toBe("root object");
     expect(await tree(root)).toEqual(["newc"]);
@@ -224,17 +224,17 @@ describe("an object at the root versus a container of the same name", () => {
 
   it("names both references when a deeper object blocks a key, in either spelling", async () => {
     await store.write(parseReference("file://b/a"), bytes("object"), options(), never);
-    const viaContainer = await expectReason(store.write(parseReference("file://b/a/c/d"), untouchable(), options(), never), "INVALID_ARGUMENT");
+    const viaContainer = await expectReason(store.write(parseReference("file://b/a/c/d"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(viaContainer).toContain("file://b/a/c/d");
     expect(viaContainer).toContain("file://b/a ");
-    const viaRoot = await expectReason(store.write(parseReference("file:///b/a/c"), untouchable(), options(), never), "INVALID_ARGUMENT");
+    const viaRoot = await expectReason(store.write(parseReference("file:///b/a/c"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(viaRoot).toContain("file:///b/a/c");
     expect(viaRoot).toContain("file:///b/a ");
   });
 
   it("refuses file:///newc when a container newc holds objects", async () => {
     await store.write(parseReference("file://newc/x"), bytes("x"), options(), never);
-    await expectReason(store.write(parseReference("file:///newc"), bytes("x"), options(), never), "INVALID_ARGUMENT");
+    await expectReason(store.write(parseReference("file:///newc"), bytes("x"), options(), never), "PATH_CONFLICT");
     expect(await store.head(parseReference("file:///newc"), never)).toBeUndefined();
   });
 });

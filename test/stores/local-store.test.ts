@@ -251,14 +251,14 @@ describe("local store", () => {
   describe("objects versus directories", () => {
     it("refuses to store under a key that is an object, explaining the limitation", async () => {
       await write("a", "object");
-      const message = await expectReason(write("a/b", "x"), "INVALID_ARGUMENT");
+      const message = await expectReason(write("a/b", "x"), "PATH_CONFLICT");
       expect(message).toContain("cannot store file:///a/b: file:///a is an object");
       expect(await readFile(path.join(root, "a"), "utf8")).toBe("object");
     });
 
     it("refuses to make an object of a key that has objects under it; head calls it missing", async () => {
       await write("c/d", "x");
-      const message = await expectReason(write("c", "x"), "INVALID_ARGUMENT");
+      const message = await expectReason(write("c", "x"), "PATH_CONFLICT");
       expect(message).toMatch(/both an object and a "directory"/);
       expect(await store.head(ref("c"), never)).toBeUndefined();
       await expectReason(store.read(ref("c"), {}, never), "NOT_FOUND");
