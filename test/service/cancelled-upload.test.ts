@@ -246,3 +246,12 @@ describe("other uploads", () => {
     expect((await client.head(ref))?.size).toBe(BigInt(5 + CHUNK.length));
   });
 });
+
+describe("the README", () => {
+  it("says what these tests show: a cancelled upload from stdin stores nothing", async () => {
+    const readme = await import("node:fs/promises").then((fs) => fs.readFile(new URL("../../README.md", import.meta.url), "utf8"));
+    // It used to say the daemon stores the bytes that arrived before the cancel.
+    expect(readme).not.toMatch(/stores the bytes that arrived/);
+    expect(readme).toMatch(/so does one from stdin or a pipe/);
+  });
+});
