@@ -24,6 +24,12 @@ export interface ChildDaemon {
   memory(): Promise<{ rssMiB: number; hwmMiB: number }>;
   /** Resets VmHWM to the current RSS; false where the kernel does not allow it. */
   resetPeak(): Promise<boolean>;
+  /**
+   * The RSS before `run` and its peak while `run` runs, in MiB: VmHWM after a
+   * clear_refs reset where the kernel allows it (`exact`), else VmRSS sampled
+   * every 20 ms.
+   */
+  peakRssDuring<T>(run: () => Promise<T>): Promise<{ before: number; peak: number; exact: boolean; result: T }>;
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   signal(name: NodeJS.Signals): void;
@@ -90,22 +96,42 @@ export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Reco
     if (Date.now() > deadline) throw new Error(`stowd did not start within 30 s: ${JSON.stringify(lines)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+  const memory = async () => {
+    const text = await status();
+    return { rssMiB: field(text, "VmRSS"), hwmMiB: field(text, "VmHWM") };
+  };
+  const resetPeak = async () => {
+    try {
+      await writeFile(`/proc/${proc.pid}/clear_refs`, "5");
+      return true;
+    } catch {
+      return false;
+    }
+  };
   return {
     pid: proc.pid as number,
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     dataDir,
     logs: () => lines,
-    async memory() {
-      const text = await status();
-      return { rssMiB: field(text, "VmRSS"), hwmMiB: field(text, "VmHWM") };
-    },
-    async resetPeak() {
+    memory,
+    resetPeak,
+    async peakRssDuring(run) {
+      const before = (await memory()).rssMiB;
+      const exact = await resetPeak();
+      let peak = before;
+      const sampler = setInterval(() => {
+        memory().then(
+          (m) => (peak = Math.max(peak, m.rssMiB)),
+          () => {},
+        );
+      }, 20);
       try {
-        await writeFile(`/proc/${proc.pid}/clear_refs`, "5");
-        return true;
-      } catch {
-        return false;
+        const result = await run();
+        const after = await memory();
+        return { before, peak: exact ? after.hwmMiB : Math.max(peak, after.rssMiB), exact, result };
+      } finally {
+        clearInterval(sampler);
       }
     },
     exited,

@@ -107,26 +107,16 @@ it(`keeps daemon RSS below (RSS before) + 2 x (${BUDGET_MIB} MiB + 64 KiB x ${PA
     writer.close();
   }
   await sleep(500);
-  const before = (await daemon.memory()).rssMiB;
-  const exact = await daemon.resetPeak();
-  let peak = 0;
-  const sampler = setInterval(() => {
-    daemon.memory().then(
-      (m) => (peak = Math.max(peak, m.rssMiB)),
-      () => {},
-    );
-  }, 20);
   const address = daemon.grpcUrl.replace("http://", "");
   const sessions = Array.from({ length: PARKED }, () => connectRaw(address));
   const gauge = async () => Number((await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(/^stowd_in_flight_bytes (\d+)$/m)?.[1]);
   try {
-    const readers = sessions.map((s) => rawRead(s, "file://b/big", true));
-    await Promise.all(readers.map((r) => r.started));
-    await sleep(2000);
-    const held = await gauge();
-    clearInterval(sampler);
-    const after = await daemon.memory();
-    const measured = exact ? after.hwmMiB : Math.max(peak, after.rssMiB);
+    const { before, peak: measured, exact, result: held } = await daemon.peakRssDuring(async () => {
+      const readers = sessions.map((s) => rawRead(s, "file://b/big", true));
+      await Promise.all(readers.map((r) => r.started));
+      await sleep(2000);
+      return gauge();
+    });
     const reserveMiB = (PARKED * 64) / 1024;
     const ceiling = before + 2 * (BUDGET_MIB + reserveMiB) + 2 * PARKED + SLACK_MIB;
     console.log(
@@ -136,7 +126,6 @@ it(`keeps daemon RSS below (RSS before) + 2 x (${BUDGET_MIB} MiB + 64 KiB x ${PA
     expect(held).toBeLessThanOrEqual((BUDGET_MIB + reserveMiB) * MiB + PARKED * 64);
     expect(measured).toBeLessThan(ceiling);
   } finally {
-    clearInterval(sampler);
     for (const s of sessions) s.destroy();
     await daemon.cleanup();
   }

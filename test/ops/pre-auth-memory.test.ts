@@ -82,31 +82,12 @@ function unfinishedGrpc(session: http2.ClientHttp2Session): Promise<string> {
   });
 }
 
-async function peakDuring(run: () => Promise<void>): Promise<{ before: number; peak: number }> {
-  await sleep(300);
-  const before = (await daemon.memory()).rssMiB;
-  const exact = await daemon.resetPeak();
-  let peak = before;
-  const sampler = setInterval(() => {
-    daemon.memory().then(
-      (m) => (peak = Math.max(peak, m.rssMiB)),
-      () => {},
-    );
-  }, 20);
-  try {
-    await run();
-  } finally {
-    clearInterval(sampler);
-  }
-  if (exact) peak = Math.max(peak, (await daemon.memory()).hwmMiB);
-  return { before, peak };
-}
-
 describe("unauthenticated callers with unfinished bodies", () => {
   it("are refused at their headers on both ports, and the daemon's RSS stays within the stated ceiling", async () => {
     const streams = 30 + 20 + 20;
     const statuses: string[] = [];
-    const { before, peak } = await peakDuring(async () => {
+    await sleep(300);
+    const { before, peak } = await daemon.peakRssDuring(async () => {
       const h1 = Array.from({ length: 30 }, () => unfinishedHttp1(port(daemon.httpUrl)));
       const sessions = [daemon.httpUrl, daemon.httpUrl, daemon.grpcUrl, daemon.grpcUrl].map((url) => {
         const s = http2.connect(url, { maxSessionMemory: 1024 });
