@@ -152,6 +152,17 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
       }
     });
 
+    it("gives every object one identity: distinct keys differ, and a prefix's identity prefixes its objects'", async () => {
+      const s = scope();
+      const id = (key: string) => s.store.identity(s.ref(key));
+      expect(id("dir/a")).not.toBe(id("dir/b"));
+      expect(id("dir/a")).not.toBe(id("dir/a/b"));
+      expect(id("dir/a")).toBe(id("dir/a"));
+      for (const object of ["dir/a", "dir/a/b", "dirx"]) expect(id(object).startsWith(id("dir")), object).toBe(true);
+      expect(id("dir/a").startsWith(id("dir/"))).toBe(true);
+      expect(id("dirx").startsWith(id("dir/"))).toBe(false);
+    });
+
     describe("round trips", () => {
       it("stores a 0-byte object (no chunks, or one empty chunk), which exists", async () => {
         const s = scope();
