@@ -41,11 +41,18 @@ async function readPem(file: string, path: string): Promise<Buffer> {
 
 /** Reads the files and checks that they form a usable secure context (key matches certificate, PEM parses). */
 export async function loadTlsMaterial(config: TlsConfig): Promise<TlsMaterial> {
-  const [cert, key, ca] = await Promise.all([
+  // Every unreadable file is reported, in the order of the keys (not whichever read failed first).
+  const reads = await Promise.allSettled([
     readPem(config.certFile, "server.tls.certFile"),
     readPem(config.keyFile, "server.tls.keyFile"),
     config.clientCaFile === undefined ? undefined : readPem(config.clientCaFile, "server.tls.clientCaFile"),
   ]);
+  const failed = reads.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (failed.length > 0) {
+    const problems = failed.flatMap((err) => (err instanceof ConfigError ? err.problems : []));
+    throw problems.length === failed.length ? new ConfigError(problems, { cause: failed[0] }) : failed[0];
+  }
+  const [cert, key, ca] = reads.map((r) => (r.status === "fulfilled" ? r.value : undefined)) as [Buffer, Buffer, Buffer | undefined];
   const material: TlsMaterial = { cert, key, ...(ca === undefined ? {} : { ca }) };
   try {
     createSecureContext(material);
