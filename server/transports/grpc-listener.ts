@@ -1,5 +1,6 @@
 // The gRPC port: a grpc-js server (the fastest Node gRPC server measured
 // here, see design §1) with our services, reflection and grpc.health.v1.
+import { setMaxListeners } from "node:events";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
@@ -45,6 +46,8 @@ export interface GrpcListener {
 
 export async function startGrpcListener(options: GrpcListenerOptions): Promise<GrpcListener> {
   const shutdown = new AbortController();
+  // Every call in progress listens to it (and stops listening when it ends): no leak, so no listener limit.
+  setMaxListeners(0, shutdown.signal);
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,

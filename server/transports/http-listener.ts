@@ -7,6 +7,7 @@
 // headers what happens to the body: a refused request's body is never read,
 // and a single-message request's body is charged to the byte budget as it
 // arrives.
+import { setMaxListeners } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
@@ -65,6 +66,8 @@ export interface HttpListener {
 
 export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
   const shutdown = new AbortController();
+  // Every call in progress listens to it (and stops listening when it ends): no leak, so no listener limit.
+  setMaxListeners(0, shutdown.signal);
   const router = createConnectRouter({
     // Byte payloads do not compress; gzip would cost ~20x throughput (design §5).
     acceptCompression: [],
