@@ -27,7 +27,7 @@ class GatedCall implements ServerInterceptingCallInterface {
   private held = 0;
   private ended = false;
   private readonly cancelled = new AbortController();
-  /** Keeps messages and the half-close in order while a message waits for the budget. */
+  /** Keeps a charged request's message and the half-close in order while the message waits for the budget. */
   private delivery: Promise<void> = Promise.resolve();
 
   constructor(
@@ -56,7 +56,8 @@ class GatedCall implements ServerInterceptingCallInterface {
         listener.onReceiveMetadata(metadata);
       },
       onReceiveMessage: (message: Buffer) => {
-        if (!charged) return this.inOrder(() => listener.onReceiveMessage(message));
+        // Streamed messages are charged by the call guard, one by one: hand them on as they come.
+        if (!charged) return listener.onReceiveMessage(message);
         const taken = this.gate.budget.acquire(message.length, this.cancelled.signal);
         this.delivery = this.delivery.then(() => taken).then(
           (bytes) => {
@@ -67,16 +68,13 @@ class GatedCall implements ServerInterceptingCallInterface {
           () => undefined, // cancelled while waiting: grpc-js has told the handler
         );
       },
-      onReceiveHalfClose: () => this.inOrder(() => listener.onReceiveHalfClose()),
+      // After the request's message, which may still be waiting for the budget.
+      onReceiveHalfClose: () => (charged ? (this.delivery = this.delivery.then(() => listener.onReceiveHalfClose())) : listener.onReceiveHalfClose()),
       onCancel: () => {
         this.end();
         listener.onCancel();
       },
     });
-  }
-
-  private inOrder(deliver: () => void): void {
-    this.delivery = this.delivery.then(deliver);
   }
 
   startRead(): void {
