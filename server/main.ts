@@ -51,6 +51,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     if (stopping) return;
     stopping = true;
     log("info", "stopping", { signal, graceMs: config.server.shutdownGraceMs });
+    // Calls get the grace period; closing backends and connections after it
+    // must not keep the process alive for ever (a backend that never answers).
+    setTimeout(() => {
+      log("error", "stop did not finish within the grace period + 5s; exiting", { graceMs: config.server.shutdownGraceMs });
+      process.exit(1);
+    }, config.server.shutdownGraceMs + 5_000).unref();
     started
       .then((daemon) => daemon.close())
       .then(

@@ -50,7 +50,20 @@ async function stopReplicas(list: Replica[]): Promise<void> {
     r.client.close();
     r.process.kill("SIGTERM");
   }
-  await Promise.all(list.map((r) => new Promise((resolve) => (r.process.exitCode !== null ? resolve(null) : r.process.once("exit", resolve)))));
+  // The daemon exits within its grace period (10 s) + 5 s; past that, kill it rather than hang the suite.
+  await Promise.all(
+    list.map(
+      (r) =>
+        new Promise((resolve) => {
+          if (r.process.exitCode !== null || r.process.signalCode !== null) return resolve(null);
+          const kill = setTimeout(() => r.process.kill("SIGKILL"), 20_000);
+          r.process.once("exit", () => {
+            clearTimeout(kill);
+            resolve(null);
+          });
+        }),
+    ),
+  );
 }
 
 /** Waits until the replica has logged a line containing `text`. */
