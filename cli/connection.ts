@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import type { StowdClientOptions, StowdTlsOptions } from "../client/index.js";
 import { nonEmpty } from "../server/config/command-line.js";
-import { errnoCode } from "../server/stores/fs-errors.js";
+import { errnoCode } from "../common/fs-errors.js";
 import type { FlagValues } from "./command.js";
 import { stringFlag } from "./command.js";
 import { baseUrlOf } from "./global-options.js";

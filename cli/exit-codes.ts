@@ -2,7 +2,7 @@
 // and how a failure is mapped to one. Listed in every command's --help.
 import { Code } from "@connectrpc/connect";
 import { StowdClientError } from "../client/index.js";
-import { StowdError } from "../server/errors.js";
+import { StowdError } from "../common/errors.js";
 import { UsageError } from "./usage-error.js";
 
 export const EXIT = {

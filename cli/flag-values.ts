@@ -1,6 +1,6 @@
 // Parses flag values that are not plain strings; a bad one is a UsageError
 // naming the flag and what it accepts.
-import { parseGoDuration } from "../server/config/duration.js";
+import { parseGoDuration } from "../common/duration.js";
 import { UsageError } from "./usage-error.js";
 
 /** A non-negative whole number of bytes or entries. */

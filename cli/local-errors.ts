@@ -1,8 +1,8 @@
 // Failures on this machine's side of a transfer (a missing source file, a
 // directory we may not write) as StowdErrors with the path, so they exit with
 // the same codes as the daemon's not-found and permission errors.
-import { StowdError } from "../server/errors.js";
-import { errnoCode } from "../server/stores/fs-errors.js";
+import { StowdError } from "../common/errors.js";
+import { errnoCode } from "../common/fs-errors.js";
 
 export function localError(err: unknown, path: string, doing: string): StowdError {
   if (err instanceof StowdError) return err;

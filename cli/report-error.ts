@@ -3,7 +3,7 @@
 // the code, reason and reference a script can act on.
 import { Code } from "@connectrpc/connect";
 import { ErrorReason, StowdClientError } from "../client/index.js";
-import { StowdError } from "../server/errors.js";
+import { StowdError } from "../common/errors.js";
 import { codeOf } from "./exit-codes.js";
 
 export interface ReportOptions {

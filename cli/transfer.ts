@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ObjectInfo, ReadOptions, StowdClient, WriteOptions } from "../client/index.js";
-import { StowdError } from "../server/errors.js";
+import { StowdError } from "../common/errors.js";
 import { fsErrorOr, localError } from "./local-errors.js";
 import { referenceBasename } from "./location.js";
 import { createProgress, type Progress } from "./progress.js";

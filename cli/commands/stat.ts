@@ -1,6 +1,6 @@
 // `stowd stat`: Head. A missing object is an error here (exit 3), where the
 // RPC itself answers exists = false.
-import { StowdError } from "../../server/errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { Command } from "../command.js";
 import { objectJson, objectText } from "../format.js";
 import { requireReference } from "../location.js";

@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import type { SchemeConfig, StorageConfig } from "./config.js";
 import { builtBackend, type Backend } from "../decorators/scheme-router.js";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { createLocalStore, localIdentity, localStoreCapabilities } from "../stores/local-store.js";
 import { createAzureStore } from "../stores/azure-store.js";
 import { azureOptionsFromStowConfig } from "../stores/azure-config.js";

@@ -3,7 +3,7 @@
 // Like Flyte (mapstructure with WeaklyTypedInput), quoted numbers and booleans
 // are accepted ("10", "true"); unlike it, nonsense is not (true as a number,
 // 2.5 as an integer, "yes" as a boolean).
-import { parseDurationMs } from "./duration.js";
+import { parseDurationMs } from "../../common/duration.js";
 
 export interface ValueKind<T> {
   /** Completes "… is not ___": what is accepted. */

@@ -8,7 +8,7 @@
 // invalidations can travel to other replicas (see redis-invalidation-bus.ts);
 // while that bus is down the cache serves nothing it holds.
 import { LRUCache } from "lru-cache";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import { resolveRange } from "../stores/byte-range.js";
 import { checkEtag } from "../stores/preconditions.js";

@@ -4,7 +4,7 @@
 // missing); stowd answers PERMISSION_DENIED and names the setting. The
 // policy covers every scheme that reaches the primary store (abfs and its
 // alias abfss alike), not just the spelling the config names.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import type { RawStore } from "../stores/raw-store.js";
 

@@ -5,7 +5,7 @@
 // reports (no HEAD/GET gap) and also counts bytes while streaming, so an
 // object that grows underneath is cut off with an error, never truncated.
 // Copies are not downloads: copy() passes through unlimited.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { formatReference } from "../references/reference.js";
 import type { RawStore, ReadResult } from "../stores/raw-store.js";
 

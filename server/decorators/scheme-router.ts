@@ -8,7 +8,7 @@
 // one Backend (abfs and abfss) are aliases: one built store serves them, and
 // object identities name the first of them, so `abfss://c@a/k` and
 // `abfs://c@a/k` are one object to the cache and to the container policy.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { Ref } from "../references/reference.js";
 import type { Capabilities, RawStore } from "../stores/raw-store.js";
 

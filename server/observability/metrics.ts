@@ -3,7 +3,7 @@
 // never by key or reference, so cardinality stays bounded.
 import { Code } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

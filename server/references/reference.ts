@@ -2,7 +2,7 @@
 // Flyte's DataReference.Split and ConstructReference (Go net/url), except that
 // stowd rejects what Flyte silently mangles: no scheme, `?` or `#`, `.` / `..`
 // segments, control characters, bad escapes and invalid UTF-8.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 
 /** A parsed reference. */
 export interface Ref {

@@ -3,7 +3,7 @@
 // in the token file's clients. A token, when sent, decides: a wrong one is
 // refused even if the certificate would have been accepted.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { ALL_GRANTS, type Grant } from "./grants.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import type { ClientEntry, TokenFile } from "./token-file.js";

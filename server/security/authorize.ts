@@ -8,7 +8,7 @@
 // and reason masked and bounded as the per-call line does (call-log.ts).
 import type { DescService } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { log } from "../observability/log.js";
 import { parsePrefixReference, parseReference } from "../references/reference.js";
 import { loggedReference } from "../services/call-log.js";

@@ -6,7 +6,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AuthConfig, TlsConfig } from "../config/config.js";
 import { log } from "../observability/log.js";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { authenticate, credentialsOf, type Credentials } from "./authenticate.js";
 import type { PeerIdentity } from "./peer-identity.js";
 import { withAuthorization } from "./authorize.js";

@@ -14,7 +14,7 @@
 // the store below it and the transport all see one reason, which becomes the
 // call's status.
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { toConnectError } from "./error-boundary.js";
 import type { StreamBudget } from "./stream-budget.js";
 

@@ -3,7 +3,7 @@
 // throws *before the store sees the end of the stream*, so a store never
 // commits a body that is too long, too short or corrupted.
 import { createHash } from "node:crypto";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { RequestEndProof } from "./request-end.js";
 
 export interface BodyChecks {

@@ -6,7 +6,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ErrorDetailSchema, ErrorReason } from "../../gen/stowd/v1/error_pb.js";
-import { StowdError, type ErrorReason as Reason } from "../errors.js";
+import { StowdError, type ErrorReason as Reason } from "../../common/errors.js";
 import { log } from "../observability/log.js";
 import { codeLabel, type Metrics } from "../observability/metrics.js";
 import { MAX_ERROR_FIELD_BYTES, MAX_ERROR_MESSAGE_BYTES, boundedText } from "./error-text.js";

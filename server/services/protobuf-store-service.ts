@@ -4,7 +4,7 @@
 // bytes, so caches and limits apply alike.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { parseReference } from "../references/reference.js";
 import type { RawStore } from "../stores/raw-store.js";
 import { toObjectInfo } from "./object-info.js";

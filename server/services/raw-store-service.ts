@@ -13,7 +13,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
-import { StowdError, isStowdError } from "../errors.js";
+import { StowdError, isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
 import type { StoreTree } from "../config/build-store-tree.js";
 import { createKeyedLock } from "../stores/keyed-lock.js";

@@ -6,7 +6,7 @@
 // complete. Each transport hands the services a proof of the end (a connect
 // context value) that the services await before they let a store commit.
 import { createContextKey, type ContextValues } from "@connectrpc/connect";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 
 export interface RequestEndProof {
   /**

@@ -1,7 +1,7 @@
 // Client-streaming RPCs (WriteRaw, Append) send one header message and then
 // data chunks. This splits such a stream into the header and a lazy chunk
 // iterable, rejecting streams that break the framing.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 
 /** A message of a `oneof body { Header header = 1; bytes chunk = 2; }` stream. */
 export interface FramedMessage<H> {

@@ -1,7 +1,7 @@
 // Checks of request fields other than references. Each failure names the
 // field and says what to send instead.
 import type { ByteRange, Preconditions as PreconditionsMessage } from "../../gen/stowd/v1/object_pb.js";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { Preconditions, RangeRequest } from "../stores/raw-store.js";
 
 const METADATA_KEY = /^[a-z0-9][a-z0-9_-]{0,127}$/;

@@ -5,7 +5,7 @@
 // is stowd's own addition for emulators and private endpoints (stow always
 // builds https://<account>.blob.<domain_suffix>). An unknown key or a bad
 // value is an error naming the key.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { AzureStoreOptions } from "./azure-store.js";
 
 export const AZURE_STOW_CONFIG_KEYS = ["account", "key", "domain_suffix", "base_url", "upload_concurrency", "endpoint"] as const;

@@ -5,7 +5,7 @@
 // container are logged with both, so an operator sees which backend is down
 // (backend-error-text.ts). Also decides which failures are worth a retry.
 import { RestError } from "@azure/storage-blob";
-import { StowdError, isStowdError } from "../errors.js";
+import { StowdError, isStowdError } from "../../common/errors.js";
 import { abortError } from "./abort.js";
 import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
 

@@ -14,7 +14,7 @@
 // delimiter like every store's tokens) and an Azure continuation marker from
 // which every unserved name is still ahead. Azure's markers are name-based,
 // so objects created or deleted between pages never cause a repeat.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { compareKeys, decodePageToken, encodePageToken, isBeforeResume, type ResumePoint } from "./list-pages.js";
 import type { ListOptions } from "./raw-store.js";
 

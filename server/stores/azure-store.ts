@@ -44,7 +44,7 @@ import {
   type BlockBlobClient,
   type ContainerClient,
 } from "@azure/storage-blob";
-import { StowdError, isStowdError, unsupported } from "../errors.js";
+import { StowdError, isStowdError, unsupported } from "../../common/errors.js";
 import { nextOrAbort } from "../next-or-abort.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import { abortError, abortable, throwIfAborted } from "./abort.js";

@@ -3,7 +3,7 @@
 // service-account key's JSON text; empty = Application Default Credentials,
 // e.g. workload identity), `project_id` and `scopes` (comma-separated;
 // stow's default is devstorage.read_write). Mapped here to GcsStoreOptions.
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { GcsServiceAccountKey, GcsStoreOptions } from "./gcs-store.js";
 
 /** stow's default scope (storage.DevstorageReadWriteScope). */

@@ -7,7 +7,7 @@
 // that is left ("Retry limit exceeded - ... code: ECONNREFUSED").
 // Messages name the reference, what failed and what to do, never the
 // endpoint: that goes to the daemon's log (backend-error-text.ts).
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
 
 const KIND = "gcs";

@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Storage, type File, type FileMetadata, type GetSignedUrlConfig, type PreconditionOptions, type StorageOptions } from "@google-cloud/storage";
-import { StowdError, unsupported } from "../errors.js";
+import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import { abortable, abortError, throwIfAborted } from "./abort.js";
 import { resolveRange } from "./byte-range.js";

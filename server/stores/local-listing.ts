@@ -12,7 +12,7 @@ import type { BigIntStats, Dir } from "node:fs";
 import { lstat, opendir } from "node:fs/promises";
 import path from "node:path";
 import { LRUCache } from "lru-cache";
-import { errnoCode, fromFsError } from "./fs-errors.js";
+import { errnoCode, fromFsError } from "../../common/fs-errors.js";
 import { compareKeys } from "./list-pages.js";
 
 export interface DirectoryListingsOptions {

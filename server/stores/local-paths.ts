@@ -5,9 +5,9 @@
 import { createHash } from "node:crypto";
 import { lstat, mkdir, realpath, rmdir } from "node:fs/promises";
 import path from "node:path";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { errnoCode, fromFsError } from "./fs-errors.js";
+import { errnoCode, fromFsError } from "../../common/fs-errors.js";
 
 /** The internal directory in the root: temp files and metadata sidecars. */
 export const INTERNAL_DIR = ".stowd";

@@ -13,7 +13,7 @@ import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_CONTENT_TYPE } from "./content-type.js";
 import type { ObjectMeta } from "./raw-store.js";
-import { errnoCode, fromFsError } from "./fs-errors.js";
+import { errnoCode, fromFsError } from "../../common/fs-errors.js";
 import type { LocalLayout } from "./local-paths.js";
 
 /** Which data file an entry belongs to. */

@@ -15,7 +15,7 @@
 // fails before the body is read, an undeclared one as soon as it passes it.
 import { totalmem } from "node:os";
 import { randomBytes } from "node:crypto";
-import { StowdError, unsupported } from "../errors.js";
+import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import { abortable, throwIfAborted } from "./abort.js";
 import { resolveRange } from "./byte-range.js";

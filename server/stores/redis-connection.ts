@@ -13,7 +13,7 @@
 // DEADLINE_EXCEEDED in bounded time, and an unreachable one with
 // UNAVAILABLE naming its address.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import { StowdError, isStowdError } from "../errors.js";
+import { StowdError, isStowdError } from "../../common/errors.js";
 import { reportBackendFailure, withoutWhereabouts } from "./backend-error-text.js";
 import { abortError } from "./abort.js";
 import type { RedisScript } from "./redis-scripts.js";

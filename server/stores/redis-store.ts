@@ -26,7 +26,7 @@
 //  - a commit refuses when its pending registration expired, because from
 //    then on a pruner may have removed its entry.
 import { randomBytes } from "node:crypto";
-import { StowdError, unsupported } from "../errors.js";
+import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import { abortable, throwIfAborted } from "./abort.js";
 import { resolveRange } from "./byte-range.js";

@@ -34,7 +34,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { StowdError, isStowdError, unsupported } from "../errors.js";
+import { StowdError, isStowdError, unsupported } from "../../common/errors.js";
 import { log } from "../observability/log.js";
 import { formatReference, type Ref } from "../references/reference.js";
 import { abortError, abortable, throwIfAborted } from "./abort.js";

@@ -2,7 +2,7 @@
 // `secret_key_path`), turned into S3StoreOptions. Unknown keys and values
 // stow would misread are errors that name the key, never ignored.
 import { readFile } from "node:fs/promises";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import type { S3StoreOptions } from "./s3-store.js";
 
 /** The keys stow's s3 driver and Flyte read; `v2_signing` is accepted only as false. */

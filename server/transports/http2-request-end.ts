@@ -22,7 +22,7 @@
 //   when the reset is already on the wire.
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { StowdError } from "../errors.js";
+import { StowdError } from "../../common/errors.js";
 import { resetError, type RequestEndProof } from "../services/request-end.js";
 
 /** Sequential acknowledged frames before a body of unknown length may commit. */

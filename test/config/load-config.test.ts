@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StowdConfig } from "../../server/config/config.js";
 import { DEFAULT_CONFIG_YAML } from "../../server/config/default-config.js";
-import { parseGoDuration } from "../../server/config/duration.js";
+import { parseGoDuration } from "../../common/duration.js";
 import { ConfigError, loadConfig, parseCommandLine, parseConfig, SERVER_DEFAULTS, USAGE } from "../../server/config/load-config.js";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));

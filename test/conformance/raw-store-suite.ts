@@ -6,7 +6,7 @@
 // capable store must do it right, any other must answer UNSUPPORTED.
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../server/errors.js";
+import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import { formatReference, parseReference, type Ref } from "../../server/references/reference.js";
 import type { AppendOptions, ListOptions, ListPage, ObjectMeta, RawStore, ReadOptions, ReadResult, WriteOptions } from "../../server/stores/raw-store.js";
 

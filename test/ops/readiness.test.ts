@@ -4,7 +4,7 @@
 // and grpc health do not depend on backends. Against a real Redis server,
 // which the probe dials lazily and which is then stopped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StowdError } from "../../server/errors.js";
+import { StowdError } from "../../common/errors.js";
 import { builtBackend, createSchemeRouter, type Backend } from "../../server/decorators/scheme-router.js";
 import { createReadiness, type Readiness } from "../../server/observability/readiness.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";

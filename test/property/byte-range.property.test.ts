@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteRangeSchema } from "../../gen/stowd/v1/object_pb.js";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
-import { StowdError } from "../../server/errors.js";
+import { StowdError } from "../../common/errors.js";
 import { resolveRange } from "../../server/stores/byte-range.js";
 import type { RangeRequest } from "../../server/stores/raw-store.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";

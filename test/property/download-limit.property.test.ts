@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawStoreService, ReadRawRequestSchema, ReadRawResponseSchema } from "../../gen/stowd/v1/raw_store_pb.js";
 import { withDownloadLimit } from "../../server/decorators/download-limit.js";
-import { StowdError } from "../../server/errors.js";
+import { StowdError } from "../../common/errors.js";
 import { resolveRange } from "../../server/stores/byte-range.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";
 import type { RangeRequest, RawStore } from "../../server/stores/raw-store.js";

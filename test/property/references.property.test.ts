@@ -9,7 +9,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
-import { StowdError } from "../../server/errors.js";
+import { StowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference } from "../../server/references/reference.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 

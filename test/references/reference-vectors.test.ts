@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parseReference } from "../../server/references/reference.js";
 import { Code } from "@connectrpc/connect";
 

@@ -7,7 +7,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isStowdError, type StowdError } from "../../server/errors.js";
+import { isStowdError, type StowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import { azureOptionsFromStowConfig } from "../../server/stores/azure-config.js";
 import { decodeMetadataKey, encodeMetadataKey } from "../../server/stores/azure-metadata.js";

@@ -5,7 +5,7 @@
 // shaped like the SDKs' own, carrying the endpoint the way they do.
 import { RestError } from "@azure/storage-blob";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { StowdError } from "../../server/errors.js";
+import { StowdError } from "../../common/errors.js";
 import { redirectLog } from "../../server/observability/log.js";
 import { toStowdError } from "../../server/stores/azure-errors.js";
 import { withoutWhereabouts } from "../../server/stores/backend-error-text.js";

@@ -2,7 +2,7 @@
 // scopes) mapped to GcsStoreOptions, and a store built from them.
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { GCS_DEFAULT_SCOPES, gcsStoreOptionsFromStowConfig } from "../../server/stores/gcs-config.js";
 import { createGcsStore } from "../../server/stores/gcs-store.js";
 import { startGcsTestServer } from "../servers/gcs-test-server.js";

@@ -7,7 +7,7 @@ import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../server/errors.js";
+import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import { createGcsStore, type GcsServiceAccountKey, type GcsStoreOptions } from "../../server/stores/gcs-store.js";
 import type { RawStore, WriteOptions } from "../../server/stores/raw-store.js";

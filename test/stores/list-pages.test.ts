@@ -1,6 +1,6 @@
 // Listing order and the shared pager, tested directly.
 import { describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { compareKeys, encodePageToken, pageKeys } from "../../server/stores/list-pages.js";
 import type { ListOptions } from "../../server/stores/raw-store.js";
 

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../server/errors.js";
+import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import { parsePrefixReference, parseReference, type Ref } from "../../server/references/reference.js";
 import { createLayout, sidecarPath } from "../../server/stores/local-paths.js";
 import { createLocalStore, localIdentity } from "../../server/stores/local-store.js";

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../server/errors.js";
+import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import { createLayout, sidecarPath } from "../../server/stores/local-paths.js";
 import { createLocalStore } from "../../server/stores/local-store.js";

@@ -1,7 +1,7 @@
 // The memory store against the shared conformance suite, plus what only it promises.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";

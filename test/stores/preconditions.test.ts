@@ -1,6 +1,6 @@
 // checkPreconditions: the write/copy preconditions every store shares.
 import { describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { checkPreconditions } from "../../server/stores/preconditions.js";
 import type { ObjectMeta } from "../../server/stores/raw-store.js";
 

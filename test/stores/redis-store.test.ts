@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../server/errors.js";
+import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import type { ObjectMeta, RawStore, WriteOptions } from "../../server/stores/raw-store.js";
 import { indexKeys, objectKeys } from "../../server/stores/redis-keys.js";

@@ -1,7 +1,7 @@
 // The retry policy: bounded attempts, per-attempt timeouts inside a total
 // deadline, and no retries for non-idempotent operations.
 import { describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { withRetries, type RetryPolicy } from "../../server/stores/retry.js";
 
 const fast: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 100, totalTimeoutMs: 1_000 };

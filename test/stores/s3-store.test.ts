@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../server/errors.js";
+import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import { formatReference, type Ref } from "../../server/references/reference.js";
 import type { RawStore, ReadResult, WriteOptions } from "../../server/stores/raw-store.js";
 import { createS3Store, type S3StoreOptions } from "../../server/stores/s3-store.js";

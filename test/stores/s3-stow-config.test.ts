@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError } from "../../server/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { s3OptionsFromStowConfig } from "../../server/stores/s3-stow-config.js";
 
 async function invalidField(config: Record<string, string>): Promise<string | undefined> {

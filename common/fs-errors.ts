@@ -1,5 +1,5 @@
 // Converts Node file-system errors into StowdErrors, once, keeping the cause.
-import { StowdError } from "../errors.js";
+import { StowdError } from "./errors.js";
 
 export function errnoCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
