@@ -22,7 +22,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { Ref } from "../server/references/reference.js";
-import { encodePageToken } from "../server/stores/list-pages.js";
+import { encodePageToken } from "../server/stores/kit/list-pages.js";
 import type { LocalStoreOptions } from "../server/stores/local-store.js";
 import type { ListPage, RawStore } from "../server/stores/raw-store.js";
 import { machineInfo } from "./harness/machine.js";

@@ -14,7 +14,7 @@ import { gcsStoreOptionsFromStowConfig } from "../stores/gcs-config.js";
 import { createGcsStore } from "../stores/gcs-store.js";
 import { createMemoryStore } from "../stores/memory-store.js";
 import { createRedisStore, redisStoreOptionsFromFlyte } from "../stores/redis-store.js";
-import type { RetryPolicy } from "../stores/retry.js";
+import type { RetryPolicy } from "../stores/kit/retry.js";
 import { createS3Store } from "../stores/s3-store.js";
 import { s3OptionsFromStowConfig } from "../stores/s3-stow-config.js";
 

@@ -10,8 +10,8 @@
 import { LRUCache } from "lru-cache";
 import { StowdError } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { resolveRange } from "../stores/byte-range.js";
-import { checkEtag } from "../stores/preconditions.js";
+import { resolveRange } from "../stores/kit/byte-range.js";
+import { checkEtag } from "../stores/kit/preconditions.js";
 import type { ObjectMeta, RawStore, ReadResult } from "../stores/raw-store.js";
 
 const MiB = 1024 * 1024;

@@ -16,8 +16,8 @@ import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "..
 import { StowdError, isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
 import type { StoreTree } from "../config/build-store-tree.js";
-import { createKeyedLock } from "../stores/keyed-lock.js";
-import { checkEtag } from "../stores/preconditions.js";
+import { createKeyedLock } from "../stores/kit/keyed-lock.js";
+import { checkEtag } from "../stores/kit/preconditions.js";
 import type { AppendOptions, ObjectMeta, Preconditions } from "../stores/raw-store.js";
 import { checkedBody } from "./checked-body.js";
 import { frameReadChunks, type ReadFraming } from "./read-framing.js";

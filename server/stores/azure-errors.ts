@@ -6,8 +6,8 @@
 // (backend-error-text.ts). Also decides which failures are worth a retry.
 import { RestError } from "@azure/storage-blob";
 import { StowdError, isStowdError } from "../../common/errors.js";
-import { abortError } from "./abort.js";
-import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
+import { abortError } from "./kit/abort.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./kit/backend-error-text.js";
 
 export const KIND = "azure";
 

@@ -15,7 +15,7 @@
 // which every unserved name is still ahead. Azure's markers are name-based,
 // so objects created or deleted between pages never cause a repeat.
 import { StowdError } from "../../common/errors.js";
-import { compareKeys, decodePageToken, encodePageToken, isBeforeResume, type ResumePoint } from "./list-pages.js";
+import { compareKeys, decodePageToken, encodePageToken, isBeforeResume, type ResumePoint } from "./kit/list-pages.js";
 import type { ListOptions } from "./raw-store.js";
 
 export interface BackendEntry<T> {

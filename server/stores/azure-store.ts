@@ -47,17 +47,17 @@ import {
 import { StowdError, isStowdError, unsupported } from "../../common/errors.js";
 import { nextOrAbort } from "../next-or-abort.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { abortError, abortable, throwIfAborted } from "./abort.js";
+import { abortError, abortable, throwIfAborted } from "./kit/abort.js";
 import { KIND, isAzure, isRetryable, toStowdError } from "./azure-errors.js";
 import { listUtf8Page, type BackendEntry, type BackendPage } from "./azure-listing.js";
 import { flyteContentMd5, fromAzureMetadata, toAzureMetadata, withoutContentMd5 } from "./azure-metadata.js";
-import { resolveRange } from "./byte-range.js";
-import { contentTypeOrDefault } from "./content-type.js";
-import { createKeyedLock } from "./keyed-lock.js";
-import { checkEtag, checkPreconditions } from "./preconditions.js";
+import { resolveRange } from "./kit/byte-range.js";
+import { contentTypeOrDefault } from "./kit/content-type.js";
+import { createKeyedLock } from "./kit/keyed-lock.js";
+import { checkEtag, checkPreconditions } from "./kit/preconditions.js";
 import type { AppendOptions, Capabilities, DeleteOptions, ListOptions, ListPage, ObjectMeta, Preconditions, RawStore, ReadResult, WriteOptions } from "./raw-store.js";
-import { containerKeyIdentity } from "./object-identity.js";
-import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./retry.js";
+import { containerKeyIdentity } from "./kit/object-identity.js";
+import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./kit/retry.js";
 
 export interface AzureStoreOptions {
   /** Storage account name. */

@@ -8,7 +8,7 @@
 // Messages name the reference, what failed and what to do, never the
 // endpoint: that goes to the daemon's log (backend-error-text.ts).
 import { StowdError } from "../../common/errors.js";
-import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./kit/backend-error-text.js";
 
 const KIND = "gcs";
 const NETWORK = /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ESOCKETTIMEDOUT|socket hang up|other side closed|premature close)\b/i;

@@ -23,15 +23,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Storage, type File, type FileMetadata, type GetSignedUrlConfig, type PreconditionOptions, type StorageOptions } from "@google-cloud/storage";
 import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { abortable, abortError, throwIfAborted } from "./abort.js";
-import { resolveRange } from "./byte-range.js";
-import { contentTypeOrDefault } from "./content-type.js";
+import { abortable, abortError, throwIfAborted } from "./kit/abort.js";
+import { resolveRange } from "./kit/byte-range.js";
+import { contentTypeOrDefault } from "./kit/content-type.js";
 import { gcsError, gcsStatus, isRetryableGcsError } from "./gcs-errors.js";
-import { compareKeys, decodePageToken, pageKeys } from "./list-pages.js";
-import { checkEtag, checkPreconditions } from "./preconditions.js";
+import { compareKeys, decodePageToken, pageKeys } from "./kit/list-pages.js";
+import { checkEtag, checkPreconditions } from "./kit/preconditions.js";
 import type { Capabilities, ObjectMeta, Preconditions, RawStore, ReadResult } from "./raw-store.js";
-import { containerKeyIdentity } from "./object-identity.js";
-import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./retry.js";
+import { containerKeyIdentity } from "./kit/object-identity.js";
+import { defaultRetryPolicy, withRetries, type RetryPolicy } from "./kit/retry.js";
 
 /** A service-account key file's contents (the fields signing and auth need). */
 export interface GcsServiceAccountKey {

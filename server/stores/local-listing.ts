@@ -13,7 +13,7 @@ import { lstat, opendir } from "node:fs/promises";
 import path from "node:path";
 import { LRUCache } from "lru-cache";
 import { errnoCode, fromFsError } from "../../common/fs-errors.js";
-import { compareKeys } from "./list-pages.js";
+import { compareKeys } from "./kit/list-pages.js";
 
 export interface DirectoryListingsOptions {
   /** Bound of the cache, in (estimated) bytes of sorted names; a directory larger than this is read again for every page. */

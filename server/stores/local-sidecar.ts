@@ -11,7 +11,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { DEFAULT_CONTENT_TYPE } from "./content-type.js";
+import { DEFAULT_CONTENT_TYPE } from "./kit/content-type.js";
 import type { ObjectMeta } from "./raw-store.js";
 import { errnoCode, fromFsError } from "../../common/fs-errors.js";
 import type { LocalLayout } from "./local-paths.js";

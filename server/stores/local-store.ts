@@ -14,12 +14,12 @@ import { copyFile, lstat, mkdir, open, readdir, realpath, rename, rm, stat, unli
 import path from "node:path";
 import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { abortable, throwIfAborted } from "./abort.js";
-import { resolveRange } from "./byte-range.js";
-import { contentTypeOrDefault } from "./content-type.js";
+import { abortable, throwIfAborted } from "./kit/abort.js";
+import { resolveRange } from "./kit/byte-range.js";
+import { contentTypeOrDefault } from "./kit/content-type.js";
 import { errnoCode, fromFsError, storeError } from "../../common/fs-errors.js";
-import { createKeyedLock } from "./keyed-lock.js";
-import { compareKeys, decodePageToken, pageKeys, type ResumePoint } from "./list-pages.js";
+import { createKeyedLock } from "./kit/keyed-lock.js";
+import { compareKeys, decodePageToken, pageKeys, type ResumePoint } from "./kit/list-pages.js";
 import { createDirectoryListings, endOfPrefix, searchNames } from "./local-listing.js";
 import {
   INTERNAL_DIR,
@@ -40,7 +40,7 @@ import {
   type PathTarget,
 } from "./local-paths.js";
 import { entryToMeta, identityOf, matchMeta, newEtag, readSidecar, sameIdentity, writeSidecar, type MetaMatch, type SidecarEntry } from "./local-sidecar.js";
-import { checkEtag, checkPreconditions } from "./preconditions.js";
+import { checkEtag, checkPreconditions } from "./kit/preconditions.js";
 import type { Capabilities, ObjectMeta, RawStore, ReadResult } from "./raw-store.js";
 
 export interface LocalStoreOptions {

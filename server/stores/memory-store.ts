@@ -17,13 +17,13 @@ import { totalmem } from "node:os";
 import { randomBytes } from "node:crypto";
 import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { abortable, throwIfAborted } from "./abort.js";
-import { resolveRange } from "./byte-range.js";
-import { contentTypeOrDefault } from "./content-type.js";
-import { compareKeys, pageKeys } from "./list-pages.js";
-import { checkEtag, checkPreconditions } from "./preconditions.js";
+import { abortable, throwIfAborted } from "./kit/abort.js";
+import { resolveRange } from "./kit/byte-range.js";
+import { contentTypeOrDefault } from "./kit/content-type.js";
+import { compareKeys, pageKeys } from "./kit/list-pages.js";
+import { checkEtag, checkPreconditions } from "./kit/preconditions.js";
 import type { Capabilities, ObjectMeta, RawStore, ReadResult } from "./raw-store.js";
-import { containerKeyIdentity } from "./object-identity.js";
+import { containerKeyIdentity } from "./kit/object-identity.js";
 
 const KIND = "memory";
 /** Segment size, and the most one read chunk carries. */

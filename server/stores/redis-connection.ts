@@ -14,10 +14,10 @@
 // UNAVAILABLE naming its address.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { StowdError, isStowdError } from "../../common/errors.js";
-import { reportBackendFailure, withoutWhereabouts } from "./backend-error-text.js";
-import { abortError } from "./abort.js";
+import { reportBackendFailure, withoutWhereabouts } from "./kit/backend-error-text.js";
+import { abortError } from "./kit/abort.js";
 import type { RedisScript } from "./redis-scripts.js";
-import { withRetries, type RetryPolicy } from "./retry.js";
+import { withRetries, type RetryPolicy } from "./kit/retry.js";
 
 const KIND = "redis";
 

@@ -28,16 +28,16 @@
 import { randomBytes } from "node:crypto";
 import { StowdError, unsupported } from "../../common/errors.js";
 import { formatReference, type Ref } from "../references/reference.js";
-import { abortable, throwIfAborted } from "./abort.js";
-import { resolveRange } from "./byte-range.js";
-import { contentTypeOrDefault } from "./content-type.js";
-import { decodePageToken, pageKeys, type ResumePoint } from "./list-pages.js";
-import { checkEtag, checkPreconditions } from "./preconditions.js";
+import { abortable, throwIfAborted } from "./kit/abort.js";
+import { resolveRange } from "./kit/byte-range.js";
+import { contentTypeOrDefault } from "./kit/content-type.js";
+import { decodePageToken, pageKeys, type ResumePoint } from "./kit/list-pages.js";
+import { checkEtag, checkPreconditions } from "./kit/preconditions.js";
 import type { Capabilities, ObjectMeta, Preconditions, RawStore, ReadResult } from "./raw-store.js";
 import { createRedisConnection, formatAddress, type RedisCall, type RedisConnection, type RedisNodeAddress } from "./redis-connection.js";
 import { DEFAULT_KEY_PREFIX, chunkCount, indexKeys, objectKeys, type ObjectKeys } from "./redis-keys.js";
 import { APPEND, BEGIN, COMMIT, COPY_CHUNK, DELETE, INDEX, PROBE, UNINDEX } from "./redis-scripts.js";
-import { defaultRetryPolicy, type RetryPolicy } from "./retry.js";
+import { defaultRetryPolicy, type RetryPolicy } from "./kit/retry.js";
 
 export type { RedisNodeAddress } from "./redis-connection.js";
 

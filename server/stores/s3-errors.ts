@@ -3,7 +3,7 @@
 // Messages name the reference, what failed and what to do, never the
 // endpoint: that goes to the daemon's log (backend-error-text.ts).
 import { StowdError } from "../../common/errors.js";
-import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./backend-error-text.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./kit/backend-error-text.js";
 
 export const S3_KIND = "s3";
 

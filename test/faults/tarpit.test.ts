@@ -14,7 +14,7 @@ import { HeadRequestSchema, ListRequestSchema, RawStoreService, ReadRawRequestSc
 import { builtBackend } from "../../server/decorators/scheme-router.js";
 import { createAzureStore } from "../../server/stores/azure-store.js";
 import { createRedisStore } from "../../server/stores/redis-store.js";
-import type { RetryPolicy } from "../../server/stores/retry.js";
+import type { RetryPolicy } from "../../server/stores/kit/retry.js";
 import { createS3Store } from "../../server/stores/s3-store.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { grpcFrame, rawGrpcCall } from "./raw-grpc.js";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteRangeSchema } from "../../gen/stowd/v1/object_pb.js";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
 import { StowdError } from "../../common/errors.js";
-import { resolveRange } from "../../server/stores/byte-range.js";
+import { resolveRange } from "../../server/stores/kit/byte-range.js";
 import type { RangeRequest } from "../../server/stores/raw-store.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 

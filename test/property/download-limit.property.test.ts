@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawStoreService, ReadRawRequestSchema, ReadRawResponseSchema } from "../../gen/stowd/v1/raw_store_pb.js";
 import { withDownloadLimit } from "../../server/decorators/download-limit.js";
 import { StowdError } from "../../common/errors.js";
-import { resolveRange } from "../../server/stores/byte-range.js";
+import { resolveRange } from "../../server/stores/kit/byte-range.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";
 import type { RangeRequest, RawStore } from "../../server/stores/raw-store.js";
 import { never, put, ref } from "../decorators/store-helpers.js";

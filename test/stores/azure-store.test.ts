@@ -12,7 +12,7 @@ import type { Ref } from "../../server/references/reference.js";
 import { azureOptionsFromStowConfig } from "../../server/stores/azure-config.js";
 import { decodeMetadataKey, encodeMetadataKey } from "../../server/stores/azure-metadata.js";
 import { createAzureStore } from "../../server/stores/azure-store.js";
-import { compareKeys } from "../../server/stores/list-pages.js";
+import { compareKeys } from "../../server/stores/kit/list-pages.js";
 import type { RawStore, ReadResult, WriteOptions } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startAzurite, type Azurite } from "../servers/azurite.js";

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StowdError } from "../../common/errors.js";
 import { redirectLog } from "../../server/observability/log.js";
 import { toStowdError } from "../../server/stores/azure-errors.js";
-import { withoutWhereabouts } from "../../server/stores/backend-error-text.js";
+import { withoutWhereabouts } from "../../server/stores/kit/backend-error-text.js";
 import { gcsError } from "../../server/stores/gcs-errors.js";
 import { fromS3Error, noSuchBucket } from "../../server/stores/s3-errors.js";
 

@@ -1,7 +1,7 @@
 // resolveRange: the byte-range rules every store shares.
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
-import { resolveRange } from "../../server/stores/byte-range.js";
+import { resolveRange } from "../../server/stores/kit/byte-range.js";
 
 const range = (offset: number, length: number, suffixLength = 0) => ({ offset, length, suffixLength });
 

@@ -1,7 +1,7 @@
 // Listing order and the shared pager, tested directly.
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
-import { compareKeys, encodePageToken, pageKeys } from "../../server/stores/list-pages.js";
+import { compareKeys, encodePageToken, pageKeys } from "../../server/stores/kit/list-pages.js";
 import type { ListOptions } from "../../server/stores/raw-store.js";
 
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));

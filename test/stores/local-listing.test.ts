@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Ref } from "../../server/references/reference.js";
-import { compareKeys } from "../../server/stores/list-pages.js";
+import { compareKeys } from "../../server/stores/kit/list-pages.js";
 import { endOfPrefix, searchNames, sortNames } from "../../server/stores/local-listing.js";
 import { createLocalStore } from "../../server/stores/local-store.js";
 import { createMemoryStore } from "../../server/stores/memory-store.js";

@@ -1,7 +1,7 @@
 // checkPreconditions: the write/copy preconditions every store shares.
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
-import { checkPreconditions } from "../../server/stores/preconditions.js";
+import { checkPreconditions } from "../../server/stores/kit/preconditions.js";
 import type { ObjectMeta } from "../../server/stores/raw-store.js";
 
 function failure(fn: () => unknown): unknown {

@@ -2,7 +2,7 @@
 // deadline, and no retries for non-idempotent operations.
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
-import { withRetries, type RetryPolicy } from "../../server/stores/retry.js";
+import { withRetries, type RetryPolicy } from "../../server/stores/kit/retry.js";
 
 const fast: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 100, totalTimeoutMs: 1_000 };
 const base = { policy: fast, signal: new AbortController().signal, backend: "test", operation: "GET test://x", isRetryable: () => true };

@@ -3,8 +3,8 @@
 // one error type, and race body iteration against the signal so a stalled
 // client cannot keep a write open after it was cancelled.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { StowdError } from "../../common/errors.js";
-import { nextOrAbort } from "../next-or-abort.js";
+import { StowdError } from "../../../common/errors.js";
+import { nextOrAbort } from "../../next-or-abort.js";
 
 function isDeadline(reason: unknown): boolean {
   if (reason instanceof ConnectError) return reason.code === Code.DeadlineExceeded;

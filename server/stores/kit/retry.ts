@@ -3,7 +3,7 @@
 // and never answers fails the call in bounded time instead of hanging it.
 // Only idempotent operations are retried, with capped, jittered backoff.
 import { setTimeout as sleep } from "node:timers/promises";
-import { StowdError, isStowdError } from "../../common/errors.js";
+import { StowdError, isStowdError } from "../../../common/errors.js";
 
 export interface RetryPolicy {
   /** Attempts in all, including the first; 1 = no retries. */

@@ -1,7 +1,7 @@
 // Resolves a requested byte range against an object's size, with the same
 // rules for every store (field validation happened in the service layer).
-import { StowdError } from "../../common/errors.js";
-import type { RangeRequest } from "./raw-store.js";
+import { StowdError } from "../../../common/errors.js";
+import type { RangeRequest } from "../raw-store.js";
 
 export interface ResolvedRange {
   offset: number;

@@ -12,8 +12,8 @@
 // refused credentials, a missing bucket, an unexpected answer); answers a
 // caller caused (not found, precondition failed, out of range) are not logged
 // here, the call log has them.
-import type { StowdError } from "../../common/errors.js";
-import { log } from "../observability/log.js";
+import type { StowdError } from "../../../common/errors.js";
+import { log } from "../../observability/log.js";
 
 /** Where a backend lives: for the daemon's log only, never for a client. */
 export interface BackendWhereabouts {

@@ -2,8 +2,8 @@
 // in order. Keys sort byte-wise in UTF-8 (S3's order), and a page token names
 // the last entry served, so objects created or deleted between pages never
 // cause a duplicate or a reordering.
-import { StowdError } from "../../common/errors.js";
-import type { ListOptions } from "./raw-store.js";
+import { StowdError } from "../../../common/errors.js";
+import type { ListOptions } from "../raw-store.js";
 
 /**
  * Byte-wise UTF-8 order. That is code point order, which differs from JS

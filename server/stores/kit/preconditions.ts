@@ -1,8 +1,8 @@
 // Checks write/copy preconditions against the current object, with the same
 // errors for every store. Stores call it at commit time, atomically with the
 // change it guards.
-import { StowdError } from "../../common/errors.js";
-import type { ObjectMeta, Preconditions } from "./raw-store.js";
+import { StowdError } from "../../../common/errors.js";
+import type { ObjectMeta, Preconditions } from "../raw-store.js";
 
 export function checkPreconditions(current: ObjectMeta | undefined, pre: Preconditions, reference: string): void {
   if (pre.ifNotExists && current !== undefined) {
