@@ -2,7 +2,7 @@
 // errors for every store. Stores call it at commit time, atomically with the
 // change it guards.
 import { StowdError } from "../../../common/errors.js";
-import type { ObjectMeta, Preconditions } from "../raw-store.js";
+import type { AppendOptions, ObjectMeta, Preconditions } from "../raw-store.js";
 
 export function checkPreconditions(current: ObjectMeta | undefined, pre: Preconditions, reference: string): void {
   if (pre.ifNotExists && current !== undefined) {
@@ -42,6 +42,31 @@ export function checkEtag(current: ObjectMeta, etag: string | undefined, referen
     throw new StowdError("PRECONDITION_FAILED", `${reference} has etag "${current.etag}", not the expected "${etag}"; ${what}`, {
       reference,
       size: current.size,
+    });
+  }
+}
+
+/**
+ * The append preconditions, the same for every store: the object must exist
+ * unless create_if_missing, have `if_match_etag` when given, and be exactly
+ * `expected_offset` bytes long when given. `current` is the object now
+ * (undefined when there is none); `backend` names the store in the facts.
+ */
+export function checkAppend(current: ObjectMeta | undefined, options: AppendOptions, reference: string, backend: string): void {
+  if (current === undefined) {
+    if (!options.createIfMissing) {
+      throw new StowdError("NOT_FOUND", `${reference} does not exist; set create_if_missing to create it by appending`, { reference, backend });
+    }
+    if (options.ifMatchEtag !== undefined) checkPreconditions(undefined, { ifMatchEtag: options.ifMatchEtag }, reference);
+  } else {
+    checkEtag(current, options.ifMatchEtag, reference, "nothing was appended");
+  }
+  const size = current?.size ?? 0;
+  if (options.expectedOffset !== undefined && options.expectedOffset !== size) {
+    throw new StowdError("PRECONDITION_FAILED", `${reference} has ${size} bytes, not the expected offset ${options.expectedOffset}; nothing was appended`, {
+      reference,
+      size,
+      field: "header.expected_offset",
     });
   }
 }
