@@ -32,6 +32,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs scripts/
 COPY gen gen
+COPY types types
 COPY common common
 COPY server server
 COPY client client
