@@ -12,7 +12,7 @@
 // it fails only when a page is wrong. Never part of `npm test`.
 //
 //   npm run bench:list -- --sizes 10000,100000,1000000
-//   npm run bench:list -- --store /path/to/other/local-store.ts   (compare an older version)
+//   npm run bench:list -- --store /path/to/other/local/index.ts   (compare an older version)
 //   npm run bench:list -- --markdown BENCHMARKS.md                  (rewrite its local listing section)
 import { closeSync, openSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -23,7 +23,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { Ref } from "../server/references/reference.js";
 import { encodePageToken } from "../server/stores/kit/list-pages.js";
-import type { LocalStoreOptions } from "../server/stores/local-store.js";
+import type { LocalStoreOptions } from "../server/stores/local/index.js";
 import type { ListPage, RawStore } from "../server/stores/raw-store.js";
 import { machineInfo } from "./harness/machine.js";
 import { REPO } from "./harness/repo.js";
@@ -35,7 +35,7 @@ const usage = `usage: npm run bench:list -- [options]
   --page-size N       page size (default 1000)
   --runs N            repeats of the warm first and late page (default 3)
   --full-max N        full pass over every page only up to this many files (default 1000000)
-  --store FILE        module exporting createLocalStore (default server/stores/local-store.ts)
+  --store FILE        module exporting createLocalStore (default server/stores/local/index.ts)
   --markdown FILE     replace (or append) the local listing section of FILE with the results
   --help              show this text`;
 
@@ -67,7 +67,7 @@ function parseOptions(argv: string[]) {
       "page-size": { type: "string", default: "1000" },
       runs: { type: "string", default: "3" },
       "full-max": { type: "string", default: "1000000" },
-      store: { type: "string", default: path.join(REPO, "server", "stores", "local-store.ts") },
+      store: { type: "string", default: path.join(REPO, "server", "stores", "local", "index.ts") },
       markdown: { type: "string" },
       help: { type: "boolean", default: false },
     },

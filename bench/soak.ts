@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createStowdClient, createStowdTransport, type StowdClient, type StowdTransport } from "../client/index.js";
 import { OPS, createSoakClient, createSoakState, type SoakState, type VerifyResult } from "./soak-workload.js";
-import { childFailure, spawnNode, type Child } from "./harness/children.js";
+import { childFailure, spawnNode, stopChild, type Child } from "./harness/children.js";
 import { freePort, waitForPort } from "./harness/ports.js";
 
 const MiB = 1024 * 1024;
@@ -105,7 +105,7 @@ let daemon: Daemon | undefined;
 let dataDir: string | undefined;
 
 function cleanUp(): void {
-  if (daemon !== undefined && daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill("SIGKILL");
+  daemon?.signal("SIGKILL");
   if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
   dataDir = undefined;
 }
@@ -277,12 +277,7 @@ async function main(): Promise<number> {
     return problems.length === 0 ? 0 : 1;
   } finally {
     for (const t of transports) t.close();
-    if (d.proc.exitCode === null && d.proc.signalCode === null) {
-      d.proc.kill("SIGTERM");
-      const timer = setTimeout(() => d.proc.kill("SIGKILL"), 5000);
-      await d.exited;
-      clearTimeout(timer);
-    }
+    await stopChild(d);
     cleanUp();
   }
 }

@@ -4,7 +4,7 @@
 // or a client certificate only means something over TLS.
 import { readFile } from "node:fs/promises";
 import type { StowdClientOptions, StowdTlsOptions } from "../client/index.js";
-import { nonEmpty } from "../server/config/command-line.js";
+import { nonEmpty } from "../common/env-value.js";
 import { errnoCode } from "../common/fs-errors.js";
 import type { FlagValues } from "./command.js";
 import { stringFlag } from "./command.js";

@@ -1,39 +1,26 @@
-// Assembles the daemon: the service implementations over one store tree,
-// served on the gRPC port (grpc-js) and the HTTP port (connect-node).
+// The daemon: the services over one store tree, served on the gRPC port
+// (grpc-js) and the HTTP port (connect-node), and the order in which it
+// starts and stops. What each part is made of is built in server/assembly/.
 import { readFileSync } from "node:fs";
-import { createRegistry } from "@bufbuild/protobuf";
-import {
-  file_google_protobuf_duration,
-  file_google_protobuf_empty,
-  file_google_protobuf_struct,
-  file_google_protobuf_timestamp,
-  file_google_protobuf_wrappers,
-} from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { file_stowd_v1_error } from "../gen/stowd/v1/error_pb.js";
-import { ProtobufStoreService, file_stowd_v1_protobuf_store } from "../gen/stowd/v1/protobuf_store_pb.js";
-import { RawStoreService, file_stowd_v1_raw_store } from "../gen/stowd/v1/raw_store_pb.js";
-import type { StoreTree } from "./config/build-store-tree.js";
+import { registerBoundMetrics } from "./assembly/bound-metrics.js";
+import { startListeners } from "./assembly/listeners.js";
+import { plainRoutes } from "./assembly/plain-routes.js";
+import { createReadiness } from "./assembly/readiness.js";
+import { servedServices } from "./assembly/served-services.js";
+import { callBoundsOf, createCallLimits, formatMs, type CallBounds } from "./calls/call-limits.js";
+import { createStreamBudget } from "./calls/stream-budget.js";
 import type { AuthConfig, TlsConfig } from "./config/config.js";
+import type { StoreTree } from "./decorators/store-tree.js";
 import { log } from "./observability/log.js";
 import type { Metrics } from "./observability/metrics.js";
-import { withCallBoundary } from "./services/error-boundary.js";
-import { registerBoundMetrics } from "./observability/bound-metrics.js";
-import { createReadiness } from "./observability/readiness.js";
-import { withCallGuard } from "./services/call-guard.js";
-import { callBoundsOf, createCallLimits, formatMs, type CallBounds } from "./services/call-limits.js";
-import { createStreamBudget } from "./services/stream-budget.js";
-import { createProtobufStoreService } from "./services/protobuf-store-service.js";
-import { createRawStoreService, type ServiceLimits } from "./services/raw-store-service.js";
 import { createSecurity } from "./security/security.js";
-import { startGrpcListener, type ServedService } from "./transports/grpc-listener.js";
-import { startHttpListener } from "./transports/http-listener.js";
-import type { RequestGate } from "./transports/request-gate.js";
+import type { ServiceLimits } from "./services/raw-store-service.js";
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface DaemonOptions {
-  /** The store tree (see config/build-store-tree.ts). */
+  /** The store tree (assembly/store-tree.ts). */
   tree: StoreTree;
   /** Served at /metrics; the tree's nodes report into it too. */
   metrics: Metrics;
@@ -73,90 +60,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const bounds: CallBounds = callBoundsOf(options.bounds);
   const callLimits = createCallLimits({ ...bounds, budget: createStreamBudget(bounds.maxInFlightBytes) });
   registerBoundMetrics(metrics.registry, callLimits);
-  // Outside in: errors and metrics, bounds and the call log, authorization, the service.
-  const services: ServedService[] = [
-    {
-      service: RawStoreService,
-      impl: withCallBoundary(
-        RawStoreService,
-        withCallGuard(RawStoreService, security.wrap(RawStoreService, createRawStoreService({ tree, version: VERSION, limits })), callLimits),
-        metrics,
-      ),
-    },
-    {
-      service: ProtobufStoreService,
-      impl: withCallBoundary(
-        ProtobufStoreService,
-        withCallGuard(
-          ProtobufStoreService,
-          security.wrap(ProtobufStoreService, createProtobufStoreService({ store: tree.root, maxMessageBytes: limits.maxMessageBytes })),
-          callLimits,
-        ),
-        metrics,
-      ),
-    },
-  ] as ServedService[];
+  const services = servedServices({ tree, version: VERSION, limits, stages: { metrics, limits: callLimits, authorization: security.authorization } });
 
   let serving = true;
   const readiness = createReadiness({ router: tree.router, timeoutMs: options.readinessTimeoutMs ?? 2000, isStopping: () => !serving });
-  // Decided from each request's headers, before its body is read.
-  const gate: RequestGate = { refuse: (authorization, peer) => security.refuse(authorization, peer), budget: callLimits.budget, maxMessageBytes: limits.maxMessageBytes };
-  const grpc = await startGrpcListener({
-    gate,
-    idleConnectionTimeoutMs: bounds.idleConnectionTimeoutMs,
-    address: options.grpcAddress,
+  const { grpc, http } = await startListeners({
+    grpcAddress: options.grpcAddress,
+    httpAddress: options.httpAddress,
     services,
-    files: [file_stowd_v1_raw_store, file_stowd_v1_protobuf_store, file_stowd_v1_error],
+    plainRoutes: plainRoutes({ isServing: () => serving, readiness, metrics }),
+    security,
+    bounds,
+    budget: callLimits.budget,
     maxMessageBytes: limits.maxMessageBytes,
-    ...(security.tls === undefined ? {} : { credentials: security.tls.grpcCredentials() }),
-    maxStreamsPerConnection: bounds.maxStreamsPerConnection,
-  });
-  const http = await startHttpListener({
-    gate,
-    timeouts: bounds,
-    address: options.httpAddress,
-    services,
-    maxMessageBytes: limits.maxMessageBytes,
-    ...(security.tls === undefined ? {} : { tls: security.tls }),
-    maxStreamsPerConnection: bounds.maxStreamsPerConnection,
-    jsonRegistry: createRegistry(
-      file_stowd_v1_error,
-      file_google_protobuf_wrappers,
-      file_google_protobuf_struct,
-      file_google_protobuf_timestamp,
-      file_google_protobuf_duration,
-      file_google_protobuf_empty,
-    ),
-    plainRoutes: {
-      "/healthz": (_req, res) => {
-        res.writeHead(serving ? 200 : 503, { "content-type": "text/plain" });
-        res.end(serving ? "ok\n" : "stopping\n");
-      },
-      "/readyz": (_req, res) => {
-        readiness.check().then(
-          (r) => {
-            res.writeHead(r.ready ? 200 : 503, { "content-type": "application/json" });
-            res.end(`${JSON.stringify(r)}\n`);
-          },
-          (err: unknown) => {
-            res.writeHead(503, { "content-type": "text/plain" });
-            res.end(`readiness check failed: ${String(err)}\n`);
-          },
-        );
-      },
-      "/metrics": (_req, res) => {
-        metrics.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { "content-type": metrics.registry.contentType });
-            res.end(text);
-          },
-          (err: unknown) => {
-            res.writeHead(500, { "content-type": "text/plain" });
-            res.end(`metrics failed: ${String(err)}\n`);
-          },
-        );
-      },
-    },
   });
   log("info", "stowd serving", {
     version: VERSION,

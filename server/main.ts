@@ -3,9 +3,9 @@
 // local disk under ./data and mem:// in memory), then env vars, then flags —
 // see `npm start -- --help` and server/config/load-config.ts. A config error
 // prints its message (file:line: key: problem) and exits 2. `stowd serve`
-// (cli/serve.ts) imports main() and runs the very same daemon.
+// (cli/commands/serve.ts) imports main() and runs the very same daemon.
 import { configFileFrom, ConfigError, loadConfig, parseCommandLine, USAGE } from "./config/load-config.js";
-import { buildStoreTree } from "./config/build-store-tree.js";
+import { buildStoreTree } from "./assembly/store-tree.js";
 import { DEFAULT_CONFIG_SOURCE } from "./config/default-config.js";
 import { startDaemon } from "./daemon.js";
 import { isEntryModule } from "./entry-module.js";
@@ -26,10 +26,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     container: config.storage.container,
   });
 
-  // ---- store tree ------------------------------------------------------------
   const metrics = createMetrics();
   const tree = await buildStoreTree(config, { metrics });
-  // -----------------------------------------------------------------------------
 
   const started = startDaemon({
     tree,

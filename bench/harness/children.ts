@@ -1,63 +1,39 @@
-// The benchmark's child processes (servers and daemons): spawned with their
-// stderr tail kept for failure reports, stopped by the benchmark, and killed
-// on any exit path so a failed run leaves nothing behind.
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { REPO } from "./repo.js";
+// The benchmark's child processes (servers and daemons), on the tests' child
+// process helper: spawned with their stderr tail kept for failure reports,
+// stopped by the benchmark, and killed on any exit path so a failed run leaves
+// nothing behind.
+import { killAllChildrenNow, startChild, type Child as ManagedChild } from "../../test/helpers/child-process.js";
 
-export interface Child {
+/** Every child is one process, so `pid` is the server's; `stderrLines` holds its last 20 stderr lines. */
+export interface Child extends ManagedChild {
   name: string;
   command: string;
-  proc: ChildProcess;
-  /** The process id; every child is one process, so this is the server's pid. */
-  pid: number;
-  /** Last lines of its stderr, shown when something fails. */
-  stderrTail: string[];
-  exited: Promise<void>;
   /** Set when the benchmark itself stopped it. */
   stoppedByUs: boolean;
 }
 
-const live = new Set<Child>();
 /** Every child ever started, for the failure report. */
 const started: Child[] = [];
 
 /** Runs `node --import tsx SCRIPT ARGS` in the repository, or `node FILE ARGS` with `plainNode`. */
 export function spawnNode(name: string, script: string, args: string[], options: { plainNode?: boolean; env?: NodeJS.ProcessEnv } = {}): Child {
   const nodeArgs = options.plainNode === true ? [script, ...args] : ["--import", "tsx", script, ...args];
-  const proc = spawn(process.execPath, nodeArgs, {
-    cwd: REPO,
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-  });
-  if (proc.pid === undefined) throw new Error(`could not start ${name}: node ${nodeArgs.join(" ")}`);
-  const child: Child = {
-    name,
-    command: `node ${nodeArgs.join(" ")}`,
-    proc,
-    pid: proc.pid,
-    stderrTail: [],
-    exited: once(proc, "exit").then(() => undefined),
-    stoppedByUs: false,
-  };
-  proc.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    child.stderrTail.push(...text.split("\n").filter((l) => l !== ""));
-    child.stderrTail.splice(0, Math.max(0, child.stderrTail.length - 20));
-  });
+  // stdin is a pipe: the ceiling servers exit when it closes, so they die with the benchmark.
+  const managed = startChild(process.execPath, nodeArgs, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env }, keepStderrLines: 20 });
+  if (managed.proc.pid === undefined) throw new Error(`could not start ${name}: node ${nodeArgs.join(" ")}`);
+  const child: Child = Object.assign(managed, { name, command: `node ${nodeArgs.join(" ")}`, stoppedByUs: false });
   // stdout is read by whoever waits for a port line; drain the rest so the child never blocks.
-  proc.stdout?.resume();
-  live.add(child);
+  managed.proc.stdout?.resume();
   started.push(child);
-  void child.exited.then(() => live.delete(child));
   return child;
 }
 
 export function isRunning(child: Child): boolean {
-  return child.proc.exitCode === null && child.proc.signalCode === null;
+  return child.isRunning();
 }
 
 export function childFailure(child: Child, what: string): Error {
-  const tail = child.stderrTail.length > 0 ? `\n  ${child.stderrTail.join("\n  ")}` : "";
+  const tail = child.stderrLines.length > 0 ? `\n  ${child.stderrLines.join("\n  ")}` : "";
   return new Error(`${child.name} ${what} (exit code ${String(child.proc.exitCode)}, signal ${String(child.proc.signalCode)})${tail}`);
 }
 
@@ -99,29 +75,22 @@ export async function portLine(child: Child): Promise<number> {
 export async function stopChild(child: Child): Promise<void> {
   if (!isRunning(child)) return;
   child.stoppedByUs = true;
-  child.proc.kill("SIGTERM");
-  const timer = setTimeout(() => child.proc.kill("SIGKILL"), 5000);
-  await child.exited;
-  clearTimeout(timer);
+  await child.stop(5000);
 }
 
 export async function stopAll(): Promise<void> {
-  await Promise.all([...live].map(stopChild));
+  await Promise.all(started.map(stopChild));
 }
 
 export function killAllNow(): void {
-  for (const child of live) {
-    if (isRunning(child)) {
-      child.stoppedByUs = true;
-      child.proc.kill("SIGKILL");
-    }
-  }
+  for (const child of started) if (isRunning(child)) child.stoppedByUs = true;
+  killAllChildrenNow();
 }
 
 /** One line per child ever started: how it ended and its stderr tail. */
 export function childrenReport(): string[] {
   return started.map((child) => {
     const state = child.stoppedByUs ? "stopped by the benchmark" : isRunning(child) ? "running" : `exited on its own (code ${String(child.proc.exitCode)}, signal ${String(child.proc.signalCode)})`;
-    return `${child.name} [pid ${child.pid}]: ${state}${child.stderrTail.length > 0 ? `; stderr tail:\n  ${child.stderrTail.join("\n  ")}` : ""}`;
+    return `${child.name} [pid ${child.pid}]: ${state}${child.stderrLines.length > 0 ? `; stderr tail:\n  ${child.stderrLines.join("\n  ")}` : ""}`;
   });
 }

@@ -1,5 +1,2 @@
 // The repository root, for spawning children and finding node_modules.
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export { REPO_ROOT as REPO } from "../../test/helpers/repo-root.js";

@@ -13,7 +13,7 @@ export interface AzureDirectTargetOptions {
   account: string;
   key: string;
   container: string;
-  /** stowd's Azure store defaults (server/stores/azure-store.ts). */
+  /** stowd's Azure store defaults (server/stores/azure/). */
   blockSizeBytes?: number;
   blockConcurrency?: number;
 }

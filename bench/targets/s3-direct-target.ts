@@ -14,7 +14,7 @@ export interface S3DirectTargetOptions {
   accessKeyId: string;
   secretAccessKey: string;
   bucket: string;
-  /** stowd's S3 store defaults (server/stores/s3-store.ts). */
+  /** stowd's S3 store defaults (server/stores/s3/). */
   partSizeBytes?: number;
   partConcurrency?: number;
 }

@@ -2,7 +2,7 @@
 // progress against server.maxConcurrentCalls, and the in-flight byte budget
 // (bytes taken, streams waiting for it).
 import { Gauge, type Registry } from "prom-client";
-import type { CallLimits } from "../services/call-limits.js";
+import type { CallLimits } from "../calls/call-limits.js";
 
 export function registerBoundMetrics(registry: Registry, limits: CallLimits): void {
   const registers = [registry];

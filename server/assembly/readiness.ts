@@ -18,8 +18,8 @@
 // Concurrent /readyz requests share one round of probes.
 import { parsePrefixReference } from "../references/reference.js";
 import type { SchemeRouter } from "../decorators/scheme-router.js";
-import { maskReference } from "../services/call-log.js";
-import { formatMs } from "../services/call-limits.js";
+import { maskReference } from "../calls/call-log.js";
+import { formatMs } from "../calls/call-limits.js";
 
 export type ProbeStatus = "up" | "down" | "unchecked";
 

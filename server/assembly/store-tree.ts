@@ -3,29 +3,23 @@
 //   download limit -> cache -> container policy -> scheme router -> backends
 //
 // with metrics on every node. The router knows every configured scheme and
-// builds each backend on first use.
-import type { StowdConfig } from "./config.js";
+// builds each backend on first use. The StoreTree type lives below the
+// services that use it (decorators/store-tree.ts).
+import type { StowdConfig } from "../config/config.js";
 import { configuredBackends } from "./backends.js";
 import { withCache, type CachedStore, type InvalidationBus } from "../decorators/cached-store.js";
 import { withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
 import { createRedisInvalidationBus, redisInvalidationBusOptions } from "../decorators/redis-invalidation-bus.js";
-import { createSchemeRouter, type Backend, type SchemeRouter } from "../decorators/scheme-router.js";
+import { createSchemeRouter, type Backend } from "../decorators/scheme-router.js";
+import type { StoreTree } from "../decorators/store-tree.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RawStore } from "../stores/raw-store.js";
 
-const MiB = 1024 * 1024;
+export type { StoreTree } from "../decorators/store-tree.js";
 
-export interface StoreTree {
-  /** What every RPC goes through. */
-  root: RawStore;
-  /** The scheme router, for GetServerInfo. */
-  router: SchemeRouter;
-  /** `limits.maxDownloadMBs` in bytes; 0 = unlimited. */
-  maxDownloadBytes: number;
-  close(): Promise<void>;
-}
+const MiB = 1024 * 1024;
 
 export interface StoreTreeOptions {
   metrics: Metrics;

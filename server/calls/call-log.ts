@@ -10,6 +10,7 @@ import type { ConnectError, HandlerContext } from "@connectrpc/connect";
 import { logTrusted, type LogLevel } from "../observability/log.js";
 import { codeLabel } from "../observability/metrics.js";
 import { boundedText } from "./error-text.js";
+import { payloadBytes } from "./message-payload.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -61,15 +62,6 @@ export function referencesOf(request: unknown): { reference?: string; destinatio
   return out;
 }
 
-/** Payload bytes a message carries: a data chunk, or a protobuf message's encoded value. */
-export function payloadBytes(message: unknown): number {
-  if (typeof message !== "object" || message === null) return 0;
-  const m = message as { body?: { case?: unknown; value?: unknown }; message?: { value?: unknown } };
-  if (m.body?.case === "chunk" && m.body.value instanceof Uint8Array) return m.body.value.length;
-  if (m.message?.value instanceof Uint8Array) return m.message.value.length;
-  return 0;
-}
-
 export interface CallRecord {
   requestId: string;
   op: string;
@@ -83,8 +75,15 @@ export interface CallRecord {
 /** Server-side failures are errors; everything else, client mistakes included, is an ordinary call. */
 const ERROR_CODES = new Set(["INTERNAL", "UNKNOWN", "DATA_LOSS"]);
 
-export function logCall(record: CallRecord, error: ConnectError | undefined): void {
-  const code = codeLabel(error);
+/** Starts the record of a call: its request id (also sent back as the `x-request-id` response header) and, given its request, the references and bytes in. */
+export function startCallRecord(ctx: HandlerContext, op: string, request: unknown): CallRecord {
+  const requestId = requestIdOf(ctx);
+  ctx.responseHeader.set(REQUEST_ID_HEADER, requestId);
+  return { requestId, op, ...referencesOf(request), bytesIn: payloadBytes(request), bytesOut: 0, startedAt: performance.now() };
+}
+
+/** Logs the call's line; `code` is codeLabel(error), passed in when the caller has it already. */
+export function logCall(record: CallRecord, error: ConnectError | undefined, code: string = codeLabel(error)): void {
   const level: LogLevel = ERROR_CODES.has(code) ? "error" : "info";
   logTrusted(level, "call", {
     requestId: record.requestId,

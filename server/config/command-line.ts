@@ -2,6 +2,7 @@
 // vars that stand in for them. A flag overrides its env var, which overrides
 // the config file.
 import { parseArgs } from "node:util";
+import { nonEmpty } from "../../common/env-value.js";
 import { ConfigError } from "./config-error.js";
 
 export const USAGE = `usage: npm start -- [options]        (or: npx tsx server/main.ts [options])
@@ -36,7 +37,7 @@ env STOWD_AUTH_TOKEN=T   turns auth on with one bearer token T that has every
                          grants); SIGHUP re-reads TLS certificates and tokens
   -h, --help             show this text
 
-resource bounds are server: keys in the config file (README: Resource bounds):
+resource bounds are server: keys in the config file (docs/operations.md: Resource bounds):
   maxConcurrentCalls (1000), maxStreamsPerConnection (100), maxInFlightMBs (64),
   idleStreamTimeout (60s), defaultDeadline (1h), maxDeadline (24h),
   headersTimeout (10s), idleConnectionTimeout (5m),
@@ -109,8 +110,4 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 /** The config file to read: --config, else STOWD_CONFIG (empty = unset), else none (the embedded default). */
 export function configFileFrom(commandLine: CommandLine, env: NodeJS.ProcessEnv): string | undefined {
   return commandLine.config ?? nonEmpty(env.STOWD_CONFIG);
-}
-
-export function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === "" ? undefined : value;
 }

@@ -3,7 +3,7 @@
 // config unchanged: its key names and defaults are Flyte's
 // (flytestdlib/storage/config.go); stowd's own keys live under `server`.
 import type { LogLevel } from "../observability/log.js";
-import type { CallBounds } from "../services/call-limits.js";
+import type { CallBounds } from "../calls/call-limits.js";
 
 /** Flyte's `storage.type`. */
 export type StorageType = "mem" | "local" | "s3" | "minio" | "stow" | "redis";

@@ -32,7 +32,7 @@ server:
   maxMessageMBs: 16 # largest single gRPC message, either port
   maxUploadMBs: 0 # largest object WriteRaw stores; 0 = unlimited
   logLevel: info # debug, info, warn, error
-  # Resource bounds; exceeding one is RESOURCE_EXHAUSTED naming it (README: Resource bounds).
+  # Resource bounds; exceeding one is RESOURCE_EXHAUSTED naming it (docs/operations.md: Resource bounds).
   maxConcurrentCalls: 1000 # calls in progress across both ports; 0 = unlimited
   maxStreamsPerConnection: 100 # HTTP/2 concurrent streams per client connection
   maxInFlightMBs: 64 # data bytes held between stores and clients; streams wait beyond it; 0 = unlimited

@@ -8,10 +8,13 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { log, type LogLevel } from "../observability/log.js";
-import { configFileFrom, nonEmpty, parseCommandLine, type CommandLine } from "./command-line.js";
+import { nonEmpty } from "../../common/env-value.js";
+import { backendValueProblems } from "./backend-values.js";
+import { configFileFrom, parseCommandLine, type CommandLine } from "./command-line.js";
 import type { LegacyConnectionConfig, RedisConfig, SchemeConfig, ServerConfig, StorageConfig, StowConfig, StowdConfig } from "./config.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { DEFAULT_CONFIG_SOURCE, DEFAULT_CONFIG_YAML } from "./default-config.js";
+import { CONNECTION_KEY_OF_STOW_KEY, legacyS3ConfigMap } from "./legacy-connection.js";
 import { primaryScheme, S3_AUTH_TYPES, SCHEME_KINDS, STORAGE_TYPES, STOW_CONFIG_KEYS, STOW_KINDS, type StowKind } from "./stow-names.js";
 import {
   addressKind,
@@ -25,8 +28,8 @@ import {
   type ValueKind,
 } from "./value-kinds.js";
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
-import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "../security/security-config.js";
-import { DEFAULT_CALL_BOUNDS, formatMs } from "../services/call-limits.js";
+import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "./security-config.js";
+import { DEFAULT_CALL_BOUNDS, formatMs } from "../calls/call-limits.js";
 
 export { ConfigError, type ConfigProblem } from "./config-error.js";
 export { configFileFrom, parseCommandLine, USAGE, type CommandLine } from "./command-line.js";
@@ -70,6 +73,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
   // mistake (say an invalid type) does not cascade into follow-on complaints.
   if (ctx.problems.length === 0) applyOverrides(config, commandLine, env, ctx);
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
+  if (ctx.problems.length === 0) checkBackendValues(config.storage, ctx);
   if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server, options.warn ?? ((message) => log("warn", message))));
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
@@ -79,6 +83,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
 export function parseConfig(text: string, options: LoadConfigOptions & { source?: string } = {}): StowdConfig {
   const { config, ctx } = read(text, options.source ?? "(config)", options);
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
+  if (ctx.problems.length === 0) checkBackendValues(config.storage, ctx);
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
 }
@@ -264,16 +269,6 @@ function checkStowKeys(r: MapReader, key: string, kind: StowKind, config: Record
   }
 }
 
-/** Flyte v1's legacyS3ConfigMap: the deprecated connection block as stow s3 keys. */
-function legacyS3ConfigMap(c: LegacyConnectionConfig): Record<string, string> {
-  const out: Record<string, string> = { auth_type: c.authType, region: c.region };
-  if (c.endpoint !== "") out.endpoint = c.endpoint;
-  if (c.accessKey !== "") out.access_key_id = c.accessKey;
-  if (c.secretKey !== "") out.secret_key = c.secretKey;
-  if (c.disableSsl) out.disable_ssl = "True";
-  return out;
-}
-
 function readServer(r: MapReader): ServerConfig {
   const server: ServerConfig = {
     grpcAddress: r.scalar("grpcAddress", addressKind, SERVER_DEFAULTS.grpcAddress),
@@ -282,7 +277,7 @@ function readServer(r: MapReader): ServerConfig {
     maxMessageBytes: Math.floor(r.scalar("maxMessageMBs", maxMessageMbsKind, SERVER_DEFAULTS.maxMessageBytes / MiB) * MiB),
     maxUploadBytes: Math.floor(r.scalar("maxUploadMBs", maxUploadMbsKind, 0) * MiB),
     logLevel: r.scalar("logLevel", enumKind(LOG_LEVELS), SERVER_DEFAULTS.logLevel),
-    // Resource bounds (server/services/call-limits.ts, stream-budget.ts).
+    // Resource bounds (server/calls/call-limits.ts, stream-budget.ts).
     maxConcurrentCalls: r.scalar("maxConcurrentCalls", intKind({ min: 0, note: "0 = unlimited" }), SERVER_DEFAULTS.maxConcurrentCalls),
     maxStreamsPerConnection: r.scalar("maxStreamsPerConnection", intKind({ min: 1 }), SERVER_DEFAULTS.maxStreamsPerConnection),
     maxInFlightBytes: Math.floor(r.scalar("maxInFlightMBs", numberKind({ min: 0, note: "MiB; 0 = unlimited" }), SERVER_DEFAULTS.maxInFlightBytes / MiB) * MiB),
@@ -372,8 +367,22 @@ function checkStorage(storage: StorageConfig, ctx: ReadContext): void {
   }
   if (stowType || type === "mem" || type === "redis") {
     const primary = primaryScheme(type, storage.stow.kind as StowKind);
-    if (storage.schemes[primary] !== undefined) {
+    if (primary !== undefined && storage.schemes[primary] !== undefined) {
       ctx.problems.push(at(`configures ${primary}://, the primary scheme, which storage.type and storage.${type === "redis" ? "redis" : "stow"} already configure: remove it`, `storage.schemes.${primary}`));
     }
   }
+}
+
+/** Each backend's values, by the backend's own parser; a problem names the key as the file wrote it. */
+function checkBackendValues(storage: StorageConfig, ctx: ReadContext): void {
+  // The loader translated a v1 `connection` block into stow.config: name its keys as written.
+  const fromConnection = ctx.lines.has("storage.connection");
+  ctx.problems.push(
+    ...backendValueProblems(storage, {
+      source: ctx.source,
+      lines: ctx.lines,
+      keyPath: (backend, key) =>
+        fromConnection && backend.field === "storage.stow.config" ? `storage.connection.${CONNECTION_KEY_OF_STOW_KEY[key] ?? key}` : `${backend.field}.${key}`,
+    }),
+  );
 }

@@ -2,10 +2,10 @@
 // server.auth, server.insecure, STOWD_AUTH_TOKEN, --insecure), read with the
 // same reader and value kinds as the rest of the config, and the guard that
 // refuses to expose a listener beyond loopback without TLS and authentication.
-import type { AuthConfig, ServerConfig, TlsConfig } from "../config/config.js";
-import type { ConfigProblem } from "../config/config-error.js";
-import { boolKind, type ValueKind } from "../config/value-kinds.js";
-import type { MapReader } from "../config/yaml-reader.js";
+import type { AuthConfig, ServerConfig, TlsConfig } from "./config.js";
+import type { ConfigProblem } from "./config-error.js";
+import { boolKind, type ValueKind } from "./value-kinds.js";
+import type { MapReader } from "./yaml-reader.js";
 import { isLoopbackAddress } from "./loopback.js";
 
 const fileKind: ValueKind<string> = { expected: "a file path", parse: (v) => (typeof v === "string" && v !== "" ? v : undefined) };

@@ -25,8 +25,8 @@ import { randomUUID } from "node:crypto";
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { log } from "../observability/log.js";
-import { formatAddress, type RedisNodeAddress } from "../stores/redis-connection.js";
-import { parseRedisAddr, redisStoreOptionsFromFlyte, type FlyteRedisConfig } from "../stores/redis-store.js";
+import { formatAddress, type RedisNodeAddress } from "../stores/redis/connection.js";
+import { parseRedisAddr, redisStoreOptionsFromFlyte, type FlyteRedisConfig } from "../stores/redis/config.js";
 import type { Invalidation, InvalidationBus } from "./cached-store.js";
 
 const CHANNEL = "stowd:cache-invalidations";

@@ -1,6 +1,6 @@
 // What each RPC needs: the operations and the references they apply to.
-// Every method of every served service must be listed here; wrapping a
-// service with an unlisted method fails at start, so a new RPC cannot be
+// Every method of every served service must be listed here; building the call
+// pipeline for a service with an unlisted method fails at start, so a new RPC cannot be
 // served unchecked by accident.
 import { SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import type { Operation } from "./grants.js";

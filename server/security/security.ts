@@ -1,15 +1,14 @@
 // Assembles transport security and authorization for the daemon from
 // server.tls and server.auth: the reloadable TLS material both listeners
-// use, the wrapper that authorizes every call of every service, and the
-// reload (SIGHUP) of certificates and the token file.
-import type { DescService } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+// use, the call pipeline's stage that authorizes every call of every
+// service, and the reload (SIGHUP) of certificates and the token file.
+import type { Authorization } from "../calls/call-pipeline.js";
 import type { AuthConfig, TlsConfig } from "../config/config.js";
 import { log } from "../observability/log.js";
 import { StowdError } from "../../common/errors.js";
-import { authenticate, credentialsOf, type Credentials } from "./authenticate.js";
+import { authenticate, credentialsOf, type Credentials, type Principal } from "./authenticate.js";
 import type { PeerIdentity } from "./peer-identity.js";
-import { withAuthorization } from "./authorize.js";
+import { createAuthorization } from "./authorize.js";
 import { createReloadableTls, type ReloadableTls } from "./reloadable-tls.js";
 import { loadTokenFile } from "./token-file.js";
 
@@ -25,11 +24,11 @@ export interface Security {
   authEnabled: boolean;
   /**
    * Authenticates a request from its headers alone, before its body is read:
-   * the UNAUTHENTICATED error, or undefined when the caller is known or auth is off.
+   * the caller, the UNAUTHENTICATED error, or undefined when auth is off.
    */
-  refuse(authorization: string | null, peer: PeerIdentity | undefined): StowdError | undefined;
-  /** Wraps a service implementation with authorization; the implementation itself when auth is off. */
-  wrap<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceImpl<S>;
+  authenticateHeaders(authorization: string | null, peer: PeerIdentity | undefined): Principal | StowdError | undefined;
+  /** The call pipeline's authorization stage; undefined when auth is off. */
+  authorization: Authorization | undefined;
   /**
    * Re-reads the certificate files and the token file. What fails to load is
    * logged and rejected as a whole (the old one stays in force); the promise
@@ -49,17 +48,16 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
   return {
     tls,
     authEnabled,
-    refuse(authorization, peer) {
+    authenticateHeaders(authorization, peer) {
       if (!authEnabled) return undefined;
       try {
-        authenticate(credentials, authorization, peer);
-        return undefined;
+        return authenticate(credentials, authorization, peer);
       } catch (err) {
         if (err instanceof StowdError) return err;
         throw err;
       }
     },
-    wrap: (service, impl) => (authEnabled ? withAuthorization(service, impl, { credentials: () => credentials }) : impl),
+    authorization: authEnabled ? createAuthorization({ credentials: () => credentials }) : undefined,
     async reload() {
       const failures: unknown[] = [];
       if (tls !== undefined) {

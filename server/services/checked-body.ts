@@ -4,7 +4,7 @@
 // commits a body that is too long, too short or corrupted.
 import { createHash } from "node:crypto";
 import { StowdError } from "../../common/errors.js";
-import type { RequestEndProof } from "./request-end.js";
+import type { RequestEndProof } from "../calls/request-end.js";
 
 export interface BodyChecks {
   reference: string;
@@ -45,7 +45,7 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
     yield chunk;
   }
   // The end of the chunks alone does not prove the client finished
-  // (server/services/request-end.ts). First a reset that already arrived...
+  // (server/calls/request-end.ts). First a reset that already arrived...
   await end.confirm({ roundTrip: false, reference, signal });
   signal.throwIfAborted();
   if (declaredSize !== undefined && received !== declaredSize) {

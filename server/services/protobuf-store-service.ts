@@ -2,9 +2,10 @@
 // wire encoding (the Any's `value`), so Flyte's Go ReadProtobuf reads it;
 // the type URL goes into object metadata. It uses the same store tree as raw
 // bytes, so caches and limits apply alike.
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import type { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
 import { StowdError } from "../../common/errors.js";
+import type { CallHandlers } from "../calls/call-pipeline.js";
 import { parseReference } from "../references/reference.js";
 import type { RawStore } from "../stores/raw-store.js";
 import { toObjectInfo } from "./object-info.js";
@@ -20,7 +21,7 @@ export interface ProtobufStoreServiceOptions {
   maxMessageBytes: number;
 }
 
-export function createProtobufStoreService(options: ProtobufStoreServiceOptions): ServiceImpl<typeof ProtobufStoreService> {
+export function createProtobufStoreService(options: ProtobufStoreServiceOptions): CallHandlers<typeof ProtobufStoreService> {
   const { store, maxMessageBytes } = options;
   return {
     async writeProtobuf(req, ctx: HandlerContext) {

@@ -1,7 +1,9 @@
 // The RawStoreService implementation, written once and served by both
-// transports (grpc-js on the gRPC port, connect-node on the HTTP port). It
-// parses and validates requests, calls the store tree, and shapes responses;
-// it holds no storage logic of its own.
+// transports (grpc-js on the gRPC port, connect-node on the HTTP port)
+// through the call pipeline (server/calls/call-pipeline.ts), which hands
+// WriteRaw and Append their stream's header and chunks. It parses and
+// validates requests, calls the store tree, and shapes responses; it holds
+// no storage logic of its own.
 //
 // server.maxUploadMBs bounds every object a call creates or grows, on every
 // backend: WriteRaw's body, the object an Append leaves (old size + appended
@@ -9,21 +11,21 @@
 // pins the size it checked (expected_offset) so that no other writer can
 // slip in between the check and the commit, and a CopyRaw pins the source's
 // etag for the same reason.
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import { StowdError, isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
-import type { StoreTree } from "../config/build-store-tree.js";
+import type { StoreTree } from "../decorators/store-tree.js";
 import { createKeyedLock } from "../stores/kit/keyed-lock.js";
 import { checkEtag } from "../stores/kit/preconditions.js";
-import type { AppendOptions, ObjectMeta, Preconditions } from "../stores/raw-store.js";
+import type { AppendOptions, CopyOptions, ObjectMeta } from "../stores/raw-store.js";
+import type { CallHandlers } from "../calls/call-pipeline.js";
 import { checkedBody } from "./checked-body.js";
 import { frameReadChunks, type ReadFraming } from "./read-framing.js";
 import { toObjectInfo } from "./object-info.js";
-import { requestEndOf } from "./request-end.js";
-import { splitHeader } from "./request-stream.js";
+import { requestEndOf } from "../calls/request-end.js";
 import {
   optionalString,
   toSafeNumber,
@@ -54,7 +56,7 @@ const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
 /** Attempts of a bounded CopyRaw whose source keeps changing between the size check and the copy. */
 const COPY_ATTEMPTS = 3;
 
-export function createRawStoreService(options: RawStoreServiceOptions): ServiceImpl<typeof RawStoreService> {
+export function createRawStoreService(options: RawStoreServiceOptions): CallHandlers<typeof RawStoreService> {
   const { version, limits } = options;
   const { root: store, router } = options.tree;
   /** Bounded appends to one object through this daemon queue, so their pinned offsets do not collide. */
@@ -98,7 +100,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
    * its etag pinned so that the copy is of the object that was checked. A
    * source that changes in between is checked again.
    */
-  async function boundedCopy(source: Ref, destination: Ref, req: { sourceReference: string; destinationReference: string }, copyOptions: { preconditions: Preconditions; ifSourceMatchEtag?: string }, signal: AbortSignal): Promise<ObjectMeta> {
+  async function boundedCopy(source: Ref, destination: Ref, req: { sourceReference: string; destinationReference: string }, copyOptions: CopyOptions, signal: AbortSignal): Promise<ObjectMeta> {
     const maxBytes = limits.maxUploadBytes;
     for (let attempt = 1; ; attempt++) {
       const meta = await store.head(source, signal);
@@ -161,68 +163,58 @@ export function createRawStoreService(options: RawStoreServiceOptions): ServiceI
       }
     },
 
-    async writeRaw(requests, ctx) {
-      const stream = await splitHeader(requests, "WriteRaw");
-      try {
-        const h = stream.header;
-        const ref = parseReference(h.reference, "header.reference");
-        requireKey(ref.key, h.reference, "header.reference");
-        const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
-        if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
-          throw uploadLimitExceeded(`the declared size of ${h.reference} (${declaredSize} bytes)`, h.reference, declaredSize, limits.maxUploadBytes, "nothing was stored");
-        }
-        const contentMd5 = validateMd5(h.contentMd5, "header.content_md5");
-        const writeOptions = {
-          contentType: validateContentType(h.contentType, "header.content_type"),
-          metadata: validateMetadata(h.metadata, "header.metadata"),
-          preconditions: validatePreconditions(h.preconditions, "header.preconditions"),
-          ...(contentMd5 === undefined ? {} : { contentMd5 }),
-          ...(declaredSize === undefined ? {} : { size: declaredSize }),
-        };
-        const body = checkedBody(stream.chunks, {
+    async writeRaw(stream, ctx) {
+      const h = stream.header;
+      const ref = parseReference(h.reference, "header.reference");
+      requireKey(ref.key, h.reference, "header.reference");
+      const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
+      if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
+        throw uploadLimitExceeded(`the declared size of ${h.reference} (${declaredSize} bytes)`, h.reference, declaredSize, limits.maxUploadBytes, "nothing was stored");
+      }
+      const contentMd5 = validateMd5(h.contentMd5, "header.content_md5");
+      const writeOptions = {
+        contentType: validateContentType(h.contentType, "header.content_type"),
+        metadata: validateMetadata(h.metadata, "header.metadata"),
+        preconditions: validatePreconditions(h.preconditions, "header.preconditions"),
+        ...(contentMd5 === undefined ? {} : { contentMd5 }),
+        ...(declaredSize === undefined ? {} : { size: declaredSize }),
+      };
+      const body = checkedBody(stream.chunks, {
+        reference: h.reference,
+        signal: ctx.signal,
+        end: requestEndOf(ctx.values, h.reference),
+        maxBytes: limits.maxUploadBytes,
+        ...(declaredSize === undefined ? {} : { declaredSize }),
+        ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
+      });
+      const meta = await store.write(ref, body, writeOptions, ctx.signal);
+      return { info: toObjectInfo(ref, meta) };
+    },
+
+    async append(stream, ctx) {
+      const h = stream.header;
+      const ref = parseReference(h.reference, "header.reference");
+      requireKey(ref.key, h.reference, "header.reference");
+      const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
+      const ifMatchEtag = optionalString(h.ifMatchEtag);
+      const appendOptions: AppendOptions = {
+        createIfMissing: h.createIfMissing,
+        contentType: validateContentType(h.contentType, "header.content_type"),
+        ...(expectedOffset === undefined ? {} : { expectedOffset }),
+        ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }),
+      };
+      const body = (chunks: AsyncIterable<Uint8Array>) =>
+        checkedBody(chunks, {
           reference: h.reference,
           signal: ctx.signal,
           end: requestEndOf(ctx.values, h.reference),
           maxBytes: limits.maxUploadBytes,
-          ...(declaredSize === undefined ? {} : { declaredSize }),
-          ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
         });
-        const meta = await store.write(ref, body, writeOptions, ctx.signal);
-        return { info: toObjectInfo(ref, meta) };
-      } finally {
-        await stream.release();
-      }
-    },
-
-    async append(requests, ctx) {
-      const stream = await splitHeader(requests, "Append");
-      try {
-        const h = stream.header;
-        const ref = parseReference(h.reference, "header.reference");
-        requireKey(ref.key, h.reference, "header.reference");
-        const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
-        const ifMatchEtag = optionalString(h.ifMatchEtag);
-        const appendOptions: AppendOptions = {
-          createIfMissing: h.createIfMissing,
-          contentType: validateContentType(h.contentType, "header.content_type"),
-          ...(expectedOffset === undefined ? {} : { expectedOffset }),
-          ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }),
-        };
-        const body = (chunks: AsyncIterable<Uint8Array>) =>
-          checkedBody(chunks, {
-            reference: h.reference,
-            signal: ctx.signal,
-            end: requestEndOf(ctx.values, h.reference),
-            maxBytes: limits.maxUploadBytes,
-          });
-        const meta =
-          limits.maxUploadBytes > 0
-            ? await boundedAppend(ref, h.reference, stream.chunks, body, appendOptions, ctx.signal)
-            : await store.append(ref, body(stream.chunks), appendOptions, ctx.signal);
-        return { info: toObjectInfo(ref, meta) };
-      } finally {
-        await stream.release();
-      }
+      const meta =
+        limits.maxUploadBytes > 0
+          ? await boundedAppend(ref, h.reference, stream.chunks, body, appendOptions, ctx.signal)
+          : await store.append(ref, body(stream.chunks), appendOptions, ctx.signal);
+      return { info: toObjectInfo(ref, meta) };
     },
 
     async head(req, ctx) {

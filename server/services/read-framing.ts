@@ -40,22 +40,3 @@ function* cut(chunk: Uint8Array, maxBytes: number): Generator<Uint8Array> {
     yield chunk.subarray(offset, Math.min(offset + maxBytes, chunk.length));
   }
 }
-
-/**
- * Cuts a ReadRaw chunk message (`{ body: { case: "chunk", value } }`) after
- * its first `bytes` data bytes: returns that part and the rest, or the
- * message itself and undefined when it carries no more than `bytes` (or is no
- * chunk). The parts share the chunk's memory. The call guard sends a message
- * in pieces of what the stream may take from the byte budget
- * (stream-budget.ts), so a contended budget means smaller messages, not waits.
- */
-export function splitChunkMessage(message: unknown, bytes: number): [unknown, unknown] {
-  const m = message as { body?: { case?: unknown; value?: unknown } } | null;
-  const body = m?.body;
-  if (body?.case !== "chunk" || !(body.value instanceof Uint8Array) || body.value.length <= bytes) return [message, undefined];
-  const value = body.value;
-  return [
-    { ...m, body: { ...body, value: value.subarray(0, bytes) } },
-    { ...m, body: { ...body, value: value.subarray(bytes) } },
-  ];
-}

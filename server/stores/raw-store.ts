@@ -90,6 +90,13 @@ export interface AppendOptions {
   contentType: string;
 }
 
+export interface CopyOptions {
+  /** Checked against the destination, atomically with the commit. */
+  preconditions: Preconditions;
+  /** The source must have this etag. */
+  ifSourceMatchEtag?: string;
+}
+
 export interface ListOptions {
   /** 1..1000, already validated. */
   pageSize: number;
@@ -175,7 +182,7 @@ export interface RawStore {
    * server-side copy may stream through themselves; either way nothing is
    * buffered whole.
    */
-  copy(source: Ref, destination: Ref, options: { preconditions: Preconditions; ifSourceMatchEtag?: string }, signal: AbortSignal): Promise<ObjectMeta>;
+  copy(source: Ref, destination: Ref, options: CopyOptions, signal: AbortSignal): Promise<ObjectMeta>;
 
   /** A pre-signed URL; UNSUPPORTED unless capabilities.signedUrls. */
   signUrl(ref: Ref, options: SignOptions, signal: AbortSignal): Promise<SignedUrl>;

@@ -1,17 +1,30 @@
 // The request gate (request-gate.ts) on the gRPC port, as a grpc-js server
 // interceptor. grpc-js reads a call's body only when the handler asks for a
 // message (startRead), so a call refused at its headers never has a body
-// byte read: its handler gets an empty request instead, which the
-// authorization wrapper refuses with the same error, so the denial is
+// byte read: its handler gets an empty request instead, which the call
+// pipeline's authorization refuses with the gate's error, so the denial is
 // logged, counted and answered like any other.
 import type * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import type { ServerInterceptingCallInterface } from "@grpc/grpc-js";
 import { identityOfCertificate } from "../security/peer-identity.js";
-import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, SMALL_REQUEST_BYTES, type RequestGate } from "./request-gate.js";
+import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, SMALL_REQUEST_BYTES, type GateAuthentication, type RequestGate } from "./request-gate.js";
 
 type CallListener = Parameters<ServerInterceptingCallInterface["start"]>[0];
+
+/**
+ * The gate's verdict on each call, by the call's metadata: grpc-js hands the
+ * handler the metadata object the interceptor passed on (grpc-service.ts
+ * reads it back). Were that to change, the lookup misses and authorization
+ * authenticates the call itself.
+ */
+const authentications = new WeakMap<grpc.Metadata, NonNullable<GateAuthentication>>();
+
+/** What the gate found when it authenticated the call with this metadata, if auth is on. */
+export function gateAuthenticationOf(metadata: grpc.Metadata): GateAuthentication {
+  return authentications.get(metadata);
+}
 
 /** An interceptor applying `gate` to the calls of `methods` (by path); other services (health, reflection) only get the small-request cap. */
 export function grpcRequestGate(gate: RequestGate, methods: ReadonlyMap<string, DescMethod>): grpc.ServerInterceptor {
@@ -47,7 +60,9 @@ class GatedCall implements ServerInterceptingCallInterface {
         if (this.method !== undefined) {
           const authorization = metadata.get("authorization")[0];
           const peer = identityOfCertificate(this.nextCall.getAuthContext()?.sslPeerCertificate);
-          this.refused = this.gate.refuse(typeof authorization === "string" ? authorization : null, peer) !== undefined;
+          const authentication = this.gate.authenticate(typeof authorization === "string" ? authorization : null, peer);
+          if (authentication !== undefined) authentications.set(metadata, authentication);
+          this.refused = authentication instanceof Error;
           if (this.refused) {
             const stream = (baseCallOf(this.nextCall) as { stream?: http2.ServerHttp2Stream } | undefined)?.stream;
             if (stream !== undefined) countRefusedStream(stream);

@@ -7,11 +7,12 @@ import { create, fromBinary, toBinary, type DescMethod, type DescService } from 
 import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { nextOrAbort } from "../next-or-abort.js";
+import { GATE_AUTHENTICATION } from "../security/authorize.js";
 import { identityOfCertificate, PEER_IDENTITY } from "../security/peer-identity.js";
-import { toConnectError } from "../services/error-boundary.js";
-import { REQUEST_END, type RequestEndProof } from "../services/request-end.js";
+import { toConnectError } from "../calls/error-boundary.js";
+import { REQUEST_END, type RequestEndProof } from "../calls/request-end.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
-import { baseCallOf } from "./grpc-request-gate.js";
+import { baseCallOf, gateAuthenticationOf } from "./grpc-request-gate.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { createHttp2RequestEnd, unprovableRequestEnd, type RequestStream } from "./http2-request-end.js";
 
@@ -30,17 +31,20 @@ export function createGrpcService<S extends DescService>(service: S, impl: Servi
   for (const method of service.methods) {
     const fn = methods[method.localName];
     if (fn === undefined) throw new Error(`${service.typeName} implementation lacks ${method.name}`);
-    definition[method.name] = {
-      path: `/${service.typeName}/${method.name}`,
+    const flags = {
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+    };
+    definition[method.name] = {
+      path: `/${service.typeName}/${method.name}`,
+      ...flags,
       requestSerialize: (value: Buffer) => value,
       requestDeserialize: (bytes: Buffer) => bytes,
       responseSerialize: (value: object) => serializeResponse(method, value),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       originalName: method.localName,
     };
-    implementation[method.name] = createHandler(service, method, fn, shutdownSignal);
+    implementation[method.name] = createHandler(service, method, fn, shutdownSignal, flags) as grpc.UntypedHandleCall;
   }
   return { definition, implementation };
 }
@@ -85,6 +89,7 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
     // grpc-js reports a client certificate only when the client CA verified it.
     contextValues: createContextValues()
       .set(PEER_IDENTITY, identityOfCertificate(call.getAuthContext()?.sslPeerCertificate))
+      .set(GATE_AUTHENTICATION, gateAuthenticationOf(call.metadata))
       .set(REQUEST_END, method.methodKind === "client_streaming" ? requestEndOfCall(call) : undefined),
     shutdownSignal,
     ...(Number.isFinite(deadlineMs) ? { timeoutMs: Math.max(0, deadlineMs - Date.now()) } : {}),
@@ -137,49 +142,45 @@ function writeMessage(call: grpc.ServerWritableStream<Buffer, unknown>, message:
   });
 }
 
-function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal) {
+/** A grpc-js call of any kind as the handler uses it: a unary or server-streaming call carries its request message. */
+type GrpcCall = AnyCall & { request?: Buffer };
+
+/**
+ * The grpc-js handler of one method: its request is one message or a stream
+ * of them (client streaming), and so is its response (server streaming) —
+ * the flags the method's definition carries.
+ */
+function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal, flags: { requestStream: boolean; responseStream: boolean }) {
+  if (method.methodKind === "bidi_streaming") throw new Error(`bidi_streaming methods are not served over grpc-js (${method.name})`);
   const invoke = fn as (input: unknown, ctx: HandlerContext) => unknown;
-  switch (method.methodKind) {
-    case "unary":
-      return (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const ctx = contextFor(service, method, call, shutdownSignal);
-        Promise.resolve()
-          .then(() => invoke(parse(method, call.request), ctx))
-          .then(
-            (response) => callback(null, response),
-            (err: unknown) => callback(toGrpcStatus(toConnectError(err, ctx.signal))),
-          )
-          .finally(() => ctx.abort());
-      };
-    case "server_streaming":
-      return (call: grpc.ServerWritableStream<Buffer, unknown>) => {
-        const ctx = contextFor(service, method, call, shutdownSignal);
-        (async () => {
-          for await (const response of invoke(parse(method, call.request), ctx) as AsyncIterable<unknown>) {
-            // Respect the client's flow control, and hold at most one message
-            // per stream: wait until grpc-js has handed this one to HTTP/2
-            // before producing the next (its own queue would take 16, i.e.
-            // 16 MiB of ReadRaw chunks per slow reader, outside the in-flight
-            // byte budget).
-            await writeMessage(call, response, ctx.signal);
-          }
-          call.end();
-        })()
-          .catch((err: unknown) => call.emit("error", toGrpcStatus(toConnectError(err, ctx.signal))))
-          .finally(() => ctx.abort());
-      };
-    case "client_streaming":
-      return (call: grpc.ServerReadableStream<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const ctx = contextFor(service, method, call, shutdownSignal);
-        Promise.resolve()
-          .then(() => invoke(readRequests(method, call, ctx.signal), ctx))
-          .then(
-            (response) => callback(null, response),
-            (err: unknown) => callback(toGrpcStatus(toConnectError(err, ctx.signal))),
-          )
-          .finally(() => ctx.abort());
-      };
-    default:
-      throw new Error(`${method.methodKind} methods are not served over grpc-js (${method.name})`);
-  }
+  const { requestStream, responseStream } = flags;
+  return (call: GrpcCall, callback?: grpc.sendUnaryData<unknown>) => {
+    const ctx = contextFor(service, method, call, shutdownSignal);
+    const writable = call as unknown as grpc.ServerWritableStream<Buffer, unknown>;
+    Promise.resolve()
+      .then(() => {
+        const input = requestStream ? readRequests(method, call as unknown as AsyncIterable<Buffer>, ctx.signal) : parse(method, call.request as Buffer);
+        const output = invoke(input, ctx);
+        return responseStream ? writeAll(writable, output as AsyncIterable<unknown>, ctx.signal) : output;
+      })
+      .then(
+        (response) => (responseStream ? writable.end() : callback?.(null, response)),
+        (err: unknown) => {
+          const status = toGrpcStatus(toConnectError(err, ctx.signal));
+          if (responseStream) writable.emit("error", status);
+          else callback?.(status);
+        },
+      )
+      .finally(() => ctx.abort());
+  };
+}
+
+/**
+ * Writes a server stream's messages, respecting the client's flow control
+ * and holding at most one message per stream: each waits until grpc-js has
+ * handed the last one to HTTP/2 (its own queue would take 16, i.e. 16 MiB of
+ * ReadRaw chunks per slow reader, outside the in-flight byte budget).
+ */
+async function writeAll(call: grpc.ServerWritableStream<Buffer, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+  for await (const response of responses) await writeMessage(call, response, signal);
 }

@@ -16,9 +16,10 @@ import type { JsonValue, Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, createContextValues } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { log } from "../observability/log.js";
+import { GATE_AUTHENTICATION } from "../security/authorize.js";
 import { PEER_IDENTITY, peerIdentityOf } from "../security/peer-identity.js";
-import { REQUEST_END } from "../services/request-end.js";
-import type { StreamBudget } from "../services/stream-budget.js";
+import { REQUEST_END } from "../calls/request-end.js";
+import type { StreamBudget } from "../calls/stream-budget.js";
 import type { ServedService } from "./grpc-listener.js";
 import { applySessionTimeouts, http1TimeoutOptions, sniffProtocol, type ConnectionTimeouts } from "./connection-timeouts.js";
 import { createNodeRequestEnd } from "./http2-request-end.js";
@@ -90,10 +91,12 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     if (uHandler === undefined) return fallback(req, res);
     const socket = "stream" in req ? req.stream.session?.socket : req.socket;
     const peer = options.tls?.mutual === true && socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined;
-    // How client-streaming calls prove the client finished its upload (server/services/request-end.ts).
+    // How client-streaming calls prove the client finished its upload (server/calls/request-end.ts).
     const values = createContextValues().set(REQUEST_END, createNodeRequestEnd(req)).set(PEER_IDENTITY, peer);
+    const authentication = gate.authenticate(headerOf(req, "authorization"), peer);
+    if (authentication !== undefined) values.set(GATE_AUTHENTICATION, authentication);
     let body: AsyncIterable<Uint8Array> | undefined;
-    if (gate.refuse(headerOf(req, "authorization"), peer) !== undefined) {
+    if (authentication instanceof Error) {
       body = refusedRequestBody(req);
       endAfterResponse(req, res);
     } else if (isSingleMessageRequest(uHandler.method) && gate.budget.limitBytes > 0) {
@@ -202,7 +205,7 @@ function headerOf(req: NodeRequest, name: string): string | null {
 /**
  * The body connect reads for a request refused at its headers: an empty
  * request in the request's own encoding (an empty envelope, `{}` or no
- * bytes), so the service's authorization wrapper refuses it with the same
+ * bytes), so the call pipeline's authorization refuses it with the gate's
  * error, logged and counted like any other denial. The real body is never read.
  */
 async function* refusedRequestBody(req: NodeRequest): AsyncGenerator<Uint8Array> {

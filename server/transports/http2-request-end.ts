@@ -1,5 +1,5 @@
 // The proof that a client-streaming request ended because the client
-// finished it (server/services/request-end.ts), for requests served by
+// finished it (server/calls/request-end.ts), for requests served by
 // node:http2, which carries both ports (grpc-js and connect-node).
 //
 // Two facts of Node 20's http2 make it work:
@@ -23,7 +23,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { StowdError } from "../../common/errors.js";
-import { resetError, type RequestEndProof } from "../services/request-end.js";
+import { resetError, type RequestEndProof } from "../calls/request-end.js";
 
 /** Sequential acknowledged frames before a body of unknown length may commit. */
 const ROUND_TRIPS = 2;

@@ -1,13 +1,15 @@
 // What both listeners decide from a request's headers, before they read a
 // byte of its body: whether the caller is authenticated (an unauthenticated
-// request is answered at once, and its body is never read), and how large
-// a request message the method takes. Single-message requests (unary calls
+// request is answered at once, and its body is never read; the verdict
+// travels with the call as GATE_AUTHENTICATION, so authorization does not
+// authenticate it again), and how large a request message the method takes. Single-message requests (unary calls
 // and the request of a server stream) are also charged to the in-flight
 // byte budget while the call runs, so their bodies count like stream data.
 import * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
+import type { Principal } from "../security/authenticate.js";
 import type { PeerIdentity } from "../security/peer-identity.js";
-import type { StreamBudget } from "../services/stream-budget.js";
+import type { StreamBudget } from "../calls/stream-budget.js";
 
 /**
  * The largest request message of the RPCs whose request is a reference and a
@@ -21,13 +23,20 @@ export const SMALL_REQUEST_BYTES = 64 * 1024;
 const DATA_REQUESTS = new Set(["stowd.v1.ProtobufStoreService/WriteProtobuf"]);
 
 export interface RequestGate {
-  /** The error to answer a request with without reading its body (e.g. UNAUTHENTICATED), or undefined to serve it. */
-  refuse(authorization: string | null, peer: PeerIdentity | undefined): Error | undefined;
+  /**
+   * Authenticates a request from its headers: the caller, the error to
+   * answer it with without reading its body (UNAUTHENTICATED), or undefined
+   * when auth is off.
+   */
+  authenticate(authorization: string | null, peer: PeerIdentity | undefined): GateAuthentication;
   /** The in-flight byte budget single-message requests are charged to. */
   budget: StreamBudget;
   /** server.maxMessageMBs in bytes. */
   maxMessageBytes: number;
 }
+
+/** The gate's verdict on a request: an Error means it is refused. */
+export type GateAuthentication = Principal | Error | undefined;
 
 /** Whether the method's request is one message (unary, server streaming) rather than a stream of them. */
 export function isSingleMessageRequest(method: DescMethod): boolean {

@@ -6,13 +6,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildStoreTree } from "../../server/config/build-store-tree.js";
+import { buildStoreTree } from "../../server/assembly/store-tree.js";
 import { loadConfig, parseConfig } from "../../server/config/load-config.js";
 import { createMetrics } from "../../server/observability/metrics.js";
 import type { Ref } from "../../server/references/reference.js";
+import { never } from "../helpers/store-calls.js";
 
 const examples = readdirSync(new URL("../../examples", import.meta.url)).filter((f) => f.endsWith(".yaml"));
-const never = new AbortController().signal;
 const ref = (scheme: string, container: string, key: string): Ref => ({ scheme, container, key, authority: container });
 
 describe("example configs", () => {

@@ -5,7 +5,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
-import { createGcsStore, type GcsServiceAccountKey } from "../../server/stores/gcs-store.js";
+import { createGcsStore, type GcsServiceAccountKey } from "../../server/stores/gcs/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { startGcsTestServer, type GcsTestServer } from "../servers/gcs-test-server.js";
 import { runStowd } from "./stowd-process.js";

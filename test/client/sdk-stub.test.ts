@@ -15,7 +15,6 @@ import { describe, expect, it } from "vitest";
 import {
   createStowdClient,
   ErrorReason,
-  StowdClientError,
   type StowdClient,
 } from "../../client/index.js";
 import { ErrorDetailSchema } from "../../gen/stowd/v1/error_pb.js";
@@ -26,6 +25,7 @@ import {
   type ReadRawResponseSchema,
   type WriteRawRequest,
 } from "../../gen/stowd/v1/raw_store_pb.js";
+import { clientRejection } from "../helpers/rejections.js";
 
 type ReadRawInit = MessageInitShape<typeof ReadRawResponseSchema>;
 
@@ -50,19 +50,10 @@ function readRawSending(length: number, chunks: Uint8Array[]) {
   );
 }
 
-async function rejection(promise: Promise<unknown>): Promise<StowdClientError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StowdClientError);
-  return error as StowdClientError;
-}
-
 describe("read verification", () => {
   it("fails a stream that ends short instead of returning fewer bytes", async () => {
     const client = readRawSending(10, [new Uint8Array(4)]);
-    const error = await rejection(client.readBytes(REF));
+    const error = await clientRejection(client.readBytes(REF));
     expect(error.code).toBe(Code.DataLoss);
     expect(error.message).toContain("4 of the 10");
     expect(error.reference).toBe(REF);
@@ -70,13 +61,13 @@ describe("read verification", () => {
 
   it("emits the short-stream error on readStream", async () => {
     const stream = readRawSending(10, [new Uint8Array(4)]).readStream(REF);
-    const error = await rejection(Readable.prototype.toArray.call(stream));
+    const error = await clientRejection(Readable.prototype.toArray.call(stream));
     expect(error.code).toBe(Code.DataLoss);
   });
 
   it("fails a stream that sends more than announced", async () => {
     const client = readRawSending(3, [new Uint8Array(2), new Uint8Array(2)]);
-    expect((await rejection(client.readBytes(REF))).code).toBe(Code.DataLoss);
+    expect((await clientRejection(client.readBytes(REF))).code).toBe(Code.DataLoss);
   });
 
   it("fails a stream without a header before handing out a handle", async () => {
@@ -87,7 +78,7 @@ describe("read verification", () => {
         },
       }),
     );
-    expect((await rejection(client.read(REF))).code).toBe(Code.Internal);
+    expect((await clientRejection(client.read(REF))).code).toBe(Code.Internal);
   });
 
   it("cancels the call when the consumer stops iterating", async () => {
@@ -146,7 +137,7 @@ describe("errors", () => {
         },
       }),
     );
-    const error = await rejection(client.head("mem://bucket/other"));
+    const error = await clientRejection(client.head("mem://bucket/other"));
     expect(error.code).toBe(Code.ResourceExhausted);
     expect(error.reason).toBe(ErrorReason.LIMIT_EXCEEDED);
     expect(error.reference).toBe(REF);
@@ -155,7 +146,7 @@ describe("errors", () => {
   });
 
   it("falls back to UNSPECIFIED and the call's reference without a detail", async () => {
-    const error = await rejection(stubClient(() => {}).head(REF));
+    const error = await clientRejection(stubClient(() => {}).head(REF));
     expect(error.code).toBe(Code.Unimplemented);
     expect(error.reason).toBe(ErrorReason.UNSPECIFIED);
     expect(error.detail).toBeUndefined();
@@ -163,7 +154,7 @@ describe("errors", () => {
   });
 
   it("rejects non-integer sizes before calling", async () => {
-    const error = await rejection(stubClient(() => {}).readBytes(REF, { range: { offset: 1.5 } }));
+    const error = await clientRejection(stubClient(() => {}).readBytes(REF, { range: { offset: 1.5 } }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.reason).toBe(ErrorReason.INVALID_ARGUMENT);
   });
@@ -221,13 +212,13 @@ describe("write framing", () => {
       yield new Uint8Array(3);
       throw new Error("disk on fire");
     };
-    const error = await rejection(client.write(REF, failing()));
+    const error = await clientRejection(client.write(REF, failing()));
     expect(error.code).toBe(Code.Unknown);
     expect(error.message).toContain("disk on fire");
     expect(error.cause.cause).toBeInstanceOf(Error);
 
     // A failed read piped into a write keeps the read's typed error.
-    const short = await rejection(client.write(REF, readRawSending(5, []).readStream(REF)));
+    const short = await clientRejection(client.write(REF, readRawSending(5, []).readStream(REF)));
     expect(short.code).toBe(Code.DataLoss);
   });
 
@@ -249,7 +240,7 @@ describe("protobuf", () => {
         },
       }),
     );
-    const error = await rejection(client.readProtobuf(REF, DurationSchema));
+    const error = await clientRejection(client.readProtobuf(REF, DurationSchema));
     expect(askedFor).toBe("type.googleapis.com/google.protobuf.Duration");
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.reason).toBe(ErrorReason.TYPE_MISMATCH);

@@ -11,11 +11,11 @@ import {
   createStowdClient,
   createStowdTransport,
   ErrorReason,
-  StowdClientError,
   type StowdClient,
   type WriteBody,
 } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
+import { clientRejection } from "../helpers/rejections.js";
 
 const MiB = 1024 * 1024;
 
@@ -35,15 +35,6 @@ afterAll(async () => {
 /** A fresh prefix per test so tests never see each other's objects. */
 function fresh(base: string): string {
   return `${base}/${randomUUID()}`;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StowdClientError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StowdClientError);
-  return error as StowdClientError;
 }
 
 const bodies: Record<string, (bytes: Uint8Array) => WriteBody> = {
@@ -99,7 +90,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
     const handle = await client.read(ref, { range: { offset: 4n, length: 2n } });
     expect([handle.offset, handle.length, handle.info.size]).toEqual([4, 2, 10n]);
     handle.cancel();
-    const error = await rejection(client.read(ref, { range: { offset: 10 } }));
+    const error = await clientRejection(client.read(ref, { range: { offset: 10 } }));
     expect(error.code).toBe(Code.OutOfRange);
     expect(error.reason).toBe(ErrorReason.OUT_OF_RANGE);
   });
@@ -111,7 +102,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
     expect(handle.notModified).toBe(true);
     expect(handle.length).toBe(0);
     expect(await collectAll(handle.chunks)).toEqual([]);
-    const error = await rejection(client.readBytes(ref, { ifMatchEtag: "other" }));
+    const error = await clientRejection(client.readBytes(ref, { ifMatchEtag: "other" }));
     expect(error.code).toBe(Code.FailedPrecondition);
   });
 
@@ -157,7 +148,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
 
     await client.delete(`${prefix}/empty`);
     expect(await client.head(`${prefix}/empty`)).toBeUndefined();
-    const error = await rejection(client.delete(`${prefix}/empty`));
+    const error = await clientRejection(client.delete(`${prefix}/empty`));
     expect(error.code).toBe(Code.NotFound);
     await client.delete(`${prefix}/empty`, { allowMissing: true });
 
@@ -169,10 +160,10 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
   it("enforces write preconditions and copies", async () => {
     const ref = `${fresh(base)}/once`;
     const first = await client.write(ref, "one", { ifNotExists: true, metadata: { owner: "sdk" } });
-    const exists = await rejection(client.write(ref, "two", { ifNotExists: true }));
+    const exists = await clientRejection(client.write(ref, "two", { ifNotExists: true }));
     expect(exists.code).toBe(Code.AlreadyExists);
     expect(exists.reason).toBe(ErrorReason.ALREADY_EXISTS);
-    const stale = await rejection(client.write(ref, "two", { ifMatchEtag: `${first.etag}x` }));
+    const stale = await clientRejection(client.write(ref, "two", { ifMatchEtag: `${first.etag}x` }));
     expect(stale.code).toBe(Code.FailedPrecondition);
     expect(stale.reason).toBe(ErrorReason.PRECONDITION_FAILED);
     await client.write(ref, "two", { ifMatchEtag: first.etag, metadata: { owner: "sdk" } });
@@ -184,7 +175,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
 
   it("rejects a stream longer than its declared size and stores nothing", async () => {
     const ref = `${fresh(base)}/sized`;
-    const error = await rejection(client.write(ref, Readable.from([Buffer.from("abcd")]), { size: 3 }));
+    const error = await clientRejection(client.write(ref, Readable.from([Buffer.from("abcd")]), { size: 3 }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.reason).toBe(ErrorReason.SIZE_MISMATCH);
     expect(await client.head(ref)).toBeUndefined();
@@ -201,7 +192,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
     expect(equals(StructSchema, message, struct)).toBe(true);
     expect(read.etag).toBe(info.etag);
 
-    const error = await rejection(client.readProtobuf(ref, DurationSchema));
+    const error = await clientRejection(client.readProtobuf(ref, DurationSchema));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.reason).toBe(ErrorReason.TYPE_MISMATCH);
     expect(error.reference).toBe(ref);
@@ -210,18 +201,18 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
   it("turns a missing object into a typed NOT_FOUND with the reference", async () => {
     const ref = `${fresh(base)}/absent`;
     for (const attempt of [client.read(ref), client.readBytes(ref), client.readProtobuf(ref, StructSchema)]) {
-      const error = await rejection(attempt);
+      const error = await clientRejection(attempt);
       expect(error.code).toBe(Code.NotFound);
       expect(error.reason).toBe(ErrorReason.NOT_FOUND);
       expect(error.detail?.reference).toBe(ref);
       expect(error.reference).toBe(ref);
     }
-    const streamed = await rejection(client.readStream(ref).toArray());
+    const streamed = await clientRejection(client.readStream(ref).toArray());
     expect(streamed.code).toBe(Code.NotFound);
   });
 
   it("rejects a bad reference with INVALID_REFERENCE", async () => {
-    const error = await rejection(client.head(`${base}/a/../b`));
+    const error = await clientRejection(client.head(`${base}/a/../b`));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.reason).toBe(ErrorReason.INVALID_REFERENCE);
   });
@@ -233,7 +224,7 @@ describe("cancellation", () => {
     await client.write(ref, new Uint8Array(16 * MiB));
     const controller = new AbortController();
     const handle = await client.read(ref, { signal: controller.signal });
-    const error = await rejection(
+    const error = await clientRejection(
       (async () => {
         for await (const chunk of handle.chunks) {
           expect(chunk.byteLength).toBeGreaterThan(0);
@@ -245,7 +236,7 @@ describe("cancellation", () => {
   });
 
   it("rejects a read whose signal is already aborted", async () => {
-    const error = await rejection(client.readBytes("mem://sdk/any", { signal: AbortSignal.abort() }));
+    const error = await clientRejection(client.readBytes("mem://sdk/any", { signal: AbortSignal.abort() }));
     expect(error.code).toBe(Code.Canceled);
   });
 
@@ -254,7 +245,7 @@ describe("cancellation", () => {
     await client.write(ref, new Uint8Array(16 * MiB));
     const controller = new AbortController();
     const stream = client.readStream(ref, { signal: controller.signal });
-    const error = await rejection(
+    const error = await clientRejection(
       (async () => {
         for await (const chunk of stream) {
           expect(chunk).toBeInstanceOf(Buffer);
@@ -283,7 +274,7 @@ describe("cancellation", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       yield new Uint8Array(MiB);
     }
-    const error = await rejection(client.write(ref, body(), { ...options, signal: controller.signal }));
+    const error = await clientRejection(client.write(ref, body(), { ...options, signal: controller.signal }));
     expect(error.code).toBe(Code.Canceled);
     expect(await client.head(ref)).toBeUndefined();
   }
@@ -294,7 +285,7 @@ describe("cancellation", () => {
 
   // A Node client cancels with END_STREAM followed by RST_STREAM CANCEL; the
   // daemon must not take that half-close for a complete upload (see
-  // server/services/request-end.ts; test/service/cancelled-upload.test.ts
+  // server/calls/request-end.ts; test/service/cancelled-upload.test.ts
   // cancels at many more points).
   it("rejects an upload of unknown size aborted mid-stream and stores nothing", async () => {
     await abortedUpload({});
@@ -307,7 +298,7 @@ describe("references and server info", () => {
     expect(joined).toBe("mem://bucket/base/a/b/c.pb");
     const parts = await client.splitReference("mem://bucket/x/y");
     expect(parts).toEqual({ scheme: "mem", container: "bucket", key: "x/y" });
-    const error = await rejection(client.constructReference("mem://bucket", [".."]));
+    const error = await clientRejection(client.constructReference("mem://bucket", [".."]));
     expect(error.code).toBe(Code.InvalidArgument);
   });
 
@@ -322,13 +313,13 @@ describe("references and server info", () => {
       const ref = `${fresh(`${backend.scheme}://sdk`)}/log`;
       const attempt = client.append(ref, "ab", { createIfMissing: true });
       if (!backend.capabilities?.append) {
-        expect((await rejection(attempt)).code).toBe(Code.Unimplemented);
+        expect((await clientRejection(attempt)).code).toBe(Code.Unimplemented);
         continue;
       }
       await attempt;
       const after = await client.append(ref, "cd", { expectedOffset: 2 });
       expect(after.size).toBe(4n);
-      const stale = await rejection(client.append(ref, "ef", { expectedOffset: 2 }));
+      const stale = await clientRejection(client.append(ref, "ef", { expectedOffset: 2 }));
       expect(stale.code).toBe(Code.FailedPrecondition);
       expect(Buffer.from(await client.readBytes(ref)).toString()).toBe("abcd");
     }
@@ -366,7 +357,7 @@ describe.each(["1.1", "2"] as const)("Connect protocol over HTTP/%s", (httpVersi
 
   it("carries code, reason and reference in errors", async () => {
     const ref = `${fresh("mem://sdk")}/absent`;
-    const error = await rejection(http.readBytes(ref));
+    const error = await clientRejection(http.readBytes(ref));
     expect(error.code).toBe(Code.NotFound);
     expect(error.reason).toBe(ErrorReason.NOT_FOUND);
     expect(error.detail?.reference).toBe(ref);
@@ -377,7 +368,7 @@ describe.each(["1.1", "2"] as const)("Connect protocol over HTTP/%s", (httpVersi
     const ref = `${fresh("mem://sdk")}/duration.pb`;
     await http.writeProtobuf(ref, DurationSchema, create(DurationSchema, { seconds: 90n }));
     expect((await http.readProtobuf(ref, DurationSchema)).message.seconds).toBe(90n);
-    const error = await rejection(http.readProtobuf(ref, StructSchema));
+    const error = await clientRejection(http.readProtobuf(ref, StructSchema));
     expect(error.reason).toBe(ErrorReason.TYPE_MISMATCH);
   });
 });

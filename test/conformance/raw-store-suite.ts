@@ -7,8 +7,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStowdError, type ErrorReason } from "../../common/errors.js";
+import { expectReason } from "../helpers/rejections.js";
+import { chunked, drain, failingAfter, never, sha256, writeOptions } from "../helpers/store-calls.js";
 import { formatReference, parseReference, type Ref } from "../../server/references/reference.js";
-import type { AppendOptions, ListOptions, ListPage, ObjectMeta, RawStore, ReadOptions, ReadResult, WriteOptions } from "../../server/stores/raw-store.js";
+import type { AppendOptions, ListOptions, ListPage, ObjectMeta, RawStore, ReadOptions, WriteOptions } from "../../server/stores/raw-store.js";
 
 /** What `create` returns: a store and the container the suite may use. */
 export interface ConformanceTarget {
@@ -40,57 +42,8 @@ export interface RawStoreConformanceOptions {
 const MiB = 1 << 20;
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 const INVALID: ErrorReason[] = ["INVALID_ARGUMENT", "INVALID_REFERENCE"];
-/** Odd chunk sizes, including a 1-byte chunk and one just over 1 MiB. */
-const ODD_CHUNKS = [7, 65_536, 100_003, 1, MiB + 7, 4_093];
-
-const never = new AbortController().signal;
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** Yields fresh copies of `data` in the given chunk sizes, cycling. */
-async function* chunked(data: Uint8Array, sizes: readonly number[] = ODD_CHUNKS): AsyncGenerator<Uint8Array> {
-  let at = 0;
-  for (let i = 0; at < data.length; i++) {
-    const size = sizes[i % sizes.length] ?? 1;
-    yield data.slice(at, at + size);
-    at += size;
-  }
-}
-
-/** Yields `data` up to `failAt`, then throws like a broken client stream. */
-async function* failingAfter(data: Uint8Array, failAt: number): AsyncGenerator<Uint8Array> {
-  for await (const chunk of chunked(data.subarray(0, failAt))) yield chunk;
-  throw new Error("client stream broke");
-}
 
 async function* empty(): AsyncGenerator<Uint8Array> {}
-
-async function drain(result: ReadResult): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of result.body) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error("expected the call to fail, but it succeeded");
-    },
-    (err: unknown) => err,
-  );
-}
-
-async function expectReason(promise: Promise<unknown>, ...reasons: ErrorReason[]): Promise<void> {
-  const err = await rejection(promise);
-  expect(isStowdError(err), `expected a StowdError (${reasons.join(" or ")}), got ${String(err)}`).toBe(true);
-  if (isStowdError(err)) expect(reasons, err.message).toContain(err.reason);
-}
-
-function writeOptions(extra: Partial<WriteOptions> = {}): WriteOptions {
-  return { contentType: DEFAULT_CONTENT_TYPE, metadata: {}, preconditions: {}, ...extra };
-}
 
 export function describeRawStoreConformance(name: string, options: RawStoreConformanceOptions): void {
   const largeBytes = options.largeObjectBytes ?? 5 * MiB + 3;

@@ -4,7 +4,7 @@
 // (also not a fill that started before it), and caching resumes after.
 import { describe, expect, it } from "vitest";
 import { withCache, type InvalidationBus } from "../../server/decorators/cached-store.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import type { RawStore } from "../../server/stores/raw-store.js";
 import { counting, put, readAll, ref } from "./store-helpers.js";
 

@@ -3,7 +3,7 @@
 // reads, full info on hits, single-flight misses and replica invalidation.
 import { describe, expect, it } from "vitest";
 import { withCache, type Invalidation, type InvalidationBus } from "../../server/decorators/cached-store.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { bodyOf, counting, never, put, readAll, ref } from "./store-helpers.js";
 

@@ -2,7 +2,7 @@
 // container), and refusals of other containers under every scheme it covers.
 import { describe, expect, it } from "vitest";
 import { withContainerPolicy } from "../../server/decorators/container-policy.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never } from "./store-helpers.js";
 

@@ -2,7 +2,7 @@
 // Flyte's byte-exact boundary and wording, ranges, and objects that grow.
 import { describe, expect, it } from "vitest";
 import { limitExceeded, withDownloadLimit } from "../../server/decorators/download-limit.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import type { RawStore } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never, put, readAll, ref } from "./store-helpers.js";

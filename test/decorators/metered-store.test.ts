@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { withMetrics } from "../../server/decorators/metered-store.js";
 import { createMetrics } from "../../server/observability/metrics.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never, put, readAll, ref } from "./store-helpers.js";
 

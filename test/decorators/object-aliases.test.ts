@@ -10,18 +10,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStoreTree, type StoreTree } from "../../server/config/build-store-tree.js";
+import { buildStoreTree, type StoreTree } from "../../server/assembly/store-tree.js";
 import { loadConfig, parseConfig } from "../../server/config/load-config.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
 import { OTHER_SCHEME_LABEL } from "../../server/decorators/metered-store.js";
 import { createMetrics, type Metrics } from "../../server/observability/metrics.js";
 import { parsePrefixReference, parseReference } from "../../server/references/reference.js";
-import { createLocalStore } from "../../server/stores/local-store.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
-import { createRedisStore } from "../../server/stores/redis-store.js";
+import { createLocalStore } from "../../server/stores/local/index.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
+import { createRedisStore } from "../../server/stores/redis/index.js";
 import { startRedisServer, type RedisServer } from "../servers/redis.js";
+import { never } from "../helpers/store-calls.js";
 
-const never = new AbortController().signal;
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: Uint8Array[]) => Buffer.concat(chunks).toString();
 

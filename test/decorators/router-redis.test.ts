@@ -2,8 +2,8 @@
 // redis-server behind it: what a daemon configured with `redis.addr` serves.
 import { afterAll, beforeAll } from "vitest";
 import { builtBackend, createSchemeRouter, type SchemeRouter } from "../../server/decorators/scheme-router.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
-import { createRedisStore } from "../../server/stores/redis-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
+import { createRedisStore } from "../../server/stores/redis/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startRedisServer, type RedisServer } from "../servers/redis.js";
 

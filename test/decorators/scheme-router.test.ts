@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { builtBackend, createSchemeRouter, type Backend } from "../../server/decorators/scheme-router.js";
 import { withContainerPolicy } from "../../server/decorators/container-policy.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never, put, readAll, ref } from "./store-helpers.js";
 

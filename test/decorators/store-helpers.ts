@@ -2,8 +2,8 @@
 // the calls reaching a real (memory) store.
 import type { Ref } from "../../server/references/reference.js";
 import type { RawStore } from "../../server/stores/raw-store.js";
-
-export const never = new AbortController().signal;
+import { never } from "../helpers/store-calls.js";
+export { never, readAll } from "../helpers/store-calls.js";
 
 export function ref(key: string, scheme = "mem", container = "b"): Ref {
   return { scheme, container, key, authority: container };
@@ -11,13 +11,6 @@ export function ref(key: string, scheme = "mem", container = "b"): Ref {
 
 export async function* bodyOf(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const chunk of chunks) yield chunk;
-}
-
-export async function readAll(store: RawStore, r: Ref, options: Parameters<RawStore["read"]>[1] = {}): Promise<Buffer> {
-  const opened = await store.read(r, options, never);
-  const parts: Uint8Array[] = [];
-  for await (const chunk of opened.body) parts.push(chunk);
-  return Buffer.concat(parts);
 }
 
 export async function put(store: RawStore, r: Ref, data: Uint8Array | string): Promise<void> {

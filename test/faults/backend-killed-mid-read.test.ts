@@ -10,8 +10,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
-import { createRedisStore } from "../../server/stores/redis-store.js";
-import { createS3Store } from "../../server/stores/s3-store.js";
+import { createRedisStore } from "../../server/stores/redis/index.js";
+import { createS3Store } from "../../server/stores/s3/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { startCephRgw, type CephRgw } from "../servers/ceph-rgw.js";
 import { startRedisServer, type RedisServer } from "../servers/redis.js";

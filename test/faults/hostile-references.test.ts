@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
 import { RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
-import { createLocalStore } from "../../server/stores/local-store.js";
+import { createLocalStore } from "../../server/stores/local/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 
 /** Every file, directory and link under `dir`: type, mode, size, mtime, content hash or link target. */

@@ -3,6 +3,8 @@
 // exactly what the daemon put on the wire: the response's messages and the
 // grpc-status it ended with, with no client-side deadline or byte counting.
 import http2 from "node:http2";
+import { grpcFrame, splitMessages } from "../helpers/grpc-frame.js";
+export { grpcFrame };
 
 export interface RawGrpcResult {
   /** HTTP :status. */
@@ -19,26 +21,6 @@ export interface RawGrpcResult {
   error: string | undefined;
   /** Milliseconds from sending the request to the end of the response. */
   elapsedMs: number;
-}
-
-/** One length-prefixed message: a flag byte, a 4-byte big-endian length, then the payload. */
-export function grpcFrame(payload: Uint8Array, options: { flag?: number; declaredLength?: number } = {}): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix[0] = options.flag ?? 0;
-  prefix.writeUInt32BE(options.declaredLength ?? payload.length, 1);
-  return Buffer.concat([prefix, payload]);
-}
-
-export function splitMessages(body: Buffer): { messages: Buffer[]; leftover: number } {
-  const messages: Buffer[] = [];
-  let at = 0;
-  while (body.length - at >= 5) {
-    const length = body.readUInt32BE(at + 1);
-    if (body.length - at - 5 < length) break;
-    messages.push(body.subarray(at + 5, at + 5 + length));
-    at += 5 + length;
-  }
-  return { messages, leftover: body.length - at };
 }
 
 export interface RawGrpcOptions {

@@ -12,10 +12,10 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HeadRequestSchema, ListRequestSchema, RawStoreService, ReadRawRequestSchema, WriteRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
-import { createAzureStore } from "../../server/stores/azure-store.js";
-import { createRedisStore } from "../../server/stores/redis-store.js";
+import { createAzureStore } from "../../server/stores/azure/index.js";
+import { createRedisStore } from "../../server/stores/redis/index.js";
 import type { RetryPolicy } from "../../server/stores/kit/retry.js";
-import { createS3Store } from "../../server/stores/s3-store.js";
+import { createS3Store } from "../../server/stores/s3/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { grpcFrame, rawGrpcCall } from "./raw-grpc.js";
 

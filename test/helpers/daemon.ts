@@ -4,16 +4,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildStoreTree } from "../../server/config/build-store-tree.js";
+import { buildStoreTree } from "../../server/assembly/store-tree.js";
 import { SERVER_DEFAULTS } from "../../server/config/load-config.js";
-import type { CallBounds } from "../../server/services/call-limits.js";
+import type { CallBounds } from "../../server/calls/call-limits.js";
 import type { StorageConfig, StowdConfig } from "../../server/config/config.js";
 import { builtBackend, type Backend } from "../../server/decorators/scheme-router.js";
 import { startDaemon, type DaemonOptions } from "../../server/daemon.js";
 import { setLogLevel } from "../../server/observability/log.js";
 import { createMetrics, type Metrics } from "../../server/observability/metrics.js";
-import { createLocalStore } from "../../server/stores/local-store.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createLocalStore } from "../../server/stores/local/index.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 
 export interface TestDaemon {
   /** gRPC port as a base URL, e.g. http://127.0.0.1:40123. */

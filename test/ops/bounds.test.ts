@@ -179,7 +179,7 @@ describe("idle streams and deadlines", () => {
       expect(capped.message).toContain("capped at server.maxDeadline = 2.5s");
       // A client deadline within the cap is the client's own. (Declared size:
       // the SDK's connect transport half-closes a client stream when its own
-      // deadline fires, which ends an undeclared upload early; see README.)
+      // deadline fires, which ends an undeclared upload early; see docs/operations.md, Shutdown.)
       const own = await rejection(client.write(`mem://b/${tag}-own-deadline`, trickle(), { timeoutMs: 600, size: 1000 }));
       expect(own.code).toBe(Code.DeadlineExceeded);
       expect(own.message).not.toContain("server.");

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReadRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
-import { splitChunkMessage } from "../../server/services/read-framing.js";
+import { splitChunkMessage } from "../../server/calls/message-payload.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { listenersOf, MiB, type Listener } from "./clients.js";
 

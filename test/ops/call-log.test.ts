@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { log, redirectLog, setLogLevel } from "../../server/observability/log.js";
-import { maskReference, referencesOf } from "../../server/services/call-log.js";
+import { maskReference, referencesOf } from "../../server/calls/call-log.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { rawStoreClient } from "../helpers/proto-loader-client.js";
 import { listenersOf, MiB, rejection, type Listener } from "./clients.js";

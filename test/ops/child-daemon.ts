@@ -2,15 +2,11 @@
 // free loopback ports, for what needs a process of its own: SIGTERM, and the
 // daemon's RSS read from /proc/<pid>/status. Its stderr (JSON log lines) is
 // kept; it is killed if a test leaves it running.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { freePort } from "../helpers/free-port.js";
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+import { DAEMON_COMMAND, startServingProcess } from "../helpers/serving-daemon.js";
 
 export interface ChildDaemon {
   pid: number;
@@ -67,53 +63,40 @@ export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Reco
   ].join("\n");
   const configFile = join(dir, "stowd.yaml");
   await writeFile(configFile, config);
-  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", configFile], {
-    cwd: REPO,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, STOWD_LOG_LEVEL: "", ...extraEnv },
-  });
+  const { child } = await startServingProcess([...DAEMON_COMMAND, "--config", configFile], { env: { STOWD_LOG_LEVEL: "", ...extraEnv } });
   const lines: Array<Record<string, unknown>> = [];
-  let partial = "";
-  proc.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    const parts = (partial + text).split("\n");
-    partial = parts.pop() ?? "";
-    for (const line of parts) {
+  /** Parses the stderr lines not parsed yet. */
+  const logs = () => {
+    for (const line of child.stderrLines.slice(lines.length)) {
       try {
         lines.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
         lines.push({ msg: line });
       }
     }
-  });
-  const exited = once(proc, "exit").then(([code]) => code as number | null);
-  const status = async () => readFile(`/proc/${proc.pid}/status`, "utf8");
+    return lines;
+  };
+  const status = async () => readFile(`/proc/${child.pid}/status`, "utf8");
   const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN) / 1024;
 
-  // Ready when it logs "stowd serving".
-  const deadline = Date.now() + 30_000;
-  while (!lines.some((l) => l.msg === "stowd serving")) {
-    if (proc.exitCode !== null) throw new Error(`stowd exited early: ${JSON.stringify(lines)}`);
-    if (Date.now() > deadline) throw new Error(`stowd did not start within 30 s: ${JSON.stringify(lines)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   const memory = async () => {
     const text = await status();
     return { rssMiB: field(text, "VmRSS"), hwmMiB: field(text, "VmHWM") };
   };
   const resetPeak = async () => {
     try {
-      await writeFile(`/proc/${proc.pid}/clear_refs`, "5");
+      await writeFile(`/proc/${child.pid}/clear_refs`, "5");
       return true;
     } catch {
       return false;
     }
   };
   return {
-    pid: proc.pid as number,
+    pid: child.pid,
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     dataDir,
-    logs: () => lines,
+    logs,
     memory,
     resetPeak,
     async peakRssDuring(run) {
@@ -134,13 +117,10 @@ export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Reco
         clearInterval(sampler);
       }
     },
-    exited,
-    signal: (name) => proc.kill(name),
+    exited: child.exited,
+    signal: (name) => child.signal(name),
     async cleanup() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill("SIGKILL");
-        await exited;
-      }
+      await child.kill();
       await rm(dir, { recursive: true, force: true });
     },
   };

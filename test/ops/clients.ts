@@ -2,8 +2,7 @@
 // server) and the HTTP port (connect-node, Connect protocol over HTTP/2 so
 // client streams work), so every bound is checked on both.
 import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
-import { expect } from "vitest";
-import { createStowdClient, StowdClientError, type StowdClient } from "../../client/index.js";
+import { createStowdClient, type StowdClient } from "../../client/index.js";
 import type { TestDaemon } from "../helpers/daemon.js";
 
 export const MiB = 1024 * 1024;
@@ -33,11 +32,7 @@ export function listenersOf(daemon: TestDaemon): Listener[] {
   ];
 }
 
-export async function rejection(promise: Promise<unknown>): Promise<StowdClientError> {
-  const err = await promise.then(() => expect.fail("expected the call to fail"), (e: unknown) => e);
-  expect(err).toBeInstanceOf(StowdClientError);
-  return err as StowdClientError;
-}
+export { clientRejection as rejection } from "../helpers/rejections.js";
 
 /** A body that sends `first`, then waits for `release` before sending `rest` (or never, when release never resolves). */
 export async function* stalledBody(first: Uint8Array, release: Promise<Uint8Array | undefined>): AsyncGenerator<Uint8Array> {

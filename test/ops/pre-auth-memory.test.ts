@@ -3,7 +3,7 @@
 // whose 15 MiB bodies they never finish: 30 HTTP/1.1 connections to the HTTP
 // port, and 20 HTTP/2 streams over 2 connections to each port. Each call must
 // be refused UNAUTHENTICATED at its headers, and the daemon's peak RSS may
-// rise by no more than the memory ceiling the README states for streams
+// rise by no more than the memory ceiling docs/operations.md states for streams
 // (2 x server.maxInFlightMBs + 2 MiB per stream + 96 MiB), with nothing of
 // the bodies counted: before the request gate, the daemon read each body
 // whole before authenticating (+395 MiB over HTTP, +262 MiB over gRPC).

@@ -5,6 +5,7 @@
 import * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ReadRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
+import { grpcFrame } from "../helpers/grpc-frame.js";
 
 export interface RawReader {
   stream: http2.ClientHttp2Stream;
@@ -24,11 +25,7 @@ export function connectRaw(address: string): http2.ClientHttp2Session {
 export function rawRead(session: http2.ClientHttp2Session, reference: string, pauseAtStart: boolean): RawReader {
   const stream = session.request({ ":method": "POST", ":path": "/stowd.v1.RawStoreService/ReadRaw", "content-type": "application/grpc", te: "trailers" });
   stream.on("error", () => {});
-  const message = toBinary(ReadRawRequestSchema, create(ReadRawRequestSchema, { reference }));
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  stream.end(frame);
+  stream.end(grpcFrame(toBinary(ReadRawRequestSchema, create(ReadRawRequestSchema, { reference }))));
   let bytes = 0;
   let first: () => void = () => {};
   const started = new Promise<void>((resolve) => (first = resolve));

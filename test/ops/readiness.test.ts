@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StowdError } from "../../common/errors.js";
 import { builtBackend, createSchemeRouter, type Backend } from "../../server/decorators/scheme-router.js";
-import { createReadiness, type Readiness } from "../../server/observability/readiness.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createReadiness, type Readiness } from "../../server/assembly/readiness.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import type { RawStore } from "../../server/stores/raw-store.js";
-import { createRedisStore } from "../../server/stores/redis-store.js";
+import { createRedisStore } from "../../server/stores/redis/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { startRedisServer, type RedisServer } from "../servers/redis.js";
 

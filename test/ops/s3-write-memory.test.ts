@@ -9,7 +9,7 @@
 // where the slack covers the request side (grpc-js's per-stream message queue
 // and the in-flight byte budget), the SDK's and sockets' buffers, and parts
 // already done that V8 has not collected yet (runs in parallel with other
-// test files rose up to +73 MiB). Before the fix in s3-multipart.ts every part
+// test files rose up to +73 MiB). Before the fix in server/stores/s3/multipart.ts every part
 // stayed reachable until the upload ended: +509 MiB here (the whole object;
 // +244 to +273 MiB for 256 MiB, even with gc() forced every 100 ms); after
 // it, +60 to +63 MiB, the same as for 256 MiB.

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ErrorReason } from "../../client/index.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
 import type { Ref } from "../../server/references/reference.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { listenersOf, MiB, rejection, stalledBody, type Listener } from "./clients.js";
+import { never } from "../helpers/store-calls.js";
 
 const GiB = 1024 * MiB;
-const never = new AbortController().signal;
 
 async function* once(bytes: Uint8Array) {
   yield bytes;

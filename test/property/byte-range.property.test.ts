@@ -1,6 +1,6 @@
 // Property tests (fast-check) of byte-range resolution against a model that
 // slices a real array of byte positions, at the function level
-// (server/stores/byte-range.ts) and end to end through ReadRaw on mem:// and
+// (server/stores/kit/byte-range.ts) and end to end through ReadRaw on mem:// and
 // file://, where the fields also go through the service's validation.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";

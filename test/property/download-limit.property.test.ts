@@ -14,7 +14,7 @@ import { RawStoreService, ReadRawRequestSchema, ReadRawResponseSchema } from "..
 import { withDownloadLimit } from "../../server/decorators/download-limit.js";
 import { StowdError } from "../../common/errors.js";
 import { resolveRange } from "../../server/stores/kit/byte-range.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import type { RangeRequest, RawStore } from "../../server/stores/raw-store.js";
 import { never, put, ref } from "../decorators/store-helpers.js";
 import { grpcFrame, rawGrpcCall } from "../faults/raw-grpc.js";

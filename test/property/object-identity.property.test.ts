@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
 import { OTHER_SCHEME_LABEL } from "../../server/decorators/metered-store.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
-import { INTERNAL_DIR } from "../../server/stores/local-paths.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { INTERNAL_DIR } from "../../server/stores/local/paths.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 
 const CONFIGURED = ["mem", "file", "abfs", "abfss"];

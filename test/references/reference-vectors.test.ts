@@ -1,6 +1,8 @@
-// Every vector in ../shared/vectors/references.json: `expect: "flyte"` must
-// give exactly Flyte's result, `expect: "error"` must be INVALID_ARGUMENT.
-import { readFileSync } from "node:fs";
+// Every vector in test/fixtures/reference-vectors.json (a copy of the
+// project's shared/vectors/references.json, so a clone alone runs them):
+// `expect: "flyte"` must give exactly Flyte's result, `expect: "error"` must
+// be INVALID_ARGUMENT.
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
@@ -19,17 +21,10 @@ interface ConstructVector {
   expect: "flyte" | "error";
 }
 
-const vectorsUrl = new URL("../../../shared/vectors/references.json", import.meta.url);
-const vectors = JSON.parse(readVectors()) as { split: SplitVector[]; construct: ConstructVector[] };
-
-/** The shared vectors live beside the checkout (../shared), as CI lays them out: say so when they are missing. */
-function readVectors(): string {
-  try {
-    return readFileSync(vectorsUrl, "utf8");
-  } catch (err) {
-    throw new Error(`cannot read the reference vectors at ${fileURLToPath(vectorsUrl)}: the tests expect the project's shared/ folder beside this checkout (../shared)`, { cause: err });
-  }
-}
+const fixtureUrl = new URL("../fixtures/reference-vectors.json", import.meta.url);
+/** The original, where the project's shared/ folder sits beside the checkout (as CI lays it out). */
+const sharedPath = fileURLToPath(new URL("../../../shared/vectors/references.json", import.meta.url));
+const vectors = JSON.parse(readFileSync(fixtureUrl, "utf8")) as { split: SplitVector[]; construct: ConstructVector[] };
 
 function expectInvalidArgument(fn: () => unknown): void {
   try {
@@ -43,6 +38,11 @@ function expectInvalidArgument(fn: () => unknown): void {
 }
 
 describe("reference vectors", () => {
+  // A drift check, not a test of stowd: it needs ../shared, which a lone clone does not have.
+  it.skipIf(!existsSync(sharedPath))("the fixture copy equals ../shared/vectors/references.json (skipped when no ../shared is beside this checkout)", () => {
+    expect(readFileSync(fixtureUrl, "utf8"), "test/fixtures/reference-vectors.json differs from shared/vectors/references.json: copy it again").toBe(readFileSync(sharedPath, "utf8"));
+  });
+
   it("has vectors to run", () => {
     expect(vectors.split.length).toBeGreaterThan(20);
     expect(vectors.construct.length).toBeGreaterThan(20);

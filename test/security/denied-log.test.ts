@@ -1,6 +1,6 @@
 // The "call denied" log line (server/security/authorize.ts) masks a
 // reference's userinfo password and bounds a hostile reference exactly as
-// the per-call line (server/services/call-log.ts) does: both go through one
+// the per-call line (server/calls/call-log.ts) does: both go through one
 // function, so neither line ever carries `mem://alice:secret@...`.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";

@@ -5,13 +5,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { buildStoreTree } from "../../server/config/build-store-tree.js";
+import { buildStoreTree } from "../../server/assembly/store-tree.js";
 import type { AuthConfig, TlsConfig } from "../../server/config/config.js";
 import { SERVER_DEFAULTS } from "../../server/config/load-config.js";
 import { startDaemon, type Daemon } from "../../server/daemon.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
 import { createMetrics } from "../../server/observability/metrics.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { testStorageConfig } from "../helpers/daemon.js";
 
 export interface SecureDaemon extends Daemon {

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../server/config/load-config.js";
 import { parseReference } from "../../server/references/reference.js";
 import { allows, covers, parseGrantPrefix, type GrantPrefix } from "../../server/security/grants.js";
-import { isLoopbackAddress } from "../../server/security/loopback.js";
+import { isLoopbackAddress } from "../../server/config/loopback.js";
 import { authenticate, credentialsOf } from "../../server/security/authenticate.js";
 import { loadTokenFile, parseTokenFile } from "../../server/security/token-file.js";
 

@@ -3,11 +3,11 @@
 // (without --disableTelemetry azurite tries to reach the internet), waits
 // until it answers, and creates a test container. stop() kills it; a process
 // 'exit' hook kills it too when a test run dies before its afterAll.
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { startChild } from "../helpers/child-process.js";
+import { REPO_ROOT } from "../helpers/repo-root.js";
 
 /** azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -34,25 +34,14 @@ export interface StartAzuriteOptions {
   extentMemoryLimitMb?: number;
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const azuriteMain = path.join(repoRoot, "node_modules", "azurite", "dist", "src", "blob", "main.js");
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killAll(): void {
-  for (const child of running) child.kill("SIGKILL");
-}
+const azuriteMain = path.join(REPO_ROOT, "node_modules", "azurite", "dist", "src", "blob", "main.js");
 
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<Azurite> {
   if (!existsSync(azuriteMain)) {
-    throw new Error(`azurite is not installed (${azuriteMain} is missing); run \`npm ci\` in ${repoRoot} to install the devDependencies`);
-  }
-  if (!exitHookInstalled) {
-    process.once("exit", killAll);
-    exitHookInstalled = true;
+    throw new Error(`azurite is not installed (${azuriteMain} is missing); run \`npm ci\` in ${REPO_ROOT} to install the devDependencies`);
   }
   // Port 0: azurite binds a free port and prints it, so there is no race for a port.
-  const child = spawn(
+  const child = startChild(
     process.execPath,
     [
       azuriteMain,
@@ -67,21 +56,10 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       "--skipApiVersionCheck",
       "--silent",
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    // Its output is read here, whole, for the "listens on" line.
+    { stdio: ["ignore", "pipe", "pipe"], keepStderrLines: 0 },
   );
-  running.add(child);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  exited.then(() => running.delete(child), () => {});
-
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-    running.delete(child);
-  };
+  const stop = () => child.stop(3000);
 
   try {
     const blobHost = await new Promise<string>((resolve, reject) => {
@@ -95,9 +73,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
           resolve(match[1]);
         }
       };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("exit", (code, signal) => {
+      child.proc.stdout?.on("data", onData);
+      child.proc.stderr?.on("data", onData);
+      child.proc.once("exit", (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`azurite exited early (code ${code}, signal ${signal}); output:\n${output}`));
       });

@@ -5,7 +5,7 @@
 // Everything lives in a temp dir (config, mon store, logs) that stop()
 // removes; the daemons are killed on stop(), and on process exit or a
 // termination signal if a test run dies before its afterAll.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { constants, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -14,6 +14,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { onProcessExit, startChild, type Child } from "../helpers/child-process.js";
 import { freePort } from "../helpers/free-port.js";
 
 const run = promisify(execFile);
@@ -61,37 +62,7 @@ export interface CephRgw {
 
 interface Daemon {
   name: "mon" | "osd" | "rgw";
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-/** Daemons of every cluster this process started, for the exit hooks. */
-const live = new Set<{ daemons: Daemon[]; dir: string }>();
-let hooksInstalled = false;
-
-function killEverythingNow(): void {
-  for (const cluster of live) {
-    for (const daemon of cluster.daemons) {
-      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill("SIGKILL");
-    }
-    rmSync(cluster.dir, { recursive: true, force: true });
-  }
-  live.clear();
-}
-
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on("exit", killEverythingNow);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = () => {
-      killEverythingNow();
-      process.removeListener(signal, onSignal);
-      // Let the default action (or another handler) run as if we were not here.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
+  child: Child;
 }
 
 async function checkBinaries(): Promise<void> {
@@ -119,12 +90,11 @@ function tail(file: string, lines: number): string {
 
 export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRgw> {
   await checkBinaries();
-  installExitHooks();
   const dir = await mkdtemp(path.join(tmpdir(), "stowd-ceph-"));
+  // The daemons die with this process; their temp dir goes too.
+  let forgetDir: (() => void) | undefined = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const logDir = path.join(dir, "log");
   const daemons: Daemon[] = [];
-  const cluster = { daemons, dir };
-  live.add(cluster);
   const bucket = options.bucket ?? "stowd-test";
   const accessKeyId = "STOWDTESTACCESSKEY00";
   const secretAccessKey = "stowd-test-secret-key-0000000000000000000";
@@ -206,15 +176,13 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
 
   function startDaemon(name: Daemon["name"], binary: string, args: string[]): void {
     const out = openSync(path.join(logDir, `${name}.stdout`), "a");
-    const child = spawn(binary, ["-f", "-c", conf, ...args], { stdio: ["ignore", out, out] });
+    const child = startChild(binary, ["-f", "-c", conf, ...args], { stdio: ["ignore", out, out] });
     closeSync(out);
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.once("error", () => {});
-    daemons.push({ name, child, exited });
+    daemons.push({ name, child });
   }
 
   function failure(what: string, daemon: Daemon["name"], cause?: unknown): Error {
-    const dead = daemons.filter((d) => d.child.exitCode !== null || d.child.signalCode !== null).map((d) => `${d.name} exited (${d.child.exitCode ?? d.child.signalCode})`);
+    const dead = daemons.filter((d) => !d.child.isRunning()).map((d) => `${d.name} exited (${d.child.proc.exitCode ?? d.child.proc.signalCode})`);
     return new Error(
       `Ceph RGW test server: ${what}${dead.length > 0 ? ` [${dead.join(", ")}]` : ""}\n--- ${daemon} log (${logs[daemon]}) ---\n${tail(logs[daemon], 40)}`,
       cause === undefined ? undefined : { cause },
@@ -222,14 +190,12 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
   }
 
   async function stop(): Promise<void> {
-    if (!live.has(cluster)) return;
-    live.delete(cluster);
+    if (forgetDir === undefined) return;
+    forgetDir();
+    forgetDir = undefined;
     // memstore keeps nothing worth flushing, and radosgw takes seconds to
     // honour SIGTERM, so kill outright.
-    for (const daemon of daemons) {
-      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill("SIGKILL");
-    }
-    await Promise.all(daemons.map((d) => d.exited));
+    await Promise.all(daemons.map((d) => d.child.kill()));
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -270,7 +236,7 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
 
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
     for (;;) {
-      const down = daemons.find((d) => d.child.exitCode !== null || d.child.signalCode !== null);
+      const down = daemons.find((d) => !d.child.isRunning());
       if (down !== undefined) throw failure(`the ${down.name} daemon exited during startup`, down.name);
       try {
         await createBucket(bucket);
@@ -287,10 +253,7 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
   }
 
   async function killGateway(): Promise<void> {
-    for (const daemon of daemons.filter((d) => d.name === "rgw")) {
-      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill("SIGKILL");
-      await daemon.exited;
-    }
+    for (const daemon of daemons.filter((d) => d.name === "rgw")) await daemon.child.kill();
   }
 
   async function restartGateway(): Promise<void> {

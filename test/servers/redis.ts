@@ -1,14 +1,15 @@
 // Real Redis servers for the redis store's tests: one standalone node and a
 // 3-master Redis Cluster, each on free loopback ports with its own temp dir,
-// no persistence. Every process started here is killed by stop(), and by a
-// process 'exit' hook when a test run ends without reaching stop().
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+// no persistence. Every process started here is killed by stop(), and (with
+// its temp dir removed) when a test run ends without reaching stop().
+import { execFile, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { onProcessExit, startChild, waitUntilReady, type Child } from "../helpers/child-process.js";
 import { freePort } from "../helpers/free-port.js";
 
 const run = promisify(execFile);
@@ -49,19 +50,6 @@ export interface RedisCluster {
 }
 
 const HOST = "127.0.0.1";
-const live = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last resort when a run dies before afterAll: 'exit' handlers must be synchronous.
-  process.on("exit", () => {
-    for (const child of live) child.kill("SIGKILL");
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
 
 function requireBinaries(): void {
   for (const binary of ["redis-server", "redis-cli"]) {
@@ -92,48 +80,38 @@ function tail(file: string): string {
 
 interface Started {
   node: RedisNode;
-  child: ChildProcess;
+  child: Child;
   dir: string;
+  /** Unregisters the exit hook that removes `dir`. */
+  forgetDir: () => void;
 }
 
 /** Starts one redis-server and waits until it answers PING. */
 async function startProcess(extraArgs: (dir: string) => string[], password?: string, fixedPort?: number): Promise<Started> {
   requireBinaries();
-  installExitHook();
   const dir = await mkdtemp(path.join(os.tmpdir(), "stowd-redis-"));
-  liveDirs.add(dir);
+  // Last resort when a run dies before afterAll.
+  const forgetDir = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   const port = fixedPort ?? (await freePort());
   const log = path.join(dir, "redis.log");
   const out = openSync(log, "a");
   const args = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs(dir)];
-  const child = spawn("redis-server", args, { stdio: ["ignore", out, out] });
+  const child = startChild("redis-server", args, { stdio: ["ignore", out, out] });
   closeSync(out);
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited (${child.exitCode}):\n${tail(log)}`);
-    const pong = await cliAs(password)(port, "PING").catch(() => "");
-    if (pong.trim() === "PONG") break;
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${tail(log)}`);
-    }
-    await sleep(20);
+  const readiness = await waitUntilReady(child, async () => (await cliAs(password)(port, "PING").catch(() => "")).trim() === "PONG", 10_000, 20);
+  if (readiness === "exited") throw new Error(`redis-server on port ${port} exited (${child.proc.exitCode}):\n${tail(log)}`);
+  if (readiness === "timed out") {
+    await child.kill();
+    throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${tail(log)}`);
   }
-  return { node: { host: HOST, port }, child, dir };
+  return { node: { host: HOST, port }, child, dir, forgetDir };
 }
 
 async function stopProcess(started: Started): Promise<void> {
-  const { child, dir } = started;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGKILL"); // no persistence, nothing to flush
-    await exited;
-  }
-  live.delete(child);
+  const { child, dir, forgetDir } = started;
+  await child.kill(); // no persistence, nothing to flush
   await rm(dir, { recursive: true, force: true });
-  liveDirs.delete(dir);
+  forgetDir();
 }
 
 /**

@@ -2,7 +2,7 @@
 // nothing (proto/stowd/v1/raw_store.proto: "a cancelled or failed stream
 // leaves nothing"). Node clients cancel with END_STREAM followed by
 // RST_STREAM, so the daemon sees a real half-close first; see
-// server/services/request-end.ts. Each client cancels uploads at many points
+// server/calls/request-end.ts. Each client cancels uploads at many points
 // (after 0, 1 or several chunks, at once or after a pause, from a timer
 // while chunks flow), several at a time, next to uploads that finish, on
 // mem:// and file://, and Head must say exists = false every time.

@@ -4,9 +4,10 @@
 import { DurationSchema, durationFromMs } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, createStowdClient, ErrorReason, StowdClientError, type StowdClient } from "../../client/index.js";
+import { Code, createStowdClient, ErrorReason, type StowdClient } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { rawStoreClient } from "../helpers/proto-loader-client.js";
+import { clientRejection } from "../helpers/rejections.js";
 
 const MiB = 1024 * 1024;
 let daemon: TestDaemon;
@@ -21,18 +22,12 @@ afterAll(async () => {
   await daemon?.close();
 });
 
-async function failure(promise: Promise<unknown>): Promise<StowdClientError> {
-  const err = await promise.then(() => expect.fail("expected an error"), (e: unknown) => e);
-  expect(err).toBeInstanceOf(StowdClientError);
-  return err as StowdClientError;
-}
-
 describe("download limit through the daemon", () => {
   it("serves exactly maxDownloadMBs and rejects one byte more before sending anything", async () => {
     await client.write("mem://b/exact", new Uint8Array(MiB));
     await client.write("mem://b/over", new Uint8Array(MiB + 1));
     expect((await client.readBytes("mem://b/exact")).length).toBe(MiB);
-    const err = await failure(client.read("mem://b/over"));
+    const err = await clientRejection(client.read("mem://b/over"));
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.reason).toBe(ErrorReason.LIMIT_EXCEEDED);
     expect(err.message).toContain("limit exceeded. 1.000001mb > 1mb. You can increase the limit by setting maxDownloadMBs.");
@@ -57,12 +52,12 @@ describe("download limit through the daemon", () => {
   it("limits a range by the bytes it asks for", async () => {
     await client.write("mem://b/big", new Uint8Array(3 * MiB));
     expect((await client.readBytes("mem://b/big", { range: { suffixLength: MiB } })).length).toBe(MiB);
-    expect((await failure(client.read("mem://b/big", { range: { offset: 0, length: MiB + 1 } }))).code).toBe(Code.ResourceExhausted);
+    expect((await clientRejection(client.read("mem://b/big", { range: { offset: 0, length: MiB + 1 } }))).code).toBe(Code.ResourceExhausted);
   });
 
   it("applies to ReadProtobuf too, but not to copies", async () => {
     await client.write("mem://b/big.pb", new Uint8Array(2 * MiB));
-    expect((await failure(client.readProtobuf("mem://b/big.pb", DurationSchema))).code).toBe(Code.ResourceExhausted);
+    expect((await clientRejection(client.readProtobuf("mem://b/big.pb", DurationSchema))).code).toBe(Code.ResourceExhausted);
     const copied = await client.copy("mem://b/big", "file://b/big-copy");
     expect(copied.size).toBe(BigInt(3 * MiB));
   });
@@ -90,7 +85,7 @@ describe("/metrics", () => {
 
   it("counts RPCs, store operations, cache and limit events by label, never by key", async () => {
     for (let i = 0; i < 3; i++) await client.head("mem://b/metrics-missing");
-    await failure(client.read("mem://b/over"));
+    await clientRejection(client.read("mem://b/over"));
     const res = await fetch(`${daemon.httpUrl}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();

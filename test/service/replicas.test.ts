@@ -4,17 +4,17 @@
 // had no cross-replica invalidation). Then two replicas on shared local disk
 // with Redis only carrying invalidations: while Redis is down neither serves
 // what it cached, so a write by one is read by the other at once.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
+import type { Child } from "../helpers/child-process.js";
+import { DAEMON_COMMAND, startServingProcess } from "../helpers/serving-daemon.js";
 import { startRedisServer, type RedisServer } from "../servers/redis.js";
 
 interface Replica {
-  process: ChildProcess;
+  child: Child;
   client: StowdClient;
   httpUrl: string;
   /** Its log lines so far. */
@@ -25,45 +25,16 @@ let redis: RedisServer;
 let dir: string;
 const replicas: Replica[] = [];
 
-/** Starts `npx tsx server/main.ts` on free ports and waits for its "stowd serving" log line. */
+/** Starts `server/main.ts` on free ports and waits for its "stowd serving" log line. */
 async function startReplica(config: string): Promise<Replica> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const log: string[] = [];
-  const serving = await new Promise<{ grpc: string; http: string }>((resolve, reject) => {
-    const lines = createInterface({ input: child.stderr! });
-    const timer = setTimeout(() => reject(new Error("the daemon did not start within 20 s")), 20_000);
-    lines.on("line", (line) => {
-      log.push(line);
-      if (!line.includes('"stowd serving"')) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line) as { grpc: string; http: string });
-    });
-    child.once("exit", (code) => reject(new Error(`the daemon exited with ${code} before serving`)));
-  });
-  return { process: child, client: createStowdClient({ baseUrl: `http://${serving.grpc}` }), httpUrl: `http://${serving.http}`, log };
+  const { child, grpc, http, log } = await startServingProcess([...DAEMON_COMMAND, "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], { startTimeoutMs: 20_000 });
+  return { child, client: createStowdClient({ baseUrl: `http://${grpc}` }), httpUrl: `http://${http}`, log };
 }
 
 async function stopReplicas(list: Replica[]): Promise<void> {
-  for (const r of list) {
-    r.client.close();
-    r.process.kill("SIGTERM");
-  }
+  for (const r of list) r.client.close();
   // The daemon exits within its grace period (10 s) + 5 s; past that, kill it rather than hang the suite.
-  await Promise.all(
-    list.map(
-      (r) =>
-        new Promise((resolve) => {
-          if (r.process.exitCode !== null || r.process.signalCode !== null) return resolve(null);
-          const kill = setTimeout(() => r.process.kill("SIGKILL"), 20_000);
-          r.process.once("exit", () => {
-            clearTimeout(kill);
-            resolve(null);
-          });
-        }),
-    ),
-  );
+  await Promise.all(list.map((r) => r.child.stop(20_000)));
 }
 
 /** Waits until the replica has logged a line containing `text`. */

@@ -7,15 +7,17 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isStowdError, type StowdError } from "../../common/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
-import { azureOptionsFromStowConfig } from "../../server/stores/azure-config.js";
-import { decodeMetadataKey, encodeMetadataKey } from "../../server/stores/azure-metadata.js";
-import { createAzureStore } from "../../server/stores/azure-store.js";
+import { azureOptionsFromStowConfig } from "../../server/stores/azure/config.js";
+import { decodeMetadataKey, encodeMetadataKey } from "../../server/stores/azure/metadata.js";
+import { createAzureStore } from "../../server/stores/azure/index.js";
 import { compareKeys } from "../../server/stores/kit/list-pages.js";
-import type { RawStore, ReadResult, WriteOptions } from "../../server/stores/raw-store.js";
+import type { RawStore } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startAzurite, type Azurite } from "../servers/azurite.js";
+import { stowdRejection } from "../helpers/rejections.js";
+import { chunked, drain, never, writeOptions } from "../helpers/store-calls.js";
 
 const MiB = 1 << 20;
 
@@ -44,30 +46,7 @@ describeRawStoreConformance("azure (azurite)", {
   awkwardKeys: "accept-or-reject",
 });
 
-const never = new AbortController().signal;
-
-function writeOptions(extra: Partial<WriteOptions> = {}): WriteOptions {
-  return { contentType: "application/octet-stream", metadata: {}, preconditions: {}, ...extra };
-}
-
-async function* chunks(data: Uint8Array, size = 64 * 1024): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.slice(at, at + size);
-}
-
-async function drain(result: ReadResult): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of result.body) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
-
-async function failure(promise: Promise<unknown>): Promise<StowdError> {
-  const err: unknown = await promise.then(
-    () => new Error("expected the call to fail, but it succeeded"),
-    (e: unknown) => e,
-  );
-  if (!isStowdError(err)) throw err instanceof Error ? err : new Error(String(err));
-  return err;
-}
+const chunks = (data: Uint8Array, size = 64 * 1024) => chunked(data, size);
 
 /** A gate an async body waits at: `opened` resolves when the body reached it. */
 function gate() {
@@ -148,7 +127,7 @@ describe("azure store", () => {
       await g.opened;
       const winner = await other.write(ref(key("race")), chunks(Buffer.from("winner")), writeOptions(), never);
       g.release();
-      expect((await failure(losing)).reason).toBe("ALREADY_EXISTS");
+      expect((await stowdRejection(losing)).reason).toBe("ALREADY_EXISTS");
       const got = await store.read(ref(key("race")), {}, never);
       expect(got.meta.etag).toBe(winner.etag);
       expect((await drain(got)).toString()).toBe("winner");
@@ -165,7 +144,7 @@ describe("azure store", () => {
       await g2.opened;
       const second = await other.write(ref(key("etag")), chunks(Buffer.from("v2")), writeOptions(), never);
       g2.release();
-      expect((await failure(stale)).reason).toBe("PRECONDITION_FAILED");
+      expect((await stowdRejection(stale)).reason).toBe("PRECONDITION_FAILED");
       const now = await store.read(ref(key("etag")), {}, never);
       expect(now.meta.etag).toBe(second.etag);
       expect((await drain(now)).toString()).toBe("v2");
@@ -192,7 +171,7 @@ describe("azure store", () => {
       }
       controller.abort();
       g.release();
-      expect((await failure(writing)).reason).toBe("CANCELLED");
+      expect((await stowdRejection(writing)).reason).toBe("CANCELLED");
       expect(await store.head(ref(key("cancelled")), never)).toBeUndefined();
       const listed = await store.list(ref(key("")), { pageSize: 10, pageToken: "", delimiter: "" }, never);
       expect(listed.objects).toEqual([]);
@@ -224,7 +203,7 @@ describe("azure store", () => {
       await g.opened;
       const controller = new AbortController();
       const waiting = store.write(ref(key("queue")), chunks(Buffer.from("second")), writeOptions(), controller.signal);
-      const waiter = failure(waiting);
+      const waiter = stowdRejection(waiting);
       controller.abort();
       expect((await waiter).reason).toBe("CANCELLED");
       const third = store.write(ref(key("queue")), chunks(Buffer.from("third")), writeOptions(), never);
@@ -296,10 +275,10 @@ describe("azure store", () => {
       await client.create();
       await client.appendBlock("abc", 3);
       await store.append(ref(key("appendblob")), chunks(Buffer.from("def")), { expectedOffset: 3, createIfMissing: false, contentType: "" }, never);
-      expect((await failure(store.append(ref(key("appendblob")), chunks(Buffer.from("x")), { expectedOffset: 3, createIfMissing: false, contentType: "" }, never))).reason).toBe(
+      expect((await stowdRejection(store.append(ref(key("appendblob")), chunks(Buffer.from("x")), { expectedOffset: 3, createIfMissing: false, contentType: "" }, never))).reason).toBe(
         "PRECONDITION_FAILED",
       );
-      const tooBig = await failure(store.append(ref(key("appendblob")), chunks(randomBytes(4 * MiB + 1)), { createIfMissing: false, contentType: "" }, never));
+      const tooBig = await stowdRejection(store.append(ref(key("appendblob")), chunks(randomBytes(4 * MiB + 1)), { createIfMissing: false, contentType: "" }, never));
       expect(tooBig.reason).toBe("UNSUPPORTED");
       expect((await drain(await store.read(ref(key("appendblob")), {}, never))).toString()).toBe("abcdef");
     });
@@ -394,7 +373,7 @@ describe("azure store", () => {
       const got = await store.read(ref(key("dst")), {}, never);
       expect(got.meta.etag).toBe(copied.etag);
       expect((await drain(got)).equals(data)).toBe(true);
-      expect((await failure(asyncCopies.copy(ref(key("src")), ref(key("dst")), { preconditions: { ifNotExists: true } }, never))).reason).toBe("ALREADY_EXISTS");
+      expect((await stowdRejection(asyncCopies.copy(ref(key("src")), ref(key("dst")), { preconditions: { ifNotExists: true } }, never))).reason).toBe("ALREADY_EXISTS");
     });
   });
 
@@ -424,7 +403,7 @@ describe("azure store", () => {
       const { blobUrl, account } = server();
       const anonymous = createAzureStore({ account, endpoint: blobUrl });
       expect(anonymous.capabilities.signedUrls).toBe(false);
-      expect((await failure(anonymous.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "" }, never))).reason).toBe("UNSUPPORTED");
+      expect((await stowdRejection(anonymous.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "" }, never))).reason).toBe("UNSUPPORTED");
     });
   });
 
@@ -435,7 +414,7 @@ describe("azure store", () => {
       await store.write(plain, chunks(Buffer.from("x")), writeOptions(), never);
       expect((await store.head(ref(key("plain")), never))?.size).toBe(1);
       const foreign: Ref = { ...plain, authority: `${name}@someotheraccount.dfs.core.windows.net` };
-      const err = await failure(store.head(foreign, never));
+      const err = await stowdRejection(store.head(foreign, never));
       expect(err.reason).toBe("INVALID_REFERENCE");
       expect(err.message).toContain("someotheraccount");
       expect(err.message).not.toContain(account); // the daemon's own account is not told to clients
@@ -443,7 +422,7 @@ describe("azure store", () => {
 
     it("refuses keys Azure would store under another name", async () => {
       for (const bad of ["back\\slash", "dir./x", "ends.", "x".repeat(1025)]) {
-        expect((await failure(store.write(ref(bad), chunks(Buffer.from("x")), writeOptions(), never))).reason, bad).toBe("INVALID_REFERENCE");
+        expect((await stowdRejection(store.write(ref(bad), chunks(Buffer.from("x")), writeOptions(), never))).reason, bad).toBe("INVALID_REFERENCE");
       }
     });
   });
@@ -457,7 +436,7 @@ describe("azure store", () => {
         () => store.write(missing, chunks(Buffer.from("x")), writeOptions(), never),
         () => store.list({ ...missing, key: "" }, { pageSize: 10, pageToken: "", delimiter: "" }, never),
       ]) {
-        const err = await failure(call());
+        const err = await stowdRejection(call());
         expect(err.reason).toBe("NOT_FOUND");
         expect(err.message).toContain('container "no-such-container" does not exist');
       }
@@ -474,7 +453,7 @@ describe("azure store", () => {
       const endpoint = `http://127.0.0.1:${port}/${server().account}`;
       const down = createAzureStore({ account: server().account, key: server().key, endpoint, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
       const started = Date.now();
-      const err = await failure(down.head(ref(key("x")), never));
+      const err = await stowdRejection(down.head(ref(key("x")), never));
       expect(err.reason).toBe("BACKEND_UNAVAILABLE");
       expect(err.message).not.toContain(`127.0.0.1:${port}`); // the endpoint goes to the daemon log, not to clients
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -512,7 +491,7 @@ describe("azure store", () => {
         const opened = await stalling.read(ref(key("stall")), {}, never);
         expect(opened.length).toBe(MiB);
         const started = Date.now();
-        const err = await failure(drain(opened));
+        const err = await stowdRejection(drain(opened));
         expect(err.reason).toBe("DEADLINE_EXCEEDED");
         expect(Date.now() - started).toBeLessThan(2_000);
       } finally {
@@ -536,7 +515,7 @@ describe("azure store", () => {
         });
         for (const call of [() => slow.head(ref(key("x")), never), () => slow.write(ref(key("x")), chunks(Buffer.from("x")), writeOptions(), never)]) {
           const started = Date.now();
-          const err = await failure(call());
+          const err = await stowdRejection(call());
           expect(err.reason).toBe("DEADLINE_EXCEEDED");
           expect(Date.now() - started).toBeLessThan(2_500);
         }

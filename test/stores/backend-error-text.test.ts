@@ -7,10 +7,10 @@ import { RestError } from "@azure/storage-blob";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StowdError } from "../../common/errors.js";
 import { redirectLog } from "../../server/observability/log.js";
-import { toStowdError } from "../../server/stores/azure-errors.js";
+import { fromAzureError } from "../../server/stores/azure/errors.js";
 import { withoutWhereabouts } from "../../server/stores/kit/backend-error-text.js";
-import { gcsError } from "../../server/stores/gcs-errors.js";
-import { fromS3Error, noSuchBucket } from "../../server/stores/s3-errors.js";
+import { fromGcsError } from "../../server/stores/gcs/errors.js";
+import { fromS3Error, noSuchBucket } from "../../server/stores/s3/errors.js";
 
 let lines: Array<Record<string, unknown>> = [];
 let restore: () => void;
@@ -94,26 +94,26 @@ describe("azure", () => {
   const hidden = ["127.0.0.1", "10000", "secretacct"];
 
   it("an unreachable endpoint is UNAVAILABLE without the endpoint or the account", () => {
-    const err = toStowdError(new RestError("connect ECONNREFUSED 127.0.0.1:10000", { code: "ECONNREFUSED" }), ctx);
+    const err = fromAzureError(new RestError("connect ECONNREFUSED 127.0.0.1:10000", { code: "ECONNREFUSED" }), ctx);
     expect(err.reason).toBe("BACKEND_UNAVAILABLE");
     expect(err.message).toBe("the azure backend could not be reached for abfs://box/k (ECONNREFUSED); retry later (the daemon's log names the endpoint)");
     expectHidden(err, ctx.reference, hidden);
   });
 
   it("a missing container names the container, not the account or endpoint", () => {
-    const err = toStowdError(new RestError("The specified container does not exist.\nRequestId:1", { code: "ContainerNotFound", statusCode: 404 }), ctx);
+    const err = fromAzureError(new RestError("The specified container does not exist.\nRequestId:1", { code: "ContainerNotFound", statusCode: 404 }), ctx);
     expect(err.reason).toBe("NOT_FOUND");
     expect(err.message).toContain('container "box" does not exist');
     expectHidden(err, ctx.reference, hidden);
   });
 
   it("5xx answers and errors from outside the SDK lose the endpoint and account", () => {
-    expectHidden(toStowdError(new RestError("Server Busy", { code: "ServerBusy", statusCode: 503 }), ctx), ctx.reference, hidden);
+    expectHidden(fromAzureError(new RestError("Server Busy", { code: "ServerBusy", statusCode: 503 }), ctx), ctx.reference, hidden);
     const raw = new Error("request to https://secretacct.blob.core.windows.net/box/k failed: socket hang up from 127.0.0.1:10000");
-    const err = toStowdError(raw, ctx);
+    const err = fromAzureError(raw, ctx);
     expect(err.reason).toBe("INTERNAL");
     expectHidden(err, ctx.reference, [...hidden, "blob.core.windows.net"]);
-    const odd = toStowdError(new RestError("Unexpected answer from secretacct", { code: "Weird", statusCode: 418 }), ctx);
+    const odd = fromAzureError(new RestError("Unexpected answer from secretacct", { code: "Weird", statusCode: 418 }), ctx);
     expectHidden(odd, ctx.reference, hidden);
   });
 });
@@ -127,19 +127,19 @@ describe("gcs", () => {
     const refused = Object.assign(new Error("request to http://gcs.corp.example:4443/storage/v1/b/bkt/o failed, reason: connect ECONNREFUSED 10.9.8.7:4443"), {
       code: "ECONNREFUSED",
     });
-    const err = gcsError(refused, ctx);
+    const err = fromGcsError(refused, ctx);
     expect(err.reason).toBe("BACKEND_UNAVAILABLE");
     expect(err.message).toBe("cannot reach GCS (ECONNREFUSED) while reading gs://bkt/o; retry later (the daemon's log names the endpoint)");
     expectHidden(err, ctx.reference, hidden.slice(0, 2));
-    expectHidden(gcsError(Object.assign(new Error("backend at 10.9.8.7:4443 (http://gcs.corp.example:4443) is down"), { code: 503 }), ctx), ctx.reference, hidden);
-    expectHidden(gcsError(Object.assign(new Error("Too many requests"), { code: 429 }), ctx), ctx.reference, hidden.slice(0, 2));
-    expectHidden(gcsError(Object.assign(new Error("network timeout at: http://gcs.corp.example:4443/x"), { type: "request-timeout" }), ctx), ctx.reference, hidden.slice(0, 2));
-    const passed = gcsError(new StowdError("DEADLINE_EXCEEDED", `reading gs://bkt/o at ${endpoint}: timed out`, {}), ctx);
+    expectHidden(fromGcsError(Object.assign(new Error("backend at 10.9.8.7:4443 (http://gcs.corp.example:4443) is down"), { code: 503 }), ctx), ctx.reference, hidden);
+    expectHidden(fromGcsError(Object.assign(new Error("Too many requests"), { code: 429 }), ctx), ctx.reference, hidden.slice(0, 2));
+    expectHidden(fromGcsError(Object.assign(new Error("network timeout at: http://gcs.corp.example:4443/x"), { type: "request-timeout" }), ctx), ctx.reference, hidden.slice(0, 2));
+    const passed = fromGcsError(new StowdError("DEADLINE_EXCEEDED", `reading gs://bkt/o at ${endpoint}: timed out`, {}), ctx);
     expect(passed.message).toBe("reading gs://bkt/o: timed out");
   });
 
   it("an unexpected error keeps its text without the whereabouts", () => {
-    const err = gcsError(new Error("boom talking to gcs.corp.example:4443"), ctx);
+    const err = fromGcsError(new Error("boom talking to gcs.corp.example:4443"), ctx);
     expect(err.reason).toBe("INTERNAL");
     expect(err.message).toBe("the gcs backend failed while reading gs://bkt/o: boom talking to <endpoint>");
     expectHidden(err, ctx.reference, hidden.slice(0, 2));

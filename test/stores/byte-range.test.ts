@@ -2,17 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
 import { resolveRange } from "../../server/stores/kit/byte-range.js";
+import { thrown } from "../helpers/rejections.js";
 
 const range = (offset: number, length: number, suffixLength = 0) => ({ offset, length, suffixLength });
-
-function failure(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("resolveRange", () => {
   it.each([
@@ -31,10 +23,10 @@ describe("resolveRange", () => {
 
   it("refuses an offset at or past the end with OUT_OF_RANGE and the facts", () => {
     for (const offset of [100, 101]) {
-      const err = failure(() => resolveRange(range(offset, 0), 100, "mem://b/k"));
+      const err = thrown(() => resolveRange(range(offset, 0), 100, "mem://b/k"));
       expect(isStowdError(err, "OUT_OF_RANGE")).toBe(true);
       if (isStowdError(err)) expect(err.facts).toMatchObject({ reference: "mem://b/k", size: 100 });
     }
-    expect(isStowdError(failure(() => resolveRange(range(1, 0), 0, "mem://b/k")), "OUT_OF_RANGE")).toBe(true);
+    expect(isStowdError(thrown(() => resolveRange(range(1, 0), 0, "mem://b/k")), "OUT_OF_RANGE")).toBe(true);
   });
 });

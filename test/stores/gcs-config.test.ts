@@ -3,9 +3,10 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
-import { GCS_DEFAULT_SCOPES, gcsStoreOptionsFromStowConfig } from "../../server/stores/gcs-config.js";
-import { createGcsStore } from "../../server/stores/gcs-store.js";
+import { GCS_DEFAULT_SCOPES, gcsStoreOptionsFromStowConfig } from "../../server/stores/gcs/config.js";
+import { createGcsStore } from "../../server/stores/gcs/index.js";
 import { startGcsTestServer } from "../servers/gcs-test-server.js";
+import { never } from "../helpers/store-calls.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const key = {
@@ -66,7 +67,6 @@ describe("gcsStoreOptionsFromStowConfig", () => {
     const store = createGcsStore({ ...gcsStoreOptionsFromStowConfig({ json: JSON.stringify(key), project_id: "p" }), apiEndpoint: server.endpoint });
     try {
       expect(store.capabilities.signedUrls).toBe(true);
-      const never = new AbortController().signal;
       const ref = { scheme: "gs", container: "b", authority: "b", key: "flyte/upload" };
       const put = await store.signUrl(ref, { method: "PUT", expiresInSeconds: 60, contentType: "" }, never);
       expect(new URL(put.url).searchParams.get("X-Goog-Credential")).toMatch(/^flyte@from-key\.iam\.gserviceaccount\.com\//);

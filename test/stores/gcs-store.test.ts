@@ -9,10 +9,12 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
-import { createGcsStore, type GcsServiceAccountKey, type GcsStoreOptions } from "../../server/stores/gcs-store.js";
-import type { RawStore, WriteOptions } from "../../server/stores/raw-store.js";
+import { createGcsStore, type GcsServiceAccountKey, type GcsStoreOptions } from "../../server/stores/gcs/index.js";
+import type { RawStore } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startGcsTestServer, type GcsTestServer } from "../servers/gcs-test-server.js";
+import { rejection } from "../helpers/rejections.js";
+import { chunked, never, readAll, writeOptions } from "../helpers/store-calls.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -20,7 +22,6 @@ const MiB = 1024 * KiB;
 const CHUNK = 256 * KiB;
 const SINGLE_MAX = 64 * KiB;
 const BUCKET = "stowd-test";
-const never = new AbortController().signal;
 const fastRetry = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20, attemptTimeoutMs: 5_000, totalTimeoutMs: 20_000 };
 
 function serviceAccount(): { key: GcsServiceAccountKey; publicKey: string } {
@@ -67,20 +68,7 @@ function ref(key: string, container = BUCKET): Ref {
   return { scheme: "gs", container, authority: container, key };
 }
 
-function writeOptions(extra: Partial<WriteOptions> = {}): WriteOptions {
-  return { contentType: "application/octet-stream", metadata: {}, preconditions: {}, ...extra };
-}
-
-async function* chunks(data: Uint8Array, size = 100_003): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.slice(at, at + size);
-}
-
-async function readAll(store: RawStore, target: Ref): Promise<Buffer> {
-  const opened = await store.read(target, {}, never);
-  const parts: Buffer[] = [];
-  for await (const part of opened.body) parts.push(Buffer.from(part));
-  return Buffer.concat(parts);
-}
+const chunks = (data: Uint8Array, size = 100_003) => chunked(data, size);
 
 async function reason(promise: Promise<unknown>): Promise<ErrorReason | string> {
   try {
@@ -89,15 +77,6 @@ async function reason(promise: Promise<unknown>): Promise<ErrorReason | string> 
     return isStowdError(err) ? err.reason : `not a StowdError: ${String(err)}`;
   }
   return "succeeded";
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (err: unknown) => err,
-  );
 }
 
 describe("gcs store", () => {
@@ -435,7 +414,7 @@ describe("gcs store", () => {
         () => store.copy(existing, missing, { preconditions: {} }, never),
         () => store.copy(missing, existing, { preconditions: {} }, never),
       ]) {
-        const err = await failure(call());
+        const err = await rejection(call());
         expect(isStowdError(err, "NOT_FOUND"), String(err)).toBe(true);
         expect((err as Error).message).toContain('bucket "no-such-bucket" does not exist');
       }
@@ -451,7 +430,7 @@ describe("gcs store", () => {
       server.failNext({ method: "GET", path: name, status: 503, times: 2 });
       expect((await store.head(ref(name), never))?.size).toBe(1);
       server.failNext({ method: "GET", path: name, status: 503, times: 10 });
-      const err = await failure(store.head(ref(name), never));
+      const err = await rejection(store.head(ref(name), never));
       expect(isStowdError(err, "BACKEND_UNAVAILABLE")).toBe(true);
       expect((err as Error).message).not.toContain(server.endpoint); // the endpoint goes to the daemon log, not to clients
       server.failNext({ method: "GET", path: name, status: 503, times: 0 }); // leftovers are harmless
@@ -473,7 +452,7 @@ describe("gcs store", () => {
         () => down.write(ref("k"), chunks(randomBytes(CHUNK + 1)), writeOptions(), never),
         () => down.list(ref(""), { pageSize: 10, pageToken: "", delimiter: "" }, never),
       ]) {
-        const err = await failure(call());
+        const err = await rejection(call());
         expect(isStowdError(err, "BACKEND_UNAVAILABLE"), String(err)).toBe(true);
         expect((err as Error).message).not.toContain(`127.0.0.1:${closed}`);
       }

@@ -8,13 +8,14 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../common/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import { parsePrefixReference, parseReference, type Ref } from "../../server/references/reference.js";
-import { createLayout, sidecarPath } from "../../server/stores/local-paths.js";
-import { createLocalStore, localIdentity } from "../../server/stores/local-store.js";
+import { createLayout, sidecarPath } from "../../server/stores/local/paths.js";
+import { createLocalStore, localIdentity } from "../../server/stores/local/index.js";
 import type { ObjectMeta, RawStore, WriteOptions } from "../../server/stores/raw-store.js";
+import { expectReason } from "../helpers/rejections.js";
+import { never } from "../helpers/store-calls.js";
 
-const never = new AbortController().signal;
 const scratch: string[] = [];
 
 afterAll(async () => {
@@ -32,21 +33,6 @@ async function* untouchable(): AsyncGenerator<Uint8Array> {
 }
 
 const options = (extra: Partial<WriteOptions> = {}): WriteOptions => ({ contentType: "text/plain", metadata: {}, preconditions: {}, ...extra });
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => new Error("expected the call to fail"),
-    (err: unknown) => err,
-  );
-}
-
-async function expectReason(promise: Promise<unknown>, ...reasons: ErrorReason[]): Promise<string> {
-  const err = await failure(promise);
-  expect(isStowdError(err), String(err)).toBe(true);
-  if (!isStowdError(err)) return "";
-  expect(reasons, err.message).toContain(err.reason);
-  return err.message;
-}
 
 async function text(store: RawStore, ref: Ref): Promise<{ content: string; meta: ObjectMeta }> {
   const opened = await store.read(ref, {}, never);
@@ -210,10 +196,10 @@ describe("one object under two names", () => {
 describe("an object at the root versus a container of the same name", () => {
   it("refuses file://newc/x when file:///newc is an object, naming both, FAILED_PRECONDITION (PATH_CONFLICT), not INTERNAL", async () => {
     await store.write(parseReference("file:///newc"), bytes("root object"), options(), never);
-    const message = await expectReason(store.write(parseReference("file://newc/x"), untouchable(), options(), never), "PATH_CONFLICT");
+    const { message } = await expectReason(store.write(parseReference("file://newc/x"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(message).toContain("file:///newc");
     expect(message).toContain("file://newc/x");
-    const appendMessage = await expectReason(store.append(parseReference("file://newc/x"), untouchable(), { createIfMissing: true, contentType: "" }, never), "PATH_CONFLICT");
+    const { message: appendMessage } = await expectReason(store.append(parseReference("file://newc/x"), untouchable(), { createIfMissing: true, contentType: "" }, never), "PATH_CONFLICT");
     expect(appendMessage).toContain("file:///newc");
     await expectReason(store.copy(parseReference("file:///newc"), parseReference("file://newc/x"), { preconditions: {} }, never), "PATH_CONFLICT");
     expect(await store.head(parseReference("file://newc/x"), never)).toBeUndefined();
@@ -224,10 +210,10 @@ describe("an object at the root versus a container of the same name", () => {
 
   it("names both references when a deeper object blocks a key, in either spelling", async () => {
     await store.write(parseReference("file://b/a"), bytes("object"), options(), never);
-    const viaContainer = await expectReason(store.write(parseReference("file://b/a/c/d"), untouchable(), options(), never), "PATH_CONFLICT");
+    const { message: viaContainer } = await expectReason(store.write(parseReference("file://b/a/c/d"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(viaContainer).toContain("file://b/a/c/d");
     expect(viaContainer).toContain("file://b/a ");
-    const viaRoot = await expectReason(store.write(parseReference("file:///b/a/c"), untouchable(), options(), never), "PATH_CONFLICT");
+    const { message: viaRoot } = await expectReason(store.write(parseReference("file:///b/a/c"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(viaRoot).toContain("file:///b/a/c");
     expect(viaRoot).toContain("file:///b/a ");
   });

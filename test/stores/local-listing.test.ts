@@ -9,11 +9,12 @@ import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Ref } from "../../server/references/reference.js";
 import { compareKeys } from "../../server/stores/kit/list-pages.js";
-import { endOfPrefix, searchNames, sortNames } from "../../server/stores/local-listing.js";
-import { createLocalStore } from "../../server/stores/local-store.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { endOfPrefix, searchNames, sortNames } from "../../server/stores/local/listing.js";
+import { createLocalStore } from "../../server/stores/local/index.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import type { ListOptions, RawStore } from "../../server/stores/raw-store.js";
 import { seededRandom } from "../helpers/seeded-random.js";
+import { never } from "../helpers/store-calls.js";
 
 // Count every directory read the store makes (readdir or opendir), by path.
 const directoryReads = new Map<string, number>();
@@ -33,7 +34,6 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   };
 });
 
-const never = new AbortController().signal;
 const scratch: string[] = [];
 afterAll(async () => {
   await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));

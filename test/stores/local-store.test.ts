@@ -7,14 +7,14 @@ import { mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
-import { createLayout, sidecarPath } from "../../server/stores/local-paths.js";
-import { createLocalStore } from "../../server/stores/local-store.js";
+import { createLayout, sidecarPath } from "../../server/stores/local/paths.js";
+import { createLocalStore } from "../../server/stores/local/index.js";
 import type { RawStore, WriteOptions } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
+import { expectReason } from "../helpers/rejections.js";
+import { never } from "../helpers/store-calls.js";
 
-const never = new AbortController().signal;
 const scratch: string[] = [];
 
 async function scratchDir(): Promise<string> {
@@ -42,17 +42,6 @@ async function* failing(): AsyncGenerator<Uint8Array> {
 }
 
 const options = (extra: Partial<WriteOptions> = {}): WriteOptions => ({ contentType: "text/plain", metadata: {}, preconditions: {}, ...extra });
-
-async function expectReason(promise: Promise<unknown>, ...reasons: ErrorReason[]): Promise<string> {
-  const err: unknown = await promise.then(
-    () => new Error("expected the call to fail"),
-    (e: unknown) => e,
-  );
-  expect(isStowdError(err), String(err)).toBe(true);
-  if (!isStowdError(err)) return "";
-  expect(reasons, err.message).toContain(err.reason);
-  return err.message;
-}
 
 /** Every file and directory under `dir`, relative, excluding stowd's internal directory. */
 async function tree(dir: string): Promise<string[]> {
@@ -98,7 +87,7 @@ describe("local store", () => {
       ["an empty key", ""],
       ["a NUL character", "a\0b"],
     ])("refuses a key with %s, creating nothing", async (_label, key) => {
-      const message = await expectReason(store.write(ref(key), bytes("x"), options(), never), "INVALID_REFERENCE");
+      const { message } = await expectReason(store.write(ref(key), bytes("x"), options(), never), "INVALID_REFERENCE");
       expect(message).toMatch(/local store/);
       await expectReason(store.read(ref(key), {}, never), "INVALID_REFERENCE");
       expect(await readdir(outer)).toEqual(["outside", "root"]);
@@ -251,14 +240,14 @@ describe("local store", () => {
   describe("objects versus directories", () => {
     it("refuses to store under a key that is an object, explaining the limitation", async () => {
       await write("a", "object");
-      const message = await expectReason(write("a/b", "x"), "PATH_CONFLICT");
+      const { message } = await expectReason(write("a/b", "x"), "PATH_CONFLICT");
       expect(message).toContain("cannot store file:///a/b: file:///a is an object");
       expect(await readFile(path.join(root, "a"), "utf8")).toBe("object");
     });
 
     it("refuses to make an object of a key that has objects under it; head calls it missing", async () => {
       await write("c/d", "x");
-      const message = await expectReason(write("c", "x"), "PATH_CONFLICT");
+      const { message } = await expectReason(write("c", "x"), "PATH_CONFLICT");
       expect(message).toMatch(/both an object and a "directory"/);
       expect(await store.head(ref("c"), never)).toBeUndefined();
       await expectReason(store.read(ref("c"), {}, never), "NOT_FOUND");

@@ -3,8 +3,9 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
-import { createMemoryStore } from "../../server/stores/memory-store.js";
+import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
+import { never } from "../helpers/store-calls.js";
 
 describeRawStoreConformance("memory", {
   create: async () => ({ store: createMemoryStore(), scheme: "mem", container: "bucket" }),
@@ -40,7 +41,6 @@ describe("memory store", () => {
 
   const GiB = 1024 ** 3;
   const MiB = 1024 * 1024;
-  const never = new AbortController().signal;
   const at = (key: string): Ref => ({ scheme: "mem", container: "b", authority: "b", key });
   const options = (size?: number) => ({ contentType: "", metadata: {}, preconditions: {}, ...(size === undefined ? {} : { size }) });
   async function readAll(store: ReturnType<typeof createMemoryStore>, ref: Ref, range?: { offset: number; length: number; suffixLength: number }) {

@@ -3,15 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
 import { checkPreconditions } from "../../server/stores/kit/preconditions.js";
 import type { ObjectMeta } from "../../server/stores/raw-store.js";
-
-function failure(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a failure");
-}
+import { thrown } from "../helpers/rejections.js";
 
 describe("checkPreconditions", () => {
   const meta: ObjectMeta = { key: "k", size: 1, etag: "e1", contentType: "", metadata: {}, updated: new Date(), generation: "" };
@@ -28,7 +20,7 @@ describe("checkPreconditions", () => {
     ["if_match_etag on a missing object", undefined, { ifMatchEtag: "e1" }, "NOT_FOUND", /does not exist.*"e1"/],
     ["if_match_etag mismatch", meta, { ifMatchEtag: "e2" }, "PRECONDITION_FAILED", /etag "e1", not the expected "e2"/],
   ] as const)("refuses %s", (_label, current, pre, reason, message) => {
-    const err = failure(() => checkPreconditions(current, pre, "mem://b/k"));
+    const err = thrown(() => checkPreconditions(current, pre, "mem://b/k"));
     expect(isStowdError(err, reason)).toBe(true);
     if (isStowdError(err)) {
       expect(err.message).toMatch(message);

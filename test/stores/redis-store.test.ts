@@ -2,20 +2,22 @@
 // single node and on a 3-master cluster, plus what only Redis needs proven:
 // slot moves, the size cap, bounded chunks, staging cleanup, the listing
 // index under crashes and concurrent writers, deadlines and outages.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../common/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import type { ObjectMeta, RawStore, WriteOptions } from "../../server/stores/raw-store.js";
-import { indexKeys, objectKeys } from "../../server/stores/redis-keys.js";
-import { createRedisStore, redisStoreOptionsFromFlyte, type RedisStoreOptions } from "../../server/stores/redis-store.js";
+import { indexKeys, objectKeys } from "../../server/stores/redis/keys.js";
+import { createRedisStore, type RedisStoreOptions } from "../../server/stores/redis/index.js";
+import { redisStoreOptionsFromFlyte } from "../../server/stores/redis/config.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from "../servers/redis.js";
+import { stowdRejection } from "../helpers/rejections.js";
+import { chunked, failingAfter, never, sha256 } from "../helpers/store-calls.js";
 
 const MiB = 1 << 20;
-const never = new AbortController().signal;
 
 let server: RedisServer | undefined;
 let cluster: RedisCluster | undefined;
@@ -55,36 +57,14 @@ describeRawStoreConformance("redis (cluster, odd chunk size)", {
 
 // ---------------------------------------------------------------------------
 
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function* chunks(data: Uint8Array, size = 64 * 1024): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
+const chunks = (data: Uint8Array, size = 64 * 1024) => chunked(data, size);
 
 async function* once(data: Uint8Array): AsyncGenerator<Uint8Array> {
   yield data;
 }
 
-async function* failingAfter(data: Uint8Array, failAt: number): AsyncGenerator<Uint8Array> {
-  yield* chunks(data.subarray(0, failAt));
-  throw new Error("client stream broke");
-}
-
 function options(extra: Partial<WriteOptions> = {}): WriteOptions {
   return { contentType: "", metadata: {}, preconditions: {}, ...extra };
-}
-
-async function reason(promise: Promise<unknown>): Promise<{ reason: ErrorReason; message: string }> {
-  const err = await promise.then(
-    () => {
-      throw new Error("expected the call to fail, but it succeeded");
-    },
-    (e: unknown) => e,
-  );
-  if (!isStowdError(err)) throw new Error(`expected a StowdError, got ${String(err)}`);
-  return { reason: err.reason, message: err.message };
 }
 
 async function readAll(store: RawStore, ref: Ref): Promise<{ bytes: Buffer; sizes: number[]; meta: ObjectMeta }> {
@@ -203,7 +183,7 @@ for (const kind of ["single", "cluster"] as const) {
         const key = fresh("capped");
         await capped.write(ref(key), chunks(randomBytes(MiB)), options(), never);
         const over = fresh("over");
-        const failure = await reason(capped.write(ref(over), chunks(randomBytes(MiB + 1)), options(), never));
+        const failure = await stowdRejection(capped.write(ref(over), chunks(randomBytes(MiB + 1)), options(), never));
         expect(failure.reason).toBe("LIMIT_EXCEEDED");
         expect(failure.message).toMatch(/1048576 bytes \(maxObjectBytes/);
         expect(await capped.head(ref(over), never)).toBeUndefined();
@@ -219,7 +199,7 @@ for (const kind of ["single", "cluster"] as const) {
           yield new Uint8Array(1);
         }
         const key = fresh("declared");
-        expect((await reason(capped.write(ref(key), body(), options({ size: MiB + 1 }), never))).reason).toBe("LIMIT_EXCEEDED");
+        expect((await stowdRejection(capped.write(ref(key), body(), options({ size: MiB + 1 }), never))).reason).toBe("LIMIT_EXCEEDED");
         expect(pulled).toBe(false);
         expect(await inspect.keysOf(key)).toEqual([]);
       });
@@ -229,7 +209,7 @@ for (const kind of ["single", "cluster"] as const) {
         const key = fresh("log");
         const base = randomBytes(MiB - 10);
         const first = await capped.write(ref(key), chunks(base), options(), never);
-        const failure = await reason(capped.append(ref(key), chunks(randomBytes(11)), { createIfMissing: false, contentType: "" }, never));
+        const failure = await stowdRejection(capped.append(ref(key), chunks(randomBytes(11)), { createIfMissing: false, contentType: "" }, never));
         expect(failure.reason).toBe("LIMIT_EXCEEDED");
         expect((await capped.head(ref(key), never))?.etag).toBe(first.etag);
         await capped.append(ref(key), chunks(randomBytes(10)), { createIfMissing: false, contentType: "" }, never);
@@ -247,7 +227,7 @@ for (const kind of ["single", "cluster"] as const) {
       it("leaves no key and no index entry after a body that fails midway", async () => {
         const key = fresh("failed");
         const small = open({ chunkBytes: 64 * 1024 });
-        await expect(small.write(ref(key), failingAfter(randomBytes(MiB), 700_000), options(), never)).rejects.toThrow("client stream broke");
+        await expect(small.write(ref(key), failingAfter(randomBytes(MiB), 700_000, 64 * 1024), options(), never)).rejects.toThrow("client stream broke");
         expect(await inspect.keysOf(key)).toEqual([]);
         expect(await inspect.indexed(key)).toBe(false);
       });
@@ -264,8 +244,8 @@ for (const kind of ["single", "cluster"] as const) {
           yield randomBytes(10);
         }
         await expect(small.write(ref(key), body(), options(), controller.signal)).rejects.toBeDefined();
-        expect((await reason(small.write(ref(key), chunks(randomBytes(300_000)), options({ preconditions: { ifMatchEtag: "nope" } }), never))).reason).toBe("PRECONDITION_FAILED");
-        await expect(small.append(ref(key), failingAfter(randomBytes(300_000), 200_000), { createIfMissing: false, contentType: "" }, never)).rejects.toBeDefined();
+        expect((await stowdRejection(small.write(ref(key), chunks(randomBytes(300_000)), options({ preconditions: { ifMatchEtag: "nope" } }), never))).reason).toBe("PRECONDITION_FAILED");
+        await expect(small.append(ref(key), failingAfter(randomBytes(300_000), 200_000, 64 * 1024), { createIfMissing: false, contentType: "" }, never)).rejects.toBeDefined();
         expect(await inspect.keysOf(key)).toEqual(before);
         expect((await small.head(ref(key), never))?.etag).toBe(old.etag);
         expect(await inspect.indexed(key)).toBe(true);
@@ -326,7 +306,7 @@ for (const kind of ["single", "cluster"] as const) {
         const it = opened.body[Symbol.asyncIterator]();
         expect((await it.next()).done).toBe(false);
         await hasty.write(ref(key), chunks(randomBytes(500_000)), options(), never);
-        const failure = await reason((async () => {
+        const failure = await stowdRejection((async () => {
           for (let next = await it.next(); !next.done; next = await it.next());
         })());
         expect(failure.reason).toBe("BACKEND_UNAVAILABLE");
@@ -430,7 +410,7 @@ for (const kind of ["single", "cluster"] as const) {
       const gone = createRedisStore({ ...options, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 2_000, totalTimeoutMs: 5_000 } });
       stores.push(gone);
       const started = Date.now();
-      const failure = await reason(gone.head(ref("x"), never));
+      const failure = await stowdRejection(gone.head(ref("x"), never));
       expect(failure.reason).toBe("BACKEND_UNAVAILABLE");
       expect(failure.message).not.toContain(`127.0.0.1:${port}`); // the address goes to the daemon log, not to clients
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -457,7 +437,7 @@ describe("redis store deadlines", () => {
         () => store.list({ scheme: "redis", container: "x", authority: "x", key: "" }, { pageSize: 10, pageToken: "", delimiter: "" }, never),
       ]) {
         const started = Date.now();
-        const failure = await reason(call());
+        const failure = await stowdRejection(call());
         expect(failure.reason).toBe("DEADLINE_EXCEEDED");
         expect(failure.message).not.toContain(`127.0.0.1:${port}`);
         expect(Date.now() - started).toBeLessThan(totalTimeoutMs + 1_000);
@@ -524,7 +504,7 @@ describe("redis credentials", () => {
     try {
       await good.write(ref, chunks(Buffer.from("secret data")), options(), never);
       expect((await readAll(good, ref)).bytes.toString()).toBe("secret data");
-      const failure = await reason(bad.head(ref, never));
+      const failure = await stowdRejection(bad.head(ref, never));
       expect(failure.reason).toBe("UNAUTHENTICATED");
       expect(failure.message).not.toContain(secured.addr);
     } finally {

@@ -2,13 +2,13 @@
 // the parts in flight plus the one being read, whatever the object's size.
 // Each part is watched through a WeakRef; while reading part 8 (parts 1-4
 // long uploaded), a full GC must have collected parts 1-4. Before the fix in
-// s3-multipart.ts a Promise.race against one upload-long promise kept every
+// s3/multipart.ts a Promise.race against one upload-long promise kept every
 // part reachable until the upload ended.
 import { setImmediate as tick } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { expect, it } from "vitest";
-import { uploadParts } from "../../server/stores/s3-multipart.js";
+import { uploadParts } from "../../server/stores/s3/multipart.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

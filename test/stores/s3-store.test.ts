@@ -9,21 +9,21 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import { formatReference, type Ref } from "../../server/references/reference.js";
-import type { RawStore, ReadResult, WriteOptions } from "../../server/stores/raw-store.js";
-import { createS3Store, type S3StoreOptions } from "../../server/stores/s3-store.js";
-import { s3OptionsFromStowConfig } from "../../server/stores/s3-stow-config.js";
+import type { RawStore } from "../../server/stores/raw-store.js";
+import { createS3Store, type S3StoreOptions } from "../../server/stores/s3/index.js";
+import { s3OptionsFromStowConfig } from "../../server/stores/s3/config.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { startCephRgw, type CephRgw } from "../servers/ceph-rgw.js";
 import { freePort } from "../helpers/free-port.js";
+import { expectReason } from "../helpers/rejections.js";
+import { chunked, drain, never, sha256, writeOptions } from "../helpers/store-calls.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** RGW's minimum part size in this cluster, lowered so the extra tests can use small parts. */
 const RGW_MIN_PART = 64 * KiB;
 const SMALL_PART = 128 * KiB;
-const never = new AbortController().signal;
 
 let starting: Promise<CephRgw> | undefined;
 /** The one cluster of this file, started on first use. */
@@ -54,40 +54,7 @@ function md5(data: Uint8Array): Buffer {
   return createHash("md5").update(data).digest();
 }
 
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function* chunks(data: Uint8Array, size = 50_000): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.slice(at, at + size);
-}
-
-async function drain(result: ReadResult): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of result.body) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error("expected the call to fail, but it succeeded");
-    },
-    (err: unknown) => err,
-  );
-}
-
-async function expectReason(promise: Promise<unknown>, reason: ErrorReason): Promise<Error> {
-  const err = await failure(promise);
-  expect(isStowdError(err), String(err)).toBe(true);
-  if (isStowdError(err)) expect(err.reason, err.message).toBe(reason);
-  return err as Error;
-}
-
-function writeOptions(extra: Partial<WriteOptions> = {}): WriteOptions {
-  return { contentType: "application/octet-stream", metadata: {}, preconditions: {}, ...extra };
-}
-
+const chunks = (data: Uint8Array, size = 50_000) => chunked(data, size);
 
 describe("s3 store on Ceph RGW", () => {
   let rgw: CephRgw;

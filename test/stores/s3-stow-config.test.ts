@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
-import { s3OptionsFromStowConfig } from "../../server/stores/s3-stow-config.js";
+import { s3OptionsFromStowConfig } from "../../server/stores/s3/config.js";
 
 async function invalidField(config: Record<string, string>): Promise<string | undefined> {
   const err = await s3OptionsFromStowConfig(config).then(

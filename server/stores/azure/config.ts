@@ -5,10 +5,40 @@
 // is stowd's own addition for emulators and private endpoints (stow always
 // builds https://<account>.blob.<domain_suffix>). An unknown key or a bad
 // value is an error naming the key.
-import { StowdError } from "../../common/errors.js";
-import type { AzureStoreOptions } from "./azure-store.js";
+import { StowdError } from "../../../common/errors.js";
+import type { RetryPolicy } from "../kit/retry.js";
 
-export const AZURE_STOW_CONFIG_KEYS = ["account", "key", "domain_suffix", "base_url", "upload_concurrency", "endpoint"] as const;
+/** What createAzureStore takes: built from `stow.config` below, or given directly. */
+export interface AzureStoreOptions {
+  /** Storage account name. */
+  account: string;
+  /** Shared key (base64). Without it requests are anonymous and URLs cannot be signed. */
+  key?: string;
+  /**
+   * Blob service URL; default `https://<account>.blob.<domainSuffix>`. For
+   * azurite: `http://127.0.0.1:PORT/devstoreaccount1`.
+   */
+  endpoint?: string;
+  /** Default "core.windows.net" (the public cloud). */
+  domainSuffix?: string;
+  /** Retries and timeouts of every backend call; unset fields keep defaultRetryPolicy. */
+  retry?: Partial<RetryPolicy>;
+  /** Bytes per staged block, and the largest body sent in one Put Blob call; default 8 MiB. */
+  blockSizeBytes?: number;
+  /** Blocks staged at once per upload; default 4 (stow's upload_concurrency default). */
+  blockConcurrency?: number;
+  /**
+   * Sources up to this size are copied with one synchronous Copy Blob From
+   * URL; larger ones with an asynchronous Copy Blob that is polled. Default
+   * 256 MiB, Azure's limit for the synchronous copy.
+   */
+  syncCopyMaxBytes?: number;
+  /** Poll interval of an asynchronous copy; default 500 ms. */
+  copyPollIntervalMs?: number;
+}
+
+/** stow's azure keys, plus stowd's endpoint. */
+export const AZURE_STOW_KEYS = ["account", "key", "domain_suffix", "upload_concurrency", "base_url", "endpoint"] as const;
 
 /** What a stow.config map may hold after YAML parsing. */
 export type StowConfigValue = string | number | boolean | null | undefined;
@@ -31,8 +61,8 @@ function text(config: Record<string, StowConfigValue>, key: string, field: strin
  */
 export function azureOptionsFromStowConfig(config: Record<string, StowConfigValue>, field = "storage.stow.config"): AzureStoreOptions {
   for (const key of Object.keys(config)) {
-    if (!(AZURE_STOW_CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw invalid(`${field}.${key}`, `unknown key for stow kind azure; expected one of ${AZURE_STOW_CONFIG_KEYS.join(", ")}`);
+    if (!(AZURE_STOW_KEYS as readonly string[]).includes(key)) {
+      throw invalid(`${field}.${key}`, `unknown key for stow kind azure; expected one of ${AZURE_STOW_KEYS.join(", ")}`);
     }
   }
   const account = text(config, "account", field);

@@ -3,13 +3,49 @@
 // service-account key's JSON text; empty = Application Default Credentials,
 // e.g. workload identity), `project_id` and `scopes` (comma-separated;
 // stow's default is devstorage.read_write). Mapped here to GcsStoreOptions.
-import { StowdError } from "../../common/errors.js";
-import type { GcsServiceAccountKey, GcsStoreOptions } from "./gcs-store.js";
+import { StowdError } from "../../../common/errors.js";
+import type { RetryPolicy } from "../kit/retry.js";
+
+/** A service-account key file's contents (the fields signing and auth need). */
+export interface GcsServiceAccountKey {
+  type?: string;
+  project_id?: string;
+  private_key_id?: string;
+  private_key: string;
+  client_email: string;
+  client_id?: string;
+  token_uri?: string;
+}
+
+/** What createGcsStore takes: built from `stow.config` below, or given directly. */
+export interface GcsStoreOptions {
+  /** JSON API endpoint; default https://storage.googleapis.com. Tests point it at the GCS test server. */
+  apiEndpoint?: string;
+  /** Project for the SDK; default: from the credentials or the environment. */
+  projectId?: string;
+  /** Path of a service-account key file. */
+  keyFilename?: string;
+  /** A service-account key's contents (Flyte's `stow.config.json`). Without this and keyFilename: Application Default Credentials. */
+  credentials?: GcsServiceAccountKey;
+  /** OAuth scopes; default devstorage.read_write (stow's default). */
+  scopes?: string[];
+  /** Authenticate requests to a custom apiEndpoint too; default false (the SDK's default: test servers take no tokens). */
+  useAuthWithCustomEndpoint?: boolean;
+  /** Attempts and timeouts for backend calls; defaults: defaultRetryPolicy. */
+  retry?: Partial<RetryPolicy>;
+  /** Chunk size of resumable uploads, a multiple of 256 KiB; default 8 MiB (each upload holds one chunk in memory). */
+  resumableChunkBytes?: number;
+  /** Bodies up to this size go in one multipart request; default 5 MiB (the SDK's own threshold). */
+  singleRequestMaxBytes?: number;
+  /** Where append stages its bytes, per bucket; hidden from listings; default ".stowd-tmp/". */
+  tempPrefix?: string;
+}
 
 /** stow's default scope (storage.DevstorageReadWriteScope). */
 export const GCS_DEFAULT_SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"];
 
-const KNOWN_KEYS = ["json", "project_id", "scopes"];
+/** stow's google keys. */
+export const GCS_STOW_KEYS = ["json", "project_id", "scopes"] as const;
 
 function wrong(key: string, why: string): StowdError {
   return new StowdError("INVALID_ARGUMENT", `storage.stow.config.${key}: ${why}`, { field: `storage.stow.config.${key}` });
@@ -41,8 +77,8 @@ function parseKey(json: string): GcsServiceAccountKey {
  */
 export function gcsStoreOptionsFromStowConfig(config: Readonly<Record<string, string>>): GcsStoreOptions {
   for (const key of Object.keys(config)) {
-    if (!KNOWN_KEYS.includes(key)) {
-      throw wrong(key, `is not a key of stow's google driver; known keys: ${KNOWN_KEYS.join(", ")}`);
+    if (!(GCS_STOW_KEYS as readonly string[]).includes(key)) {
+      throw wrong(key, `is not a key of stow's google driver; known keys: ${GCS_STOW_KEYS.join(", ")}`);
     }
   }
   const options: GcsStoreOptions = {};

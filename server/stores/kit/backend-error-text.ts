@@ -1,6 +1,6 @@
 // What a backend failure may tell a client, and what goes to the daemon's
-// log instead. The error converters (s3-errors.ts, azure-errors.ts,
-// gcs-errors.ts) word client messages from the reference, what failed and
+// log instead. The error converters (s3/errors.ts, azure/errors.ts,
+// gcs/errors.ts) word client messages from the reference, what failed and
 // what to do, never from where the backend lives: a client of a shared
 // daemon learns nothing of the network behind it (endpoint URLs, host names,
 // addresses, ports) nor of the storage account it uses. An SDK's own error

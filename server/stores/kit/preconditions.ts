@@ -70,3 +70,8 @@ export function checkAppend(current: ObjectMeta | undefined, options: AppendOpti
     });
   }
 }
+
+/** True when `pre` asks for anything: a write that has none may be repeated safely. */
+export function hasPreconditions(pre: Preconditions): boolean {
+  return pre.ifNotExists === true || pre.ifExists === true || pre.ifMatchEtag !== undefined;
+}

@@ -1,9 +1,9 @@
 // Converts S3 SDK and network errors into StowdErrors, once, keeping the
 // cause, and tells the retry loop which failures are worth another attempt.
 // Messages name the reference, what failed and what to do, never the
-// endpoint: that goes to the daemon's log (backend-error-text.ts).
-import { StowdError } from "../../common/errors.js";
-import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "./kit/backend-error-text.js";
+// endpoint: that goes to the daemon's log (kit/backend-error-text.ts).
+import { StowdError, isStowdError } from "../../../common/errors.js";
+import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "../kit/backend-error-text.js";
 
 export const S3_KIND = "s3";
 
@@ -70,6 +70,11 @@ export function isRetryableS3Error(err: unknown): boolean {
   const status = s3Status(err);
   if (status !== undefined) return status >= 500 || status === 408 || status === 429 || THROTTLING_CODES.has(s3Code(err));
   return isNetworkError(err);
+}
+
+/** A 412 from S3 (fromS3Error made it PRECONDITION_FAILED): the caller refines it with what it knows. */
+export function isPreconditionFailure(err: unknown): boolean {
+  return isStowdError(err, "PRECONDITION_FAILED") && s3Status(err.facts.cause) === 412;
 }
 
 function whereabouts(ctx: S3ErrorContext): BackendWhereabouts {

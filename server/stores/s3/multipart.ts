@@ -1,7 +1,8 @@
 // The streaming half of S3 multipart uploads: cutting a body into parts, and
 // running part uploads in bounded parallel. Every part is awaited before
 // uploadParts returns or throws, so when the caller then aborts the upload no
-// part is still on its way to the server.
+// part is still on its way to the server. (upload.ts creates, completes and
+// aborts the upload itself.)
 
 /** One part cut from a body; `last` = the body ended with it. */
 export interface BodyPart {
@@ -144,18 +145,4 @@ export async function uploadParts<P>(options: UploadPartsOptions<P>): Promise<Up
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure.err;
   return uploaded.sort((a, b) => a.PartNumber - b.PartNumber);
-}
-
-/** Runs `fn` over `items` with at most `limit` calls at a time; results keep the order of `items`. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return results;
 }

@@ -1,0 +1,9 @@
+// Signed URLs: Redis has no HTTP endpoint or request signing, so the
+// capability is declared false and CreateSignedUrl is answered UNSUPPORTED.
+import { unsupported } from "../../../common/errors.js";
+import type { SignedUrl } from "../raw-store.js";
+import { KIND } from "./errors.js";
+
+export function signUrl(): Promise<SignedUrl> {
+  return Promise.reject(unsupported(KIND, "signed URLs (Redis cannot sign requests)"));
+}
