@@ -52,7 +52,15 @@ interface SizeResult {
   warmFirstMs: number[];
   lateMs: number[];
   lateBlockMs: number;
-  full: { pages: number; medianMs: number; maxMs: number; firstTenthMs: number; lastTenthMs: number; totalSeconds: number; blockMs: number } | null;
+  full: {
+    pages: number;
+    medianMs: number;
+    maxMs: number;
+    firstTenthMs: number;
+    lastTenthMs: number;
+    totalSeconds: number;
+    blockMs: number;
+  } | null;
   heapMiB: number;
   removeSeconds: number;
 }
@@ -104,10 +112,18 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number
 function checkPage(page: ListPage, firstIndex: number, pageSize: number, files: number): void {
   const expected = Math.min(pageSize, files - firstIndex);
   const wrong = page.objects.length !== expected || page.objects.some((o, i) => o.key !== nameOf(firstIndex + i));
-  if (wrong) throw new Error(`page at ${firstIndex}: expected ${expected} objects from ${nameOf(firstIndex)}, got ${page.objects.length} from ${page.objects[0]?.key ?? "nothing"}`);
+  if (wrong)
+    throw new Error(
+      `page at ${firstIndex}: expected ${expected} objects from ${nameOf(firstIndex)}, got ${page.objects.length} from ${page.objects[0]?.key ?? "nothing"}`,
+    );
 }
 
-async function runSize(createLocalStore: (options: LocalStoreOptions) => Promise<RawStore>, files: number, options: ReturnType<typeof parseOptions>, progress: (line: string) => void): Promise<SizeResult> {
+async function runSize(
+  createLocalStore: (options: LocalStoreOptions) => Promise<RawStore>,
+  files: number,
+  options: ReturnType<typeof parseOptions>,
+  progress: (line: string) => void,
+): Promise<SizeResult> {
   const root = await mkdtemp(path.join(tmpdir(), "stowd-bench-list-"));
   try {
     const dir = path.join(root, "bench");
@@ -169,7 +185,9 @@ async function runSize(createLocalStore: (options: LocalStoreOptions) => Promise
         totalSeconds: (performance.now() - started) / 1000,
         blockMs,
       };
-      progress(`full pass ${fmt(full.totalSeconds, 1)} s: median page ${fmt(full.medianMs, 1)} ms, first tenth ${fmt(full.firstTenthMs, 1)} ms, last tenth ${fmt(full.lastTenthMs, 1)} ms`);
+      progress(
+        `full pass ${fmt(full.totalSeconds, 1)} s: median page ${fmt(full.medianMs, 1)} ms, first tenth ${fmt(full.firstTenthMs, 1)} ms, last tenth ${fmt(full.lastTenthMs, 1)} ms`,
+      );
     }
     const heapMiB = process.memoryUsage().heapUsed / 2 ** 20;
     await store.close();
@@ -178,7 +196,18 @@ async function runSize(createLocalStore: (options: LocalStoreOptions) => Promise
     await rm(root, { recursive: true, force: true });
     const removeSeconds = (performance.now() - started) / 1000;
     progress(`removed in ${fmt(removeSeconds, 1)} s`);
-    return { files, createSeconds, coldFirstMs: cold.ms, coldFirstBlockMs: cold.blockMs, warmFirstMs, lateMs, lateBlockMs, full, heapMiB, removeSeconds };
+    return {
+      files,
+      createSeconds,
+      coldFirstMs: cold.ms,
+      coldFirstBlockMs: cold.blockMs,
+      warmFirstMs,
+      lateMs,
+      lateBlockMs,
+      full,
+      heapMiB,
+      removeSeconds,
+    };
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -246,17 +275,26 @@ async function main(): Promise<void> {
   }
   const module = (await import(pathToFileURL(options.store).href)) as { createLocalStore: (o: LocalStoreOptions) => Promise<RawStore> };
   const args = argv.join(" ");
-  const command = process.env.npm_lifecycle_event === "bench:list" ? `npm run bench:list${args === "" ? "" : ` -- ${args}`}` : `npx tsx bench/local-list.ts${args === "" ? "" : ` ${args}`}`;
-  console.log(`stowd local listing benchmark: sizes ${options.sizes.map((s) => fmt(s)).join(", ")}; page size ${options.pageSize}; store ${path.relative(process.cwd(), options.store)}`);
+  const command =
+    process.env.npm_lifecycle_event === "bench:list"
+      ? `npm run bench:list${args === "" ? "" : ` -- ${args}`}`
+      : `npx tsx bench/local-list.ts${args === "" ? "" : ` ${args}`}`;
+  console.log(
+    `stowd local listing benchmark: sizes ${options.sizes.map((s) => fmt(s)).join(", ")}; page size ${options.pageSize}; store ${path.relative(process.cwd(), options.store)}`,
+  );
   const results: SizeResult[] = [];
-  for (const files of options.sizes) results.push(await runSize(module.createLocalStore, files, options, (line) => process.stderr.write(`  ${line}\n`)));
+  for (const files of options.sizes)
+    results.push(await runSize(module.createLocalStore, files, options, (line) => process.stderr.write(`  ${line}\n`)));
   console.log(textTable(resultsTable(results)));
   if (options.markdown !== undefined) {
     const section = markdownSection(results, options, command);
     const text = await readFile(options.markdown, "utf8").catch(() => "");
     const start = text.indexOf(SECTION_START);
     const end = text.indexOf(SECTION_END);
-    const next = start >= 0 && end > start ? text.slice(0, start) + section + text.slice(end + SECTION_END.length) : `${text.trimEnd()}\n\n${section}\n`;
+    const next =
+      start >= 0 && end > start
+        ? text.slice(0, start) + section + text.slice(end + SECTION_END.length)
+        : `${text.trimEnd()}\n\n${section}\n`;
     await writeFile(options.markdown, next);
     console.log(`wrote the local listing section of ${options.markdown}`);
   }

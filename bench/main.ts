@@ -75,7 +75,9 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
   const command = invocation(argv);
   const childCommands: { name: string; command: string }[] = [];
   console.log(`stowd benchmark: ${command}`);
-  console.log(`sections ${options.sections.join(", ")}; sizes ${options.sizes.map((s) => s / MiB).join(", ")} MiB; ${options.runs} runs; results under ${options.out}`);
+  console.log(
+    `sections ${options.sections.join(", ")}; sizes ${options.sizes.map((s) => s / MiB).join(", ")} MiB; ${options.runs} runs; results under ${options.out}`,
+  );
   const payloadBytes = Math.max(4096, ...(has("streams") || has("cloud") ? options.sizes : []), has("slow") ? options.slowObjectBytes : 0);
   const ctx: ScenarioContext = {
     options,
@@ -105,7 +107,9 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
       runs: options.runs,
       unarySeconds: options.unarySeconds,
       concurrency: options.concurrency,
-      ...(has("slow") ? { slowClients: options.slowClients, slowSeconds: options.slowSeconds, slowRateKiB: options.slowRateBytes / 1024 } : {}),
+      ...(has("slow")
+        ? { slowClients: options.slowClients, slowSeconds: options.slowSeconds, slowRateKiB: options.slowRateBytes / 1024 }
+        : {}),
       chunkBytes: MiB,
     },
     children: childCommands,
@@ -119,7 +123,13 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
 
   const dir = join(options.out, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const jsonFile = join(dir, `${date.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`);
+  const jsonFile = join(
+    dir,
+    `${date
+      .toISOString()
+      .replace(/:/g, "-")
+      .replace(/\.\d+Z$/, "Z")}.json`,
+  );
   writeFileSync(jsonFile, JSON.stringify(results, null, 2) + "\n");
   copyFileSync(jsonFile, join(dir, "latest.json"));
   const written = writeReport(results, options.out, jsonFile);

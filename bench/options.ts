@@ -52,13 +52,15 @@ Ceph RGW, azurite) on 127.0.0.1, measures, prints tables, and writes
 
 function list(text: string, what: string): number[] {
   const values = text.split(",").map((s) => Number(s.trim()));
-  if (values.length === 0 || values.some((v) => !(Number.isInteger(v) && v > 0))) throw new Error(`${what} must be a comma-separated list of positive integers, not ${JSON.stringify(text)}\n\n${USAGE}`);
+  if (values.length === 0 || values.some((v) => !(Number.isInteger(v) && v > 0)))
+    throw new Error(`${what} must be a comma-separated list of positive integers, not ${JSON.stringify(text)}\n\n${USAGE}`);
   return values;
 }
 
 function positive(text: string, what: string, integer = false): number {
   const v = Number(text);
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new Error(`${what} must be a positive ${integer ? "integer" : "number"}, not ${JSON.stringify(text)}\n\n${USAGE}`);
+  if (!(v > 0) || (integer && !Number.isInteger(v)))
+    throw new Error(`${what} must be a positive ${integer ? "integer" : "number"}, not ${JSON.stringify(text)}\n\n${USAGE}`);
   return v;
 }
 
@@ -86,7 +88,8 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
   const quick = values.quick;
   const sections = (values.only ?? SECTIONS.join(",")).split(",").map((s) => s.trim());
   for (const s of sections) {
-    if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${JSON.stringify(s)}; the sections are ${SECTIONS.join(", ")}\n\n${USAGE}`);
+    if (!(SECTIONS as readonly string[]).includes(s))
+      throw new Error(`--only: unknown section ${JSON.stringify(s)}; the sections are ${SECTIONS.join(", ")}\n\n${USAGE}`);
   }
   return {
     quick,

@@ -147,7 +147,6 @@ function messageOf(slot: Pick<Slot, "reference" | "version">) {
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-
 /** Thrown inside an op when the daemon's answer contradicts the model. */
 class WrongAnswer extends Error {}
 
@@ -207,7 +206,11 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
     throw new WrongAnswer(`succeeded, but the model expected ${Code[code]}`);
   }
 
-  async function writeData(slot: Slot, size: number, extra: { ifMatchEtag?: string; ifExists?: boolean; ifNotExists?: boolean } = {}): Promise<void> {
+  async function writeData(
+    slot: Slot,
+    size: number,
+    extra: { ifMatchEtag?: string; ifExists?: boolean; ifNotExists?: boolean } = {},
+  ): Promise<void> {
     const next = { reference: slot.reference, version: slot.version + 1, size };
     const data = contentOf(next);
     const info = await stowd.write(slot.reference, data, { contentType: "application/octet-stream", ...extra });
@@ -282,14 +285,21 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
           expected = whole.subarray(offset, offset + length);
         }
         const got = await stowd.readBytes(slot.reference, { range });
-        expect(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), expected) === 0, `range ${JSON.stringify(range)} of ${slot.size} bytes returned other bytes`);
+        expect(
+          Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), expected) === 0,
+          `range ${JSON.stringify(range)} of ${slot.size} bytes returned other bytes`,
+        );
         return got.length;
       }
       case "head": {
         if (slot === undefined) return 0;
         const info = await stowd.head(slot.reference);
         if (!slot.present) expect(info === undefined, "Head found an object the model deleted or never wrote");
-        else expect(info !== undefined && info.size === BigInt(slot.size) && info.etag === slot.etag, `Head said ${info === undefined ? "missing" : `${info.size} bytes, etag ${info.etag}`}, the model ${slot.size} bytes, etag ${slot.etag}`);
+        else
+          expect(
+            info !== undefined && info.size === BigInt(slot.size) && info.etag === slot.etag,
+            `Head said ${info === undefined ? "missing" : `${info.size} bytes, etag ${info.etag}`}, the model ${slot.size} bytes, etag ${slot.etag}`,
+          );
         return 0;
       }
       case "list": {
@@ -299,11 +309,17 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
           // One "directory", paged in small pages.
           const got = await listAll(`${prefixOf(scheme)}small/`, "", 1 + int(8));
           const want = live.filter((s) => s.kind === "small").map((s) => s.reference);
-          expect(JSON.stringify(got.objects) === JSON.stringify(want.sort()) && got.prefixes.length === 0, `List small/ gave ${got.objects.length} objects, the model ${want.length}`);
+          expect(
+            JSON.stringify(got.objects) === JSON.stringify(want.sort()) && got.prefixes.length === 0,
+            `List small/ gave ${got.objects.length} objects, the model ${want.length}`,
+          );
         } else {
           const got = await listAll(prefixOf(scheme), "/", 2);
           const want = [...new Set(live.map((s) => `${prefixOf(scheme)}${s.kind}/`))].sort();
-          expect(got.objects.length === 0 && JSON.stringify(got.prefixes) === JSON.stringify(want), `List with delimiter gave ${JSON.stringify(got.prefixes)}, the model ${JSON.stringify(want)}`);
+          expect(
+            got.objects.length === 0 && JSON.stringify(got.prefixes) === JSON.stringify(want),
+            `List with delimiter gave ${JSON.stringify(got.prefixes)}, the model ${JSON.stringify(want)}`,
+          );
         }
         return 0;
       }
@@ -329,7 +345,10 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
         if (slot === undefined) return 0;
         if (!slot.present) return expectError(Code.NotFound, () => stowd.readProtobuf(slot.reference, ObjectInfoSchema));
         const { message, info } = await stowd.readProtobuf(slot.reference, ObjectInfoSchema);
-        expect(equals(ObjectInfoSchema, message, messageOf(slot)) && info.etag === slot.etag, `ReadProtobuf returned version ${message.size}, the model ${slot.version}`);
+        expect(
+          equals(ObjectInfoSchema, message, messageOf(slot)) && info.etag === slot.etag,
+          `ReadProtobuf returned version ${message.size}, the model ${slot.version}`,
+        );
         return Number(info.size);
       }
     }
@@ -434,7 +453,8 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
           const got = await listAll(prefixOf(scheme), "", 1000);
           const known = new Set(slots.filter((s) => s.scheme === scheme && (s.present || s.uncertain)).map((s) => s.reference));
           const strangers = got.objects.filter((r) => !known.has(r));
-          if (strangers.length > 0) fail(prefixOf(scheme), `lists objects the model deleted or never wrote: ${strangers.slice(0, 3).join(", ")}`);
+          if (strangers.length > 0)
+            fail(prefixOf(scheme), `lists objects the model deleted or never wrote: ${strangers.slice(0, 3).join(", ")}`);
         } catch (e) {
           fail(prefixOf(scheme), `final List failed: ${e instanceof Error ? e.message : String(e)}`);
         }

@@ -110,11 +110,19 @@ function cleanUp(): void {
   dataDir = undefined;
 }
 
-
 /** `node --import tsx server/main.ts`: one process, so its pid is the daemon's (for /proc). */
 async function startDaemon(dir: string): Promise<Daemon> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const args = ["--data-dir", dir, "--grpc-address", `127.0.0.1:${grpcPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--max-download-mbs", "0"];
+  const args = [
+    "--data-dir",
+    dir,
+    "--grpc-address",
+    `127.0.0.1:${grpcPort}`,
+    "--http-address",
+    `127.0.0.1:${httpPort}`,
+    "--max-download-mbs",
+    "0",
+  ];
   const child = spawnNode("the daemon", "server/main.ts", args, { env: { STOWD_LOG_LEVEL: "warn" } });
   const d: Daemon = Object.assign(child, { grpcUrl: `http://127.0.0.1:${grpcPort}`, httpUrl: `http://127.0.0.1:${httpPort}` });
   await waitForPort(grpcPort, d);
@@ -136,7 +144,8 @@ function fmt(value: number, digits = 0): string {
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -147,7 +156,12 @@ function percentile(sorted: number[], p: number): number {
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 function codes(map: Map<string, number>): string {
-  return map.size === 0 ? "none" : [...map].sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(", ");
+  return map.size === 0
+    ? "none"
+    : [...map]
+        .sort((a, b) => b[1] - a[1])
+        .map(([code, n]) => `${code} ${n}`)
+        .join(", ");
 }
 
 function opTable(state: SoakState, seconds: number): string {
@@ -155,7 +169,17 @@ function opTable(state: SoakState, seconds: number): string {
     const s = state.stats[op];
     const sorted = [...s.latenciesMs].sort((a, b) => a - b);
     const calls = s.ok + s.unexpectedErrors + s.wrongAnswers;
-    return [op, fmt(calls), fmt(calls / seconds, 1), fmt(s.expectedErrors), fmt(s.unexpectedErrors), fmt(s.wrongAnswers), fmt(percentile(sorted, 0.5), 2), fmt(percentile(sorted, 0.99), 2), fmt(s.bytes / 1e6 / seconds, 1)];
+    return [
+      op,
+      fmt(calls),
+      fmt(calls / seconds, 1),
+      fmt(s.expectedErrors),
+      fmt(s.unexpectedErrors),
+      fmt(s.wrongAnswers),
+      fmt(percentile(sorted, 0.5), 2),
+      fmt(percentile(sorted, 0.99), 2),
+      fmt(s.bytes / 1e6 / seconds, 1),
+    ];
   });
   const all = OPS.map((op) => state.stats[op]);
   const calls = all.reduce((n, s) => n + s.ok + s.unexpectedErrors + s.wrongAnswers, 0);
@@ -216,7 +240,9 @@ async function main(): Promise<number> {
     const sampler = setInterval(() => samples.push({ atS: (performance.now() - start) / 1000, rssMiB: rssMiB(d.pid) }), 1000);
     const progress = setInterval(() => {
       const done = opts.maxOps - state.remainingOps;
-      console.log(`  ${fmt((performance.now() - start) / 1000)} s: ${fmt(done)} ops, ${state.failures.length} failures, RSS ${fmt(samples.at(-1)?.rssMiB ?? NaN)} MiB`);
+      console.log(
+        `  ${fmt((performance.now() - start) / 1000)} s: ${fmt(done)} ops, ${state.failures.length} failures, RSS ${fmt(samples.at(-1)?.rssMiB ?? NaN)} MiB`,
+      );
     }, 10_000);
     try {
       await whileAlive(Promise.all(clients.map((c) => c.runUntil(start + opts.seconds * 1000))));
@@ -229,16 +255,26 @@ async function main(): Promise<number> {
     const verifyStart = performance.now();
     const verified = await whileAlive(Promise.all(clients.map((c) => c.verify())));
     const total = verified.reduce<VerifyResult>(
-      (t, v) => ({ objects: t.objects + v.objects, bytes: t.bytes + v.bytes, messages: t.messages + v.messages, gone: t.gone + v.gone, uncertain: t.uncertain + v.uncertain }),
+      (t, v) => ({
+        objects: t.objects + v.objects,
+        bytes: t.bytes + v.bytes,
+        messages: t.messages + v.messages,
+        gone: t.gone + v.gone,
+        uncertain: t.uncertain + v.uncertain,
+      }),
       { objects: 0, bytes: 0, messages: 0, gone: 0, uncertain: 0 },
     );
     const verifySeconds = (performance.now() - verifyStart) / 1000;
 
     // ---------------------------------------------------------- summary
     const problems: string[] = [];
-    console.log(`\nTimed run: ${fmt(elapsed, 1)} s, ${fmt(opts.maxOps - state.remainingOps)} ops${state.remainingOps === 0 ? " (stopped by --max-ops)" : ""}; latency per call, MB = 10^6 bytes of object data`);
+    console.log(
+      `\nTimed run: ${fmt(elapsed, 1)} s, ${fmt(opts.maxOps - state.remainingOps)} ops${state.remainingOps === 0 ? " (stopped by --max-ops)" : ""}; latency per call, MB = 10^6 bytes of object data`,
+    );
     console.log(opTable(state, elapsed));
-    console.log(`\nerrors by code: expected (the model said so): ${codes(state.expectedCodes)}; unexpected: ${codes(state.unexpectedCodes)}`);
+    console.log(
+      `\nerrors by code: expected (the model said so): ${codes(state.expectedCodes)}; unexpected: ${codes(state.unexpectedCodes)}`,
+    );
     const wrong = OPS.reduce((n, op) => n + state.stats[op].wrongAnswers, 0);
     const unexpected = OPS.reduce((n, op) => n + state.stats[op].unexpectedErrors, 0);
     if (unexpected > 0) problems.push(`${unexpected} unexpected errors`);
@@ -252,7 +288,9 @@ async function main(): Promise<number> {
 
     const steady = samples.filter((s) => s.atS >= opts.warmupSeconds);
     const quarter = Math.floor(steady.length / 4);
-    console.log(`\nDaemon RSS (VmRSS every 1 s; the first ${opts.warmupSeconds} s of the timed run are warm-up and left out; ${steady.length} samples, quarters of ${quarter}):`);
+    console.log(
+      `\nDaemon RSS (VmRSS every 1 s; the first ${opts.warmupSeconds} s of the timed run are warm-up and left out; ${steady.length} samples, quarters of ${quarter}):`,
+    );
     if (quarter < 2) {
       problems.push(`only ${steady.length} RSS samples after the warm-up; run longer`);
     } else {
@@ -263,10 +301,20 @@ async function main(): Promise<number> {
       console.log(
         table(
           ["first quarter mean", "last quarter mean", "drift", "limit", "min", "max"],
-          [[`${fmt(first, 1)} MiB`, `${fmt(last, 1)} MiB`, `${drift >= 0 ? "+" : ""}${fmt(100 * drift, 1)}%`, `< +${fmt(100 * RSS_DRIFT_LIMIT)}%`, `${fmt(Math.min(...all), 1)} MiB`, `${fmt(Math.max(...all), 1)} MiB`]],
+          [
+            [
+              `${fmt(first, 1)} MiB`,
+              `${fmt(last, 1)} MiB`,
+              `${drift >= 0 ? "+" : ""}${fmt(100 * drift, 1)}%`,
+              `< +${fmt(100 * RSS_DRIFT_LIMIT)}%`,
+              `${fmt(Math.min(...all), 1)} MiB`,
+              `${fmt(Math.max(...all), 1)} MiB`,
+            ],
+          ],
         ),
       );
-      if (drift >= RSS_DRIFT_LIMIT) problems.push(`daemon RSS grew ${fmt(100 * drift, 1)}% from the first to the last quarter (limit ${fmt(100 * RSS_DRIFT_LIMIT)}%)`);
+      if (drift >= RSS_DRIFT_LIMIT)
+        problems.push(`daemon RSS grew ${fmt(100 * drift, 1)}% from the first to the last quarter (limit ${fmt(100 * RSS_DRIFT_LIMIT)}%)`);
     }
 
     if (state.failures.length > 0) {

@@ -40,7 +40,9 @@ export async function connectionOf(flags: FlagValues, env: NodeJS.ProcessEnv): P
   const key = setting(flags, env, "key-file", "STOWD_KEY_FILE");
   if ((cert === undefined) !== (key === undefined)) {
     const given = cert ?? key!;
-    throw new UsageError(`${given.name} needs ${cert === undefined ? "--cert-file (STOWD_CERT_FILE)" : "--key-file (STOWD_KEY_FILE)"} too: a client certificate and its key go together`);
+    throw new UsageError(
+      `${given.name} needs ${cert === undefined ? "--cert-file (STOWD_CERT_FILE)" : "--key-file (STOWD_KEY_FILE)"} too: a client certificate and its key go together`,
+    );
   }
   // A header value cannot hold a newline, and a stray space is a copy-paste slip; never echo the token.
   if (token !== undefined && /\s/.test(token.value)) throw new UsageError(`${token.name} contains whitespace; give the token alone`);

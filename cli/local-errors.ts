@@ -21,7 +21,11 @@ export function localError(err: unknown, path: string, doing: string): StowdErro
     case "ENOSPC":
       return new StowdError("INTERNAL", `no space left on the local disk while ${doing} ${path}`, facts);
     default:
-      return new StowdError("INTERNAL", `failed while ${doing} local file ${path}: ${err instanceof Error ? err.message : String(err)}`, facts);
+      return new StowdError(
+        "INTERNAL",
+        `failed while ${doing} local file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+        facts,
+      );
   }
 }
 

@@ -5,10 +5,7 @@
 import { basename } from "node:path";
 import { UsageError } from "./usage-error.js";
 
-export type Location =
-  | { kind: "remote"; reference: string }
-  | { kind: "local"; path: string }
-  | { kind: "stdio" };
+export type Location = { kind: "remote"; reference: string } | { kind: "local"; path: string } | { kind: "stdio" };
 
 const referencePattern = /^[a-z][a-z0-9+.-]*:\/\//i;
 

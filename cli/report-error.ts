@@ -40,7 +40,8 @@ function messageOf(err: unknown, address: string): string {
     }
     if (err.code === Code.DeadlineExceeded) return `${text} (--timeout sets the deadline)`;
     if (err.code === Code.Unauthenticated) return `${text} (stowd sends a token with --token or STOWD_TOKEN)`;
-    if (isCertificateError(err)) return `${text}: the daemon's TLS certificate is not trusted here (--ca-file or STOWD_CA_FILE names the CA that signed it)`;
+    if (isCertificateError(err))
+      return `${text}: the daemon's TLS certificate is not trusted here (--ca-file or STOWD_CA_FILE names the CA that signed it)`;
     return text;
   }
   return err instanceof Error ? err.message : String(err);

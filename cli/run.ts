@@ -19,7 +19,11 @@ import { UsageError } from "./usage-error.js";
 import { cliVersion } from "./version.js";
 
 /** Global flags that take a value: the token after them is not the command name. */
-const VALUE_FLAGS = new Set(Object.entries(GLOBAL_FLAGS).filter(([, spec]) => spec.type === "string").map(([name]) => `--${name}`));
+const VALUE_FLAGS = new Set(
+  Object.entries(GLOBAL_FLAGS)
+    .filter(([, spec]) => spec.type === "string")
+    .map(([name]) => `--${name}`),
+);
 
 /** Runs one CLI invocation; resolves to the exit code (for serve: once the daemon serves). */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -64,7 +68,13 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
   return runCommand(command, flags, positionals, env, argv);
 }
 
-async function runCommand(command: Command, flags: FlagValues, positionals: string[], env: NodeJS.ProcessEnv, argv: string[]): Promise<number> {
+async function runCommand(
+  command: Command,
+  flags: FlagValues,
+  positionals: string[],
+  env: NodeJS.ProcessEnv,
+  argv: string[],
+): Promise<number> {
   const json = booleanFlag(flags, "json");
   let address = "";
   let client: StowdClient | undefined;

@@ -53,7 +53,11 @@ export async function upload(options: UploadOptions): Promise<ObjectInfo> {
     if (info.isDirectory()) throw new UsageError(`${path} is a directory; stowd copies one file at a time`);
     // A regular file has a size to declare and show; a named pipe or device (stowd put /dev/stdin) has none.
     const size = info.isFile() ? info.size : undefined;
-    const bar = createProgress({ enabled: options.progress && size !== undefined, total: size ?? 0, label: `${basename(path)} -> ${reference}` });
+    const bar = createProgress({
+      enabled: options.progress && size !== undefined,
+      total: size ?? 0,
+      label: `${basename(path)} -> ${reference}`,
+    });
     const stream = file.createReadStream({ highWaterMark: READ_BYTES, autoClose: false });
     try {
       // The declared size makes the daemon refuse a file that changed length while it was read.

@@ -42,20 +42,12 @@ export function toInt64(value: ByteCount, field: string, reference: string): big
     return value;
   }
   if (!Number.isSafeInteger(value)) {
-    throw clientError(
-      Code.InvalidArgument,
-      `${field} must be an integer, got ${value}`,
-      reference,
-      ErrorReason.INVALID_ARGUMENT,
-    );
+    throw clientError(Code.InvalidArgument, `${field} must be an integer, got ${value}`, reference, ErrorReason.INVALID_ARGUMENT);
   }
   return BigInt(value);
 }
 
 /** Adds `timeoutMs` only when there is one (exactOptionalPropertyTypes forbids `undefined`). */
-export function withTimeout<T extends object>(
-  options: T,
-  timeoutMs: number | undefined,
-): T & { timeoutMs?: number } {
+export function withTimeout<T extends object>(options: T, timeoutMs: number | undefined): T & { timeoutMs?: number } {
   return timeoutMs === undefined ? options : { ...options, timeoutMs };
 }

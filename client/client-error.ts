@@ -37,15 +37,7 @@ export function toStowdError(reason: unknown, reference?: string): StowdClientEr
 }
 
 /** An error the SDK detects itself; `reason` is attached as an ErrorDetail like the daemon's. */
-export function clientError(
-  code: Code,
-  message: string,
-  reference: string,
-  reason?: ErrorReason,
-): StowdClientError {
-  const details =
-    reason === undefined
-      ? []
-      : [{ desc: ErrorDetailSchema, value: { reason, reference, message, size: -1n } }];
+export function clientError(code: Code, message: string, reference: string, reason?: ErrorReason): StowdClientError {
+  const details = reason === undefined ? [] : [{ desc: ErrorDetailSchema, value: { reason, reference, message, size: -1n } }];
   return new StowdClientError(new ConnectError(message, code, undefined, details), reference);
 }

@@ -7,19 +7,12 @@ import { Readable } from "node:stream";
 import { Code, type Client } from "@connectrpc/connect";
 import type { ObjectInfo } from "../gen/stowd/v1/object_pb.js";
 import type { RawStoreService, ReadRawHeader, ReadRawResponse } from "../gen/stowd/v1/raw_store_pb.js";
-import {
-  type ByteCount,
-  type CallOptions,
-  linkedController,
-  toInt64,
-  withTimeout,
-} from "./call-options.js";
+import { type ByteCount, type CallOptions, linkedController, toInt64, withTimeout } from "./call-options.js";
 import { clientError, toStowdError } from "./client-error.js";
 
 /** Which bytes to read: `{ offset, length? }` (length omitted = to the end) or `{ suffixLength }`. */
 export type ReadRange =
-  | { offset: ByteCount; length?: ByteCount; suffixLength?: never }
-  | { suffixLength: ByteCount; offset?: never; length?: never };
+  { offset: ByteCount; length?: ByteCount; suffixLength?: never } | { suffixLength: ByteCount; offset?: never; length?: never };
 
 export interface ReadOptions extends CallOptions {
   /** The bytes to read; the whole object when omitted. */
@@ -127,11 +120,7 @@ async function* verifiedChunks(
       }
     }
     if (received !== length) {
-      throw clientError(
-        Code.DataLoss,
-        `ReadRaw ended after ${received} of the ${length} bytes announced`,
-        reference,
-      );
+      throw clientError(Code.DataLoss, `ReadRaw ended after ${received} of the ${length} bytes announced`, reference);
     }
   } catch (e) {
     throw toStowdError(e, reference);
@@ -158,10 +147,7 @@ export async function collect(handle: ReadHandle): Promise<Uint8Array> {
  * including the header's, are emitted as stream errors; destroying the
  * stream cancels the call.
  */
-export function readableOf(
-  open: (signal: AbortSignal) => Promise<ReadHandle>,
-  signal: AbortSignal | undefined,
-): Readable {
+export function readableOf(open: (signal: AbortSignal) => Promise<ReadHandle>, signal: AbortSignal | undefined): Readable {
   const { controller, unlink } = linkedController(signal);
   let chunks: AsyncIterator<Uint8Array> | undefined;
   return new Readable({

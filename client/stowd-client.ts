@@ -8,11 +8,7 @@ import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { ErrorReason } from "../gen/stowd/v1/error_pb.js";
 import type { ObjectInfo } from "../gen/stowd/v1/object_pb.js";
 import { ProtobufStoreService } from "../gen/stowd/v1/protobuf_store_pb.js";
-import {
-  RawStoreService,
-  SignedUrlMethod,
-  type GetServerInfoResponse,
-} from "../gen/stowd/v1/raw_store_pb.js";
+import { RawStoreService, SignedUrlMethod, type GetServerInfoResponse } from "../gen/stowd/v1/raw_store_pb.js";
 import { type WriteBody, prepareBody } from "./body.js";
 import { type ByteCount, type CallOptions, toInt64, withTimeout } from "./call-options.js";
 import { clientError, toStowdError } from "./client-error.js";
@@ -85,9 +81,7 @@ export interface ListPage {
 }
 
 /** An entry of a listing: within a page, the page's objects come first, then its prefixes. */
-export type ListEntry =
-  | { kind: "object"; info: ObjectInfo }
-  | { kind: "prefix"; reference: string };
+export type ListEntry = { kind: "object"; info: ObjectInfo } | { kind: "prefix"; reference: string };
 
 export interface DeleteOptions extends CallOptions {
   /** Succeed when the object does not exist (otherwise NOT_FOUND). */
@@ -170,11 +164,7 @@ export interface StowdClient {
     options?: ProtobufWriteOptions,
   ): Promise<ObjectInfo>;
   /** Reads a message; FAILED_PRECONDITION (TYPE_MISMATCH) when another type is stored. */
-  readProtobuf<Desc extends DescMessage>(
-    reference: string,
-    schema: Desc,
-    options?: CallOptions,
-  ): Promise<StoredMessage<Desc>>;
+  readProtobuf<Desc extends DescMessage>(reference: string, schema: Desc, options?: CallOptions): Promise<StoredMessage<Desc>>;
   /** Closes the connection if the client created it; a transport you passed in is yours to close. */
   close(): void;
 }
@@ -182,7 +172,9 @@ export interface StowdClient {
 export function createStowdClient(options: StowdClientOptions = {}): StowdClient {
   // Only a transport created here is closed by close().
   let owned: StowdTransport | undefined;
-  const transport = options.transport ?? (owned = createStowdTransport({
+  const transport =
+    options.transport ??
+    (owned = createStowdTransport({
       ...withBaseUrl(options.baseUrl),
       ...(options.token === undefined ? {} : { token: options.token }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
@@ -196,10 +188,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     let pageToken = "";
     do {
       const page = await call(prefix, () =>
-        raw.list(
-          { reference: prefix, pageSize: o.pageSize ?? 0, pageToken, delimiter: o.delimiter ?? "" },
-          callOptions(o),
-        ),
+        raw.list({ reference: prefix, pageSize: o.pageSize ?? 0, pageToken, delimiter: o.delimiter ?? "" }, callOptions(o)),
       );
       yield { objects: page.objects, commonPrefixes: page.commonPrefixes };
       pageToken = page.nextPageToken;
@@ -214,10 +203,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     },
 
     readStream: (reference, o = {}) =>
-      readableOf(
-        (signal) => openRead(raw, reference, { ...o, signal }, o.timeoutMs ?? options.timeoutMs),
-        o.signal,
-      ),
+      readableOf((signal) => openRead(raw, reference, { ...o, signal }, o.timeoutMs ?? options.timeoutMs), o.signal),
 
     async write(reference, body, o = {}) {
       const { size, chunks, failure } = prepareBody(body);
@@ -247,9 +233,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
         ifMatchEtag: o.ifMatchEtag ?? "",
         createIfMissing: o.createIfMissing ?? false,
         contentType: o.contentType ?? "",
-        ...(o.expectedOffset === undefined
-          ? {}
-          : { expectedOffset: toInt64(o.expectedOffset, "expectedOffset", reference) }),
+        ...(o.expectedOffset === undefined ? {} : { expectedOffset: toInt64(o.expectedOffset, "expectedOffset", reference) }),
       };
       async function* requests() {
         yield { body: { case: "header" as const, value: header } };
@@ -323,9 +307,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     },
 
     async splitReference(reference, o) {
-      const { scheme, container, key } = await call(reference, () =>
-        raw.splitReference({ reference }, callOptions(o)),
-      );
+      const { scheme, container, key } = await call(reference, () => raw.splitReference({ reference }, callOptions(o)));
       return { scheme, container, key };
     },
 
@@ -345,9 +327,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     async readProtobuf<Desc extends DescMessage>(reference: string, schema: Desc, o?: CallOptions) {
       // The daemon checks the type: it answers FAILED_PRECONDITION for another one.
       const typeUrl = `type.googleapis.com/${schema.typeName}`;
-      const response = await call(reference, () =>
-        protobuf.readProtobuf({ reference, typeUrl }, callOptions(o)),
-      );
+      const response = await call(reference, () => protobuf.readProtobuf({ reference, typeUrl }, callOptions(o)));
       const any = response.message;
       const info = requireInfo(response.info, reference);
       if (any === undefined) {
@@ -364,11 +344,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
  * Runs one call, converting whatever it throws into a StowdClientError. When
  * the request body's source failed, that failure is the one reported.
  */
-async function call<T>(
-  reference: string,
-  run: () => Promise<T>,
-  bodyFailure?: () => { error: unknown } | undefined,
-): Promise<T> {
+async function call<T>(reference: string, run: () => Promise<T>, bodyFailure?: () => { error: unknown } | undefined): Promise<T> {
   try {
     return await run();
   } catch (e) {
@@ -400,8 +376,7 @@ function unpack<Desc extends DescMessage>(
   schema: Desc,
   reference: string,
 ): MessageShape<Desc> {
-  const mismatch = (why: string) =>
-    clientError(Code.FailedPrecondition, why, reference, ErrorReason.TYPE_MISMATCH);
+  const mismatch = (why: string) => clientError(Code.FailedPrecondition, why, reference, ErrorReason.TYPE_MISMATCH);
   if (any.typeUrl === "") {
     try {
       return fromBinary(schema, any.value);

@@ -79,18 +79,10 @@ export function createStowdTransport(options: StowdTransportOptions = {}): Stowd
     const factory = protocol === "connect" ? createConnectTransport : createGrpcWebTransport;
     return Object.assign(factory({ ...common, httpVersion: "1.1", nodeOptions: tlsOptions }), { close() {} });
   }
-  const { sessionManager, close } = createWindowedSessionManager(
-    baseUrl,
-    options.windowBytes ?? DEFAULT_WINDOW_BYTES,
-    tlsOptions,
-  );
+  const { sessionManager, close } = createWindowedSessionManager(baseUrl, options.windowBytes ?? DEFAULT_WINDOW_BYTES, tlsOptions);
   const h2 = { ...common, httpVersion: "2" as const, sessionManager };
   const transport =
-    protocol === "grpc"
-      ? createGrpcTransport(h2)
-      : protocol === "connect"
-        ? createConnectTransport(h2)
-        : createGrpcWebTransport(h2);
+    protocol === "grpc" ? createGrpcTransport(h2) : protocol === "connect" ? createConnectTransport(h2) : createGrpcWebTransport(h2);
   return Object.assign(transport, { close });
 }
 

@@ -17,9 +17,16 @@ export function fromFsError(err: unknown, reference: string, doing: string): Sto
     case "EPERM":
       return new StowdError("PERMISSION_DENIED", `the local store may not access the file of ${reference} (${code} while ${doing})`, facts);
     case "ENAMETOOLONG":
-      return new StowdError("INVALID_REFERENCE", `the key of ${reference} makes a path too long for the local file system`, { ...facts, field: "reference" });
+      return new StowdError("INVALID_REFERENCE", `the key of ${reference} makes a path too long for the local file system`, {
+        ...facts,
+        field: "reference",
+      });
     case "ELOOP":
-      return new StowdError("PERMISSION_DENIED", `${reference} is a symbolic link; the local store never follows symbolic links inside its root`, facts);
+      return new StowdError(
+        "PERMISSION_DENIED",
+        `${reference} is a symbolic link; the local store never follows symbolic links inside its root`,
+        facts,
+      );
     default:
       return new StowdError("INTERNAL", `the local store failed while ${doing} ${reference}: ${code ?? String(err)}`, facts);
   }

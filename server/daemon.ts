@@ -17,7 +17,8 @@ import type { Metrics } from "./observability/metrics.js";
 import { createSecurity } from "./security/security.js";
 import type { ServiceLimits } from "./services/raw-store-service.js";
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
+  .version;
 
 export interface DaemonOptions {
   /** The store tree (assembly/store-tree.ts). */
@@ -60,7 +61,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const bounds: CallBounds = callBoundsOf(options.bounds);
   const callLimits = createCallLimits({ ...bounds, budget: createStreamBudget(bounds.maxInFlightBytes) });
   registerBoundMetrics(metrics.registry, callLimits);
-  const services = servedServices({ tree, version: VERSION, limits, stages: { metrics, limits: callLimits, authorization: security.authorization } });
+  const services = servedServices({
+    tree,
+    version: VERSION,
+    limits,
+    stages: { metrics, limits: callLimits, authorization: security.authorization },
+  });
 
   let serving = true;
   const readiness = createReadiness({ router: tree.router, timeoutMs: options.readinessTimeoutMs ?? 2000, isStopping: () => !serving });
@@ -96,7 +102,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           `the daemon shut down before this call finished: it ran past the grace period of ${formatMs(graceMs)} (server.shutdownGrace); an unfinished write stores nothing; retry on another replica`,
           Code.Unavailable,
         );
-        if (callLimits.active > 0) log("warn", "cancelling calls still running after the grace period", { calls: callLimits.active, graceMs });
+        if (callLimits.active > 0)
+          log("warn", "cancelling calls still running after the grace period", { calls: callLimits.active, graceMs });
         callLimits.cancelAll(reason);
       }, graceMs);
       await Promise.all([grpc.close(graceMs + CANCEL_DELIVERY_MS), http.close(graceMs + CANCEL_DELIVERY_MS)]);

@@ -3,7 +3,11 @@
 // every value against one long-lived promise keeps each value reachable
 // until the stream ends (measured: an upload then held the whole object in
 // memory).
-export function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal, abortError: () => unknown = () => signal.reason): Promise<IteratorResult<T>> {
+export function nextOrAbort<T>(
+  iterator: AsyncIterator<T>,
+  signal: AbortSignal,
+  abortError: () => unknown = () => signal.reason,
+): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(abortError());
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {

@@ -16,10 +16,19 @@ export interface Child extends ManagedChild {
 const started: Child[] = [];
 
 /** Runs `node --import tsx SCRIPT ARGS` in the repository, or `node FILE ARGS` with `plainNode`. */
-export function spawnNode(name: string, script: string, args: string[], options: { plainNode?: boolean; env?: NodeJS.ProcessEnv } = {}): Child {
+export function spawnNode(
+  name: string,
+  script: string,
+  args: string[],
+  options: { plainNode?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Child {
   const nodeArgs = options.plainNode === true ? [script, ...args] : ["--import", "tsx", script, ...args];
   // stdin is a pipe: the ceiling servers exit when it closes, so they die with the benchmark.
-  const managed = startChild(process.execPath, nodeArgs, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env }, keepStderrLines: 20 });
+  const managed = startChild(process.execPath, nodeArgs, {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+    keepStderrLines: 20,
+  });
   if (managed.proc.pid === undefined) throw new Error(`could not start ${name}: node ${nodeArgs.join(" ")}`);
   const child: Child = Object.assign(managed, { name, command: `node ${nodeArgs.join(" ")}`, stoppedByUs: false });
   // stdout is read by whoever waits for a port line; drain the rest so the child never blocks.
@@ -90,7 +99,11 @@ export function killAllNow(): void {
 /** One line per child ever started: how it ended and its stderr tail. */
 export function childrenReport(): string[] {
   return started.map((child) => {
-    const state = child.stoppedByUs ? "stopped by the benchmark" : isRunning(child) ? "running" : `exited on its own (code ${String(child.proc.exitCode)}, signal ${String(child.proc.signalCode)})`;
+    const state = child.stoppedByUs
+      ? "stopped by the benchmark"
+      : isRunning(child)
+        ? "running"
+        : `exited on its own (code ${String(child.proc.exitCode)}, signal ${String(child.proc.signalCode)})`;
     return `${child.name} [pid ${child.pid}]: ${state}${child.stderrLines.length > 0 ? `; stderr tail:\n  ${child.stderrLines.join("\n  ")}` : ""}`;
   });
 }

@@ -27,9 +27,17 @@ export function protoMethod<I extends DescMessage, O extends DescMessage>(name: 
 
 export const identity = (b: Buffer): Buffer => b;
 
-export function unary<Req, Res>(client: grpc.Client, path: string, ser: (v: Req) => Buffer, de: (b: Buffer) => Res, req: Req): Promise<Res> {
+export function unary<Req, Res>(
+  client: grpc.Client,
+  path: string,
+  ser: (v: Req) => Buffer,
+  de: (b: Buffer) => Res,
+  req: Req,
+): Promise<Res> {
   return new Promise((resolveCall, reject) => {
-    client.makeUnaryRequest(path, ser, de, req, (err, res) => (err !== null || res === undefined ? reject(err ?? new Error(`${path}: no response`)) : resolveCall(res)));
+    client.makeUnaryRequest(path, ser, de, req, (err, res) =>
+      err !== null || res === undefined ? reject(err ?? new Error(`${path}: no response`)) : resolveCall(res),
+    );
   });
 }
 
@@ -53,10 +61,18 @@ export function drain<Res>(call: grpc.ClientReadableStream<Res>, onMessage: (m: 
 }
 
 /** Writes every message with backpressure, ends the stream and returns the response. */
-export async function upload<Req, Res>(client: grpc.Client, path: string, ser: (v: Req) => Buffer, de: (b: Buffer) => Res, messages: Iterable<Req>): Promise<Res> {
+export async function upload<Req, Res>(
+  client: grpc.Client,
+  path: string,
+  ser: (v: Req) => Buffer,
+  de: (b: Buffer) => Res,
+  messages: Iterable<Req>,
+): Promise<Res> {
   let call: grpc.ClientWritableStream<Req> | undefined;
   const response = new Promise<Res>((resolveCall, reject) => {
-    call = client.makeClientStreamRequest(path, ser, de, (err, res) => (err !== null || res === undefined ? reject(err ?? new Error(`${path}: no response`)) : resolveCall(res)));
+    call = client.makeClientStreamRequest(path, ser, de, (err, res) =>
+      err !== null || res === undefined ? reject(err ?? new Error(`${path}: no response`)) : resolveCall(res),
+    );
   });
   // Stop waiting for drain once the call has failed (no Promise.race against
   // the long-lived response promise: that retains every raced value).
@@ -77,7 +93,8 @@ export async function upload<Req, Res>(client: grpc.Client, path: string, ser: (
 }
 
 export function* chunksOf(payload: Buffer): Generator<Buffer> {
-  for (let offset = 0; offset < payload.length; offset += CHUNK_BYTES) yield payload.subarray(offset, Math.min(offset + CHUNK_BYTES, payload.length));
+  for (let offset = 0; offset < payload.length; offset += CHUNK_BYTES)
+    yield payload.subarray(offset, Math.min(offset + CHUNK_BYTES, payload.length));
 }
 
 /** Throws unless `chunk` equals the payload at `offset`. */

@@ -60,5 +60,7 @@ export function versions(withCloud: boolean): Record<string, string> {
 /** The command line that reproduces this run. */
 export function invocation(argv: string[]): string {
   const args = argv.join(" ");
-  return process.env.npm_lifecycle_event === "bench" ? `npm run bench${args === "" ? "" : ` -- ${args}`}` : `npx tsx bench/main.ts${args === "" ? "" : ` ${args}`}`;
+  return process.env.npm_lifecycle_event === "bench"
+    ? `npm run bench${args === "" ? "" : ` -- ${args}`}`
+    : `npx tsx bench/main.ts${args === "" ? "" : ` ${args}`}`;
 }

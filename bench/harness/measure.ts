@@ -11,7 +11,11 @@ export async function timedStream(serverPid: number | undefined, op: () => Promi
     const start = performance.now();
     await op();
     const seconds = (performance.now() - start) / 1000;
-    return { seconds, server: serverPid === undefined ? null : procCpuSeconds(serverPid) - serverCpu, client: selfCpuSeconds() - clientCpu };
+    return {
+      seconds,
+      server: serverPid === undefined ? null : procCpuSeconds(serverPid) - serverCpu,
+      client: selfCpuSeconds() - clientCpu,
+    };
   };
   const { value, rss } = serverPid === undefined ? { value: await timed(), rss: null } : await measureRss(serverPid, timed);
   const { seconds } = value;
@@ -25,7 +29,12 @@ export async function timedStream(serverPid: number | undefined, op: () => Promi
 }
 
 /** `concurrency` callers, each calling `call` back to back until `seconds` are up. */
-export async function unaryLoad(serverPid: number, call: (caller: number, n: number) => Promise<void>, concurrency: number, seconds: number): Promise<UnaryRun> {
+export async function unaryLoad(
+  serverPid: number,
+  call: (caller: number, n: number) => Promise<void>,
+  concurrency: number,
+  seconds: number,
+): Promise<UnaryRun> {
   const latencies: number[] = [];
   const serverCpu = procCpuSeconds(serverPid);
   const clientCpu = selfCpuSeconds();

@@ -26,7 +26,11 @@ export function chartPanels(results: BenchResults): Panel[] {
     const baseline = section.baselines[0] ?? "";
     const bars = section.cells
       .filter((c) => c.target !== baseline)
-      .map((c) => ({ label: `${c.op === "read" ? "ReadRaw" : "WriteRaw"} ${sizeLabel(c.sizeBytes)} ${c.target}`, value: streamRatio(section, c, baseline), kind: c.op }));
+      .map((c) => ({
+        label: `${c.op === "read" ? "ReadRaw" : "WriteRaw"} ${sizeLabel(c.sizeBytes)} ${c.target}`,
+        value: streamRatio(section, c, baseline),
+        kind: c.op,
+      }));
     return { title: `${section.title}: MB/s ÷ ${baseline}`, bars, ...(section.goal === undefined ? {} : { goal: section.goal }) };
   });
   const u = results.unary;
@@ -36,7 +40,11 @@ export function chartPanels(results: BenchResults): Panel[] {
       .filter((c) => c.target !== u.ceiling)
       .map((c) => {
         const base = u.cells.find((b) => b.target === u.ceiling && b.concurrency === c.concurrency);
-        return { label: `${c.target}${c.cache === "n/a" ? "" : ` (${c.cache})`} ×${c.concurrency}`, value: base === undefined ? NaN : cps(c.runs) / cps(base.runs), kind: "unary" as const };
+        return {
+          label: `${c.target}${c.cache === "n/a" ? "" : ` (${c.cache})`} ×${c.concurrency}`,
+          value: base === undefined ? NaN : cps(c.runs) / cps(base.runs),
+          kind: "unary" as const,
+        };
       });
     panels.push({ title: `Small calls: calls/s ÷ ${u.ceiling}`, bars });
   }
@@ -59,7 +67,9 @@ export function chartSvg(results: BenchResults): string {
   const x = (v: number) => labelWidth + (Math.min(max, Math.max(0, v)) / max) * barArea;
   const out: string[] = [];
   let y = 40;
-  out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">stowd benchmark ratios (${esc(results.date.slice(0, 10))}${results.quick ? ", QUICK RUN" : ""})</text>`);
+  out.push(
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">stowd benchmark ratios (${esc(results.date.slice(0, 10))}${results.quick ? ", QUICK RUN" : ""})</text>`,
+  );
   for (const panel of panels) {
     y += 14;
     out.push(`<text x="8" y="${y}" font-size="13" font-weight="bold">${esc(panel.title)}</text>`);
@@ -70,12 +80,16 @@ export function chartSvg(results: BenchResults): string {
       out.push(`<text x="${labelWidth - 6}" y="${y + barHeight - 3}" text-anchor="end" font-size="11">${esc(bar.label)}</text>`);
       out.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${COLORS[bar.kind]}"/>`);
       const cut = bar.value > max ? " ▸" : "";
-      out.push(`<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + barHeight - 3}" font-size="11">${Number.isFinite(bar.value) ? bar.value.toFixed(2) : "–"}${cut}</text>`);
+      out.push(
+        `<text x="${(labelWidth + w + 4).toFixed(1)}" y="${y + barHeight - 3}" font-size="11">${Number.isFinite(bar.value) ? bar.value.toFixed(2) : "–"}${cut}</text>`,
+      );
       y += step;
     }
     // The goal sits just left of 1.0: its label goes left of its line, 1.0's right of its own.
     const line = (v: number, color: string, label: string, anchor: "start" | "end") => {
-      out.push(`<line x1="${x(v).toFixed(1)}" y1="${top - 4}" x2="${x(v).toFixed(1)}" y2="${y}" stroke="${color}" stroke-dasharray="4 3"/>`);
+      out.push(
+        `<line x1="${x(v).toFixed(1)}" y1="${top - 4}" x2="${x(v).toFixed(1)}" y2="${y}" stroke="${color}" stroke-dasharray="4 3"/>`,
+      );
       const dx = anchor === "start" ? 3 : -3;
       out.push(`<text x="${(x(v) + dx).toFixed(1)}" y="${y + 11}" text-anchor="${anchor}" font-size="10" fill="${color}">${label}</text>`);
     };

@@ -20,7 +20,8 @@ export function benchmarksMarkdown(results: BenchResults, chartPath: string, jso
       `Do not edit by hand: rerun the benchmark, or re-render this page with \`npm run bench -- --report ${jsonPath}\`.`,
     "",
   ];
-  if (results.quick) out.push("> **Quick run** (`--quick`: small objects, one run, short loads): a smoke test of the pipeline, not a measurement.", "");
+  if (results.quick)
+    out.push("> **Quick run** (`--quick`: small objects, one run, short loads): a smoke test of the pipeline, not a measurement.", "");
   if (isNoisy(results)) {
     out.push(
       `> **Noisy run**: other processes kept ${fmt(results.noise.foreignCores, 2)} cores busy and the hypervisor stole ${fmt(results.noise.stealCores, 2)} cores on average (of ${m.cores}); the numbers are not trustworthy. Rerun on a quiet machine.`,
@@ -55,14 +56,23 @@ export function benchmarksMarkdown(results: BenchResults, chartPath: string, jso
   for (const section of results.streams) {
     out.push(`## ${section.title}`, "");
     for (const note of section.notes) out.push(`- ${note}`);
-    if (section.goal !== undefined) out.push(`- Goal: ratio ≥ ${section.goal} (stowd within ${fmt((1 - section.goal) * 100)}% of the direct call).`);
-    out.push("- server CPU / RSS: the stowd daemon (or the ceiling server) for the stowd rows; not measured for a backend called directly.", "", markdownTable(streamTable(section)), "");
+    if (section.goal !== undefined)
+      out.push(`- Goal: ratio ≥ ${section.goal} (stowd within ${fmt((1 - section.goal) * 100)}% of the direct call).`);
+    out.push(
+      "- server CPU / RSS: the stowd daemon (or the ceiling server) for the stowd rows; not measured for a backend called directly.",
+      "",
+      markdownTable(streamTable(section)),
+      "",
+    );
   }
   if (results.unary !== null) {
     const u = results.unary;
     out.push(`## ${u.title}`, "");
     for (const note of u.notes) out.push(`- ${note}`);
-    if (u.cacheCheck !== null) out.push(`- Cache check: the cache-on daemon counted ${fmt(u.cacheCheck.hits)} hits and ${fmt(u.cacheCheck.misses)} misses during the runs.`);
+    if (u.cacheCheck !== null)
+      out.push(
+        `- Cache check: the cache-on daemon counted ${fmt(u.cacheCheck.hits)} hits and ${fmt(u.cacheCheck.misses)} misses during the runs.`,
+      );
     out.push("", markdownTable(unaryTable(u)), "");
   }
   if (results.slowReaders !== null) {

@@ -12,10 +12,22 @@ export function streamRatio(section: StreamSection, cell: StreamCell, baseline: 
 }
 
 export function streamTable(section: StreamSection): Table {
-  const head = ["op", "size", "target", "MB/s median (min–max)", ...section.baselines.map((b) => `÷ ${b}`), "server CPU %", "client CPU %", "server RSS peak (+growth) MiB"];
+  const head = [
+    "op",
+    "size",
+    "target",
+    "MB/s median (min–max)",
+    ...section.baselines.map((b) => `÷ ${b}`),
+    "server CPU %",
+    "client CPU %",
+    "server RSS peak (+growth) MiB",
+  ];
   const rows = section.cells.map((cell) => {
     const rssRuns = cell.runs.flatMap((r) => (r.rss === null ? [] : [r.rss]));
-    const worst = rssRuns.reduce<(typeof rssRuns)[number] | undefined>((w, r) => (w === undefined || r.peakMiB - r.beforeMiB > w.peakMiB - w.beforeMiB ? r : w), undefined);
+    const worst = rssRuns.reduce<(typeof rssRuns)[number] | undefined>(
+      (w, r) => (w === undefined || r.peakMiB - r.beforeMiB > w.peakMiB - w.beforeMiB ? r : w),
+      undefined,
+    );
     const serverCpu = cell.runs.flatMap((r) => (r.serverCpuPct === null ? [] : [r.serverCpuPct]));
     return [
       cell.op === "read" ? "ReadRaw" : "WriteRaw",
@@ -54,7 +66,18 @@ export function unaryTable(section: UnarySection): Table {
     ];
   });
   return {
-    head: ["call", "cache", "callers", "calls/s median (min–max)", "p50 ms", "p99 ms", `÷ ${section.ceiling}`, ...(second === undefined ? [] : [`÷ ${second.target}`]), "server µs/call", "client µs/call"],
+    head: [
+      "call",
+      "cache",
+      "callers",
+      "calls/s median (min–max)",
+      "p50 ms",
+      "p99 ms",
+      `÷ ${section.ceiling}`,
+      ...(second === undefined ? [] : [`÷ ${second.target}`]),
+      "server µs/call",
+      "client µs/call",
+    ],
     rows,
     leftColumns: 2,
   };
@@ -71,7 +94,14 @@ export function slowReadersTable(r: SlowReadersResult): Table {
     row("streams open at the end", (x) => `${x.openAtEnd} of ${r.clients}`),
     row("failures", (x) => (x.failures.length === 0 ? "none" : x.failures.join("; "))),
   ];
-  return { head: [`${r.clients} readers, ${fmt(r.bytesPerSecondPerClient / 1024)} KiB/s each, ${fmt(r.seconds, 1)} s, ${sizeLabel(r.objectBytes)} object`, ...r.runs.map((x) => x.target)], rows, leftColumns: 1 };
+  return {
+    head: [
+      `${r.clients} readers, ${fmt(r.bytesPerSecondPerClient / 1024)} KiB/s each, ${fmt(r.seconds, 1)} s, ${sizeLabel(r.objectBytes)} object`,
+      ...r.runs.map((x) => x.target),
+    ],
+    rows,
+    leftColumns: 1,
+  };
 }
 
 export function settingsLine(results: BenchResults): string {

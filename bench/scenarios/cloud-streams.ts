@@ -41,7 +41,13 @@ export async function runCloudStreams(ctx: ScenarioContext): Promise<StreamSecti
     const common = { port: daemon.grpcPort, serverPid: daemon.child.pid };
     const sections: StreamSection[] = [];
     try {
-      const s3Direct = createS3DirectTarget({ endpoint: rgw.endpoint, region: rgw.region, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, bucket: BUCKET });
+      const s3Direct = createS3DirectTarget({
+        endpoint: rgw.endpoint,
+        region: rgw.region,
+        accessKeyId: rgw.accessKeyId,
+        secretAccessKey: rgw.secretAccessKey,
+        bucket: BUCKET,
+      });
       const s3Stowd = createStowdSdkTarget({ label: "stowd s3:// SDK", ...common, reference: (name) => `s3://${BUCKET}/${name}` });
       try {
         sections.push(

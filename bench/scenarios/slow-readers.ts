@@ -54,7 +54,8 @@ function startReader(port: number, path: string, request: Buffer, bytesPerSecond
     if (headers[":status"] !== 200) reader.failure = `HTTP ${String(headers[":status"])}`;
   });
   stream.on("trailers", (trailers) => {
-    if (trailers["grpc-status"] !== "0") reader.failure = `grpc-status ${String(trailers["grpc-status"])}: ${String(trailers["grpc-message"])}`;
+    if (trailers["grpc-status"] !== "0")
+      reader.failure = `grpc-status ${String(trailers["grpc-status"])}: ${String(trailers["grpc-message"])}`;
   });
   stream.on("data", (chunk: Buffer) => {
     reader.consumed += chunk.length;
@@ -109,7 +110,9 @@ async function measureReaders(ctx: ScenarioContext, target: SlowTarget): Promise
     const openAtEnd = readers.filter((r) => r.open).length;
     // Before cancelling: our own cancel is not a failure.
     const failures = [...new Set(readers.flatMap((r) => (r.failure === undefined ? [] : [r.failure])))];
-    ctx.progress(`slow: ${target.label} RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB; ${openAtEnd}/${clients} streams open at the end`);
+    ctx.progress(
+      `slow: ${target.label} RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB; ${openAtEnd}/${clients} streams open at the end`,
+    );
     return {
       target: target.label,
       idleRssMiB: idle,
@@ -139,7 +142,15 @@ export async function runSlowReaders(ctx: ScenarioContext): Promise<SlowReadersR
     await whileAlive([daemon.child], seed.write("slow", payload));
     seed.close();
     const request = toBinary(ReadRawRequestSchema, create(ReadRawRequestSchema, { reference }));
-    runs.push(await measureReaders(ctx, { label: "stowd ReadRaw", child: daemon.child, port: daemon.grpcPort, path: "/stowd.v1.RawStoreService/ReadRaw", request }));
+    runs.push(
+      await measureReaders(ctx, {
+        label: "stowd ReadRaw",
+        child: daemon.child,
+        port: daemon.grpcPort,
+        path: "/stowd.v1.RawStoreService/ReadRaw",
+        request,
+      }),
+    );
   } finally {
     await stopChild(daemon.child);
   }
@@ -147,7 +158,15 @@ export async function runSlowReaders(ctx: ScenarioContext): Promise<SlowReadersR
   ctx.started(bare.child.name, bare.child.command);
   try {
     const request = Buffer.from(String(size), "ascii");
-    runs.push(await measureReaders(ctx, { label: "bare grpc-js Download", child: bare.child, port: bare.port, path: bareService.Download.path, request }));
+    runs.push(
+      await measureReaders(ctx, {
+        label: "bare grpc-js Download",
+        child: bare.child,
+        port: bare.port,
+        path: bareService.Download.path,
+        request,
+      }),
+    );
   } finally {
     await stopChild(bare.child);
   }

@@ -36,7 +36,13 @@ interface Load {
 function headCall(client: grpc.Client, keys: string[]): Load["call"] {
   const requests = keys.map((reference) => create(HeadRequestSchema, { reference }));
   return async (caller, n) => {
-    const res = await unary(client, Head.path, Head.serialize, Head.deserialize, requests[(caller + n) % requests.length] as (typeof requests)[number]);
+    const res = await unary(
+      client,
+      Head.path,
+      Head.serialize,
+      Head.deserialize,
+      requests[(caller + n) % requests.length] as (typeof requests)[number],
+    );
     if (!res.exists) throw new Error("Head says a benchmark object does not exist");
   };
 }
@@ -44,7 +50,12 @@ function headCall(client: grpc.Client, keys: string[]): Load["call"] {
 function readCall(client: grpc.Client, keys: string[]): Load["call"] {
   const requests = keys.map((reference) => create(ReadRawRequestSchema, { reference }));
   return async (caller, n) => {
-    const call = client.makeServerStreamRequest(ReadRaw.path, ReadRaw.serialize, ReadRaw.deserialize, requests[(caller + n) % requests.length] as (typeof requests)[number]);
+    const call = client.makeServerStreamRequest(
+      ReadRaw.path,
+      ReadRaw.serialize,
+      ReadRaw.deserialize,
+      requests[(caller + n) % requests.length] as (typeof requests)[number],
+    );
     const bytes = await drain(call, (m) => (m.body.case === "chunk" ? m.body.value.length : 0));
     if (bytes !== SMALL_BYTES) throw new Error(`ReadRaw returned ${bytes} bytes, expected ${SMALL_BYTES}`);
   };
@@ -61,7 +72,12 @@ export async function runUnary(ctx: ScenarioContext): Promise<UnarySection> {
   const keys = Array.from({ length: KEYS }, (_, i) => `file://bench/small/key-${i}`);
   const bareTarget = createBareGrpcTarget({ port: bare.port, serverPid: bare.child.pid });
   const on = createStowdGrpcJsTarget({ label: "stowd cache on", port: cached.grpcPort, serverPid: cached.child.pid, reference: (k) => k });
-  const off = createStowdGrpcJsTarget({ label: "stowd cache off", port: uncached.grpcPort, serverPid: uncached.child.pid, reference: (k) => k });
+  const off = createStowdGrpcJsTarget({
+    label: "stowd cache off",
+    port: uncached.grpcPort,
+    serverPid: uncached.child.pid,
+    reference: (k) => k,
+  });
   const guard = <T>(p: Promise<T>) => whileAlive(children, p);
   try {
     const small = ctx.payload.subarray(0, SMALL_BYTES);
@@ -77,13 +93,21 @@ export async function runUnary(ctx: ScenarioContext): Promise<UnarySection> {
     const echoRequest = asBuffer(toBinary(HeadRequestSchema, create(HeadRequestSchema, { reference: keys[0] ?? "" })));
     const stream4k = Buffer.from(String(SMALL_BYTES), "ascii");
     const loads: Load[] = [
-      { target: ECHO, cache: "n/a", child: bare.child, call: async () => void (await unary(bareTarget.client, bareService.Echo.path, identity, identity, echoRequest)) },
+      {
+        target: ECHO,
+        cache: "n/a",
+        child: bare.child,
+        call: async () => void (await unary(bareTarget.client, bareService.Echo.path, identity, identity, echoRequest)),
+      },
       {
         target: STREAM_4K,
         cache: "n/a",
         child: bare.child,
         call: async () => {
-          const bytes = await drain(bareTarget.client.makeServerStreamRequest(bareService.Download.path, identity, identity, stream4k), (b: Buffer) => b.length);
+          const bytes = await drain(
+            bareTarget.client.makeServerStreamRequest(bareService.Download.path, identity, identity, stream4k),
+            (b: Buffer) => b.length,
+          );
           if (bytes !== SMALL_BYTES) throw new Error(`bare Download returned ${bytes} bytes`);
         },
       },
@@ -101,7 +125,9 @@ export async function runUnary(ctx: ScenarioContext): Promise<UnarySection> {
         for (const { load, cell } of row) {
           const r = await guard(unaryLoad(load.child.pid, load.call, concurrency, ctx.options.unarySeconds));
           cell.runs.push(r);
-          ctx.progress(`unary: ${load.target} (cache ${load.cache}) x${concurrency} run ${run + 1}/${ctx.options.runs}: ${r.callsPerSecond.toFixed(0)} calls/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+          ctx.progress(
+            `unary: ${load.target} (cache ${load.cache}) x${concurrency} run ${run + 1}/${ctx.options.runs}: ${r.callsPerSecond.toFixed(0)} calls/s, p99 ${r.p99Ms.toFixed(2)} ms`,
+          );
         }
       }
       cells.push(...row.map((r) => r.cell));

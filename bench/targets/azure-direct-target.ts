@@ -20,7 +20,9 @@ export interface AzureDirectTargetOptions {
 
 export function createAzureDirectTarget(options: AzureDirectTargetOptions): StreamTarget {
   const label = "Azure SDK direct";
-  const service = new BlobServiceClient(options.blobUrl, new StorageSharedKeyCredential(options.account, options.key), { retryOptions: { maxTries: 1 } });
+  const service = new BlobServiceClient(options.blobUrl, new StorageSharedKeyCredential(options.account, options.key), {
+    retryOptions: { maxTries: 1 },
+  });
   const container = service.getContainerClient(options.container);
   const blockSize = options.blockSizeBytes ?? 8 * MiB;
   return {

@@ -22,7 +22,8 @@ export function createBareGrpcTarget(options: BareGrpcTargetOptions): StreamTarg
     client,
     async write(_name, payload) {
       const res = await upload(client, Upload.path, identity, identity, chunksOf(payload));
-      if (res.toString("ascii") !== String(payload.length)) throw new Error(`${label}: Upload counted ${res.toString("ascii")} bytes, sent ${payload.length}`);
+      if (res.toString("ascii") !== String(payload.length))
+        throw new Error(`${label}: Upload counted ${res.toString("ascii")} bytes, sent ${payload.length}`);
     },
     async read(_name, size, verify) {
       const call = client.makeServerStreamRequest(Download.path, identity, identity, Buffer.from(String(size), "ascii"));

@@ -26,7 +26,9 @@ export function createBareHttp2Target(options: BareHttp2TargetOptions): StreamTa
   };
 
   async function response(req: http2.ClientHttp2Stream, onData: (chunk: Buffer) => void): Promise<void> {
-    const [headers] = (await Promise.race([once(req, "response"), once(req, "error").then(([e]) => Promise.reject(e as Error))])) as [http2.IncomingHttpHeaders];
+    const [headers] = (await Promise.race([once(req, "response"), once(req, "error").then(([e]) => Promise.reject(e as Error))])) as [
+      http2.IncomingHttpHeaders,
+    ];
     const status = Number(headers[":status"]);
     req.on("data", (chunk: Buffer) => {
       try {

@@ -35,7 +35,10 @@ export interface StowdGrpcJsTargetOptions {
 
 export function createStowdGrpcJsTarget(options: StowdGrpcJsTargetOptions): StreamTarget & { client: grpc.Client } {
   const { label } = options;
-  const client = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), { ...CLIENT_OPTIONS, ...options.channelOptions });
+  const client = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), {
+    ...CLIENT_OPTIONS,
+    ...options.channelOptions,
+  });
   return {
     label,
     serverPid: options.serverPid,
@@ -50,10 +53,16 @@ export function createStowdGrpcJsTarget(options: StowdGrpcJsTargetOptions): Stre
         for (const chunk of chunksOf(payload)) yield create(WriteRawRequestSchema, { body: { case: "chunk", value: chunk } });
       }
       const res = await upload(client, WriteRaw.path, WriteRaw.serialize, WriteRaw.deserialize, messages());
-      if (res.info?.size !== BigInt(payload.length)) throw new Error(`${label}: WriteRaw stored ${String(res.info?.size)} bytes, sent ${payload.length}`);
+      if (res.info?.size !== BigInt(payload.length))
+        throw new Error(`${label}: WriteRaw stored ${String(res.info?.size)} bytes, sent ${payload.length}`);
     },
     async read(name, size, verify) {
-      const call = client.makeServerStreamRequest(ReadRaw.path, ReadRaw.serialize, ReadRaw.deserialize, create(ReadRawRequestSchema, { reference: options.reference(name) }));
+      const call = client.makeServerStreamRequest(
+        ReadRaw.path,
+        ReadRaw.serialize,
+        ReadRaw.deserialize,
+        create(ReadRawRequestSchema, { reference: options.reference(name) }),
+      );
       let offset = 0;
       let header = false;
       const bytes = await drain(call, (m) => {
@@ -71,7 +80,13 @@ export function createStowdGrpcJsTarget(options: StowdGrpcJsTargetOptions): Stre
       return bytes;
     },
     async reset(name) {
-      await unary(client, Delete.path, Delete.serialize, Delete.deserialize, create(DeleteRequestSchema, { reference: options.reference(name), allowMissing: true }));
+      await unary(
+        client,
+        Delete.path,
+        Delete.serialize,
+        Delete.deserialize,
+        create(DeleteRequestSchema, { reference: options.reference(name), allowMissing: true }),
+      );
     },
     close: () => client.close(),
   };

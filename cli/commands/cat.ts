@@ -24,7 +24,11 @@ or --tail read a byte range of each. Never shows a progress bar (use get for tha
     "--length N           read at most N bytes (from --offset, default 0)",
     "--tail N             the last N bytes",
   ],
-  examples: ["stowd cat file://bucket/hello.txt", "stowd cat --tail 100 mem://b/log.txt", "stowd cat --offset 1024 --length 16 mem://b/blob | xxd"],
+  examples: [
+    "stowd cat file://bucket/hello.txt",
+    "stowd cat --tail 100 mem://b/log.txt",
+    "stowd cat --offset 1024 --length 16 mem://b/blob | xxd",
+  ],
   positionals: { min: 1, max: Infinity },
   async run(context, flags, references) {
     references.forEach((r) => requireReference(r, "REF"));

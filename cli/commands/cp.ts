@@ -65,9 +65,7 @@ export async function runCopy(context: CommandContext, flags: FlagValues, source
     return;
   }
   if (destination.kind === "remote") {
-    const target = destinationReference(destination.reference, () =>
-      source.kind === "local" ? localBasename(source.path) : failNoName(),
-    );
+    const target = destinationReference(destination.reference, () => (source.kind === "local" ? localBasename(source.path) : failNoName()));
     const info = await upload({
       client: client(),
       source: source.kind === "local" ? { kind: "local", path: source.path } : { kind: "stdin", stream: process.stdin },
@@ -76,7 +74,12 @@ export async function runCopy(context: CommandContext, flags: FlagValues, source
       progress,
       signal,
     });
-    out.result({ source: source.kind === "local" ? source.path : "-", destination: target, bytes: Number(info.size), object: objectJson(info) });
+    out.result({
+      source: source.kind === "local" ? source.path : "-",
+      destination: target,
+      bytes: Number(info.size),
+      object: objectJson(info),
+    });
     return;
   }
   if (source.kind === "remote") {

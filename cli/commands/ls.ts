@@ -24,7 +24,7 @@ reference. With --json, one line per entry:
   },
   flagHelp: [
     "-r, --recursive      every object under PREFIX, no roll-up",
-    "--delimiter D        roll keys up at D instead of \"/\"",
+    '--delimiter D        roll keys up at D instead of "/"',
     "--page-size N        entries per List call (default: the daemon's, 1000)",
   ],
   examples: ["stowd ls file://bucket/", "stowd ls -r mem://b/runs/42/", "stowd ls --json s3://bucket/data/ | jq -r .reference"],

@@ -19,7 +19,7 @@ one line per REF: {"deleted":REF} or {"prefix":REF,"deletedCount":N}.`,
     force: { type: "boolean", short: "f" },
   },
   flagHelp: [
-    "-r, --recursive      delete everything under REF/ (REF must end with \"/\")",
+    '-r, --recursive      delete everything under REF/ (REF must end with "/")',
     "--prefix             delete every object whose reference starts with REF",
     "-f, --force          a missing object is not an error",
   ],

@@ -27,13 +27,14 @@ lists which can. With --json:
   examples: [
     "stowd sign s3://bucket/report.pdf",
     "stowd sign --method PUT --expires 15m gs://bucket/upload.bin",
-    "curl -s \"$(stowd sign --json s3://bucket/k | jq -r .url)\"",
+    'curl -s "$(stowd sign --json s3://bucket/k | jq -r .url)"',
   ],
   positionals: { min: 1, max: 1 },
   async run(context, flags, [reference = ""]) {
     requireReference(reference, "REF");
     const method = (stringFlag(flags, "method") ?? "GET").toUpperCase();
-    if (method !== "GET" && method !== "PUT") throw new UsageError(`--method takes GET or PUT, got ${JSON.stringify(stringFlag(flags, "method"))}`);
+    if (method !== "GET" && method !== "PUT")
+      throw new UsageError(`--method takes GET or PUT, got ${JSON.stringify(stringFlag(flags, "method"))}`);
     const expires = stringFlag(flags, "expires");
     const expiresInSeconds = Math.ceil((expires === undefined ? 3_600_000 : parseDurationFlag(expires, "expires")) / 1000);
     const contentType = stringFlag(flags, "content-type");

@@ -14,7 +14,11 @@ export const stat: Command = {
    "updateTime":ISO|null,"generation":...}`,
   flags: {},
   flagHelp: [],
-  examples: ["stowd stat file://bucket/hello.txt", "stowd stat --json mem://b/k | jq .size", "stowd stat mem://b/k >/dev/null && echo exists"],
+  examples: [
+    "stowd stat file://bucket/hello.txt",
+    "stowd stat --json mem://b/k | jq .size",
+    "stowd stat mem://b/k >/dev/null && echo exists",
+  ],
   positionals: { min: 1, max: 1 },
   async run(context, _flags, [reference = ""]) {
     requireReference(reference, "REF");

@@ -43,17 +43,34 @@ const builders: Record<BackendKind, Build> = {
   local: (b) => {
     const options = localOptionsFromStowConfig(b.stowConfig, b.scheme);
     // createLocalStore creates the root directory: left to the first call, as other backends dial on first use.
-    return { kind: "local", capabilities: localStoreCapabilities, baseContainerReference: b.baseContainerReference, identity: localIdentity, create: () => createLocalStore(options) };
+    return {
+      kind: "local",
+      capabilities: localStoreCapabilities,
+      baseContainerReference: b.baseContainerReference,
+      identity: localIdentity,
+      create: () => createLocalStore(options),
+    };
   },
-  s3: async (b, storage) => builtBackend(createS3Store({ ...(await s3OptionsFromStowConfig(b.stowConfig)), ...timeouts(storage) }), b.baseContainerReference),
-  google: (b, storage) => builtBackend(createGcsStore({ ...gcsStoreOptionsFromStowConfig(b.stowConfig), ...timeouts(storage) }), b.baseContainerReference),
-  azure: (b, storage) => builtBackend(createAzureStore({ ...azureOptionsFromStowConfig(b.stowConfig, b.field), ...timeouts(storage) }), b.baseContainerReference),
-  redis: (b, storage) => builtBackend(createRedisStore({ ...redisStoreOptionsFromFlyte(b.redis, b.field), ...timeouts(storage) }), b.baseContainerReference),
+  s3: async (b, storage) =>
+    builtBackend(createS3Store({ ...(await s3OptionsFromStowConfig(b.stowConfig)), ...timeouts(storage) }), b.baseContainerReference),
+  google: (b, storage) =>
+    builtBackend(createGcsStore({ ...gcsStoreOptionsFromStowConfig(b.stowConfig), ...timeouts(storage) }), b.baseContainerReference),
+  azure: (b, storage) =>
+    builtBackend(
+      createAzureStore({ ...azureOptionsFromStowConfig(b.stowConfig, b.field), ...timeouts(storage) }),
+      b.baseContainerReference,
+    ),
+  redis: (b, storage) =>
+    builtBackend(createRedisStore({ ...redisStoreOptionsFromFlyte(b.redis, b.field), ...timeouts(storage) }), b.baseContainerReference),
 };
 
 async function backendOf(settings: BackendSettings, storage: StorageConfig): Promise<Backend> {
   if (settings.kind === undefined) {
-    throw new StowdError("INVALID_ARGUMENT", `storage: no backend of kind "${settings.givenKind}" for ${settings.scheme}:// is available (kinds: s3, google, azure, local, mem, redis)`, {});
+    throw new StowdError(
+      "INVALID_ARGUMENT",
+      `storage: no backend of kind "${settings.givenKind}" for ${settings.scheme}:// is available (kinds: s3, google, azure, local, mem, redis)`,
+      {},
+    );
   }
   return builders[settings.kind](settings, storage);
 }

@@ -39,7 +39,11 @@ export interface Listeners {
 
 export async function startListeners(options: ListenersOptions): Promise<Listeners> {
   const { security, bounds, services, maxMessageBytes } = options;
-  const gate: RequestGate = { authenticate: (authorization, peer) => security.authenticateHeaders(authorization, peer), budget: options.budget, maxMessageBytes };
+  const gate: RequestGate = {
+    authenticate: (authorization, peer) => security.authenticateHeaders(authorization, peer),
+    budget: options.budget,
+    maxMessageBytes,
+  };
   const grpc = await startGrpcListener({
     gate,
     idleConnectionTimeoutMs: bounds.idleConnectionTimeoutMs,

@@ -79,7 +79,11 @@ export function createReadiness(options: ReadinessOptions): { check(): Promise<R
     try {
       // Raced as well as aborted: a backend stuck below its signal handling still cannot hold /readyz.
       await Promise.race([
-        router.list(parsePrefixReference(reference), { pageSize: 1, pageToken: "", delimiter: backend.capabilities.delimiterListing ? "/" : "" }, controller.signal),
+        router.list(
+          parsePrefixReference(reference),
+          { pageSize: 1, pageToken: "", delimiter: backend.capabilities.delimiterListing ? "/" : "" },
+          controller.signal,
+        ),
         timeout,
       ]);
       return result("up");

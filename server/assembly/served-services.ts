@@ -22,7 +22,11 @@ export function servedServices(options: ServedServicesOptions): ServedService[] 
     { service: RawStoreService, impl: createCallPipeline(RawStoreService, createRawStoreService({ tree, version, limits }), stages) },
     {
       service: ProtobufStoreService,
-      impl: createCallPipeline(ProtobufStoreService, createProtobufStoreService({ store: tree.root, maxMessageBytes: limits.maxMessageBytes }), stages),
+      impl: createCallPipeline(
+        ProtobufStoreService,
+        createProtobufStoreService({ store: tree.root, maxMessageBytes: limits.maxMessageBytes }),
+        stages,
+      ),
     },
   ] as ServedService[];
 }

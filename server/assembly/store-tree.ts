@@ -36,7 +36,8 @@ export interface StoreTreeOptions {
 export async function buildStoreTree(config: StowdConfig, options: StoreTreeOptions): Promise<StoreTree> {
   const { storage } = config;
   const { metrics } = options;
-  const { primaryScheme, backends } = options.backends === undefined ? await configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
+  const { primaryScheme, backends } =
+    options.backends === undefined ? await configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
 
   const schemes = Object.keys(backends);
   // One metered backend per configured backend: aliased schemes (abfs, abfss) keep sharing theirs.
@@ -66,7 +67,9 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     // Replicas sharing Redis tell each other what they invalidate, connecting as the redis store does (backends.ts).
     const redis = storage.schemes.redis?.redis ?? storage.redis;
     if (redis.addr !== "" || redis.cluster.length > 0) {
-      const redisBus = createRedisInvalidationBus(redisInvalidationBusOptions(redis, storage.schemes.redis?.redis ? "storage.schemes.redis.redis" : "storage.redis"));
+      const redisBus = createRedisInvalidationBus(
+        redisInvalidationBusOptions(redis, storage.schemes.redis?.redis ? "storage.schemes.redis.redis" : "storage.redis"),
+      );
       bus = redisBus;
       closeBus = () => redisBus.close();
     }
@@ -90,11 +93,14 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     root = withMetrics(cached, { node: "cache", metrics, schemes });
   }
   if (storage.limits.maxDownloadMBs > 0) {
-    root = withMetrics(withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() }), {
-      node: "download-limit",
-      metrics,
-      schemes,
-    });
+    root = withMetrics(
+      withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() }),
+      {
+        node: "download-limit",
+        metrics,
+        schemes,
+      },
+    );
   }
   return {
     root,

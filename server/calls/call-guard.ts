@@ -22,7 +22,12 @@ import type { StreamShare } from "./stream-budget.js";
  * reserve, and many readers each move in smaller pieces instead of taking
  * turns.
  */
-export async function* guardResponses(responses: AsyncIterable<unknown>, call: AdmittedCall, record: CallRecord, share: StreamShare): AsyncGenerator<unknown> {
+export async function* guardResponses(
+  responses: AsyncIterable<unknown>,
+  call: AdmittedCall,
+  record: CallRecord,
+  share: StreamShare,
+): AsyncGenerator<unknown> {
   const it = responses[Symbol.asyncIterator]();
   try {
     for (;;) {
@@ -59,7 +64,13 @@ export async function* guardResponses(responses: AsyncIterable<unknown>, call: A
  * backpressures the client. It stops at once when the call is aborted, even
  * if the transport's stream would wait for a client that sends nothing.
  */
-export async function* guardRequests(requests: AsyncIterable<unknown>, ctx: HandlerContext, call: AdmittedCall, record: CallRecord, share: StreamShare): AsyncGenerator<unknown> {
+export async function* guardRequests(
+  requests: AsyncIterable<unknown>,
+  ctx: HandlerContext,
+  call: AdmittedCall,
+  record: CallRecord,
+  share: StreamShare,
+): AsyncGenerator<unknown> {
   const it = requests[Symbol.asyncIterator]();
   let ended = false;
   try {

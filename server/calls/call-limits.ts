@@ -115,7 +115,10 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
 
   function admit(ctx: Abortable, streaming: boolean): AdmittedCall {
     if (stopped) {
-      throw new ConnectError("the daemon is shutting down and accepts no new calls; retry on another replica or after it restarts", Code.Unavailable);
+      throw new ConnectError(
+        "the daemon is shutting down and accepts no new calls; retry on another replica or after it restarts",
+        Code.Unavailable,
+      );
     }
     if (maxConcurrentCalls > 0 && running.size >= maxConcurrentCalls) {
       throw new StowdError(
@@ -140,14 +143,24 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
     if (clientMs === undefined && defaultDeadlineMs > 0) {
       timers.push(
         setTimeout(
-          () => abort(deadlineError(`the call did not finish within the default deadline of ${formatMs(defaultDeadlineMs)} (server.defaultDeadline = ${formatMs(defaultDeadlineMs)}), which applies when a client sets no deadline; set one on the call or raise server.defaultDeadline`)),
+          () =>
+            abort(
+              deadlineError(
+                `the call did not finish within the default deadline of ${formatMs(defaultDeadlineMs)} (server.defaultDeadline = ${formatMs(defaultDeadlineMs)}), which applies when a client sets no deadline; set one on the call or raise server.defaultDeadline`,
+              ),
+            ),
           defaultDeadlineMs,
         ),
       );
     } else if (clientMs !== undefined && maxDeadlineMs > 0 && clientMs > maxDeadlineMs) {
       timers.push(
         setTimeout(
-          () => abort(deadlineError(`the call did not finish within ${formatMs(maxDeadlineMs)}: the client's deadline of ${formatMs(clientMs)} is capped at server.maxDeadline = ${formatMs(maxDeadlineMs)}`)),
+          () =>
+            abort(
+              deadlineError(
+                `the call did not finish within ${formatMs(maxDeadlineMs)}: the client's deadline of ${formatMs(clientMs)} is capped at server.maxDeadline = ${formatMs(maxDeadlineMs)}`,
+              ),
+            ),
           maxDeadlineMs,
         ),
       );

@@ -55,10 +55,13 @@ export function referencesOf(request: unknown): { reference?: string; destinatio
   if (typeof request !== "object" || request === null) return {};
   const r = request as Referencing;
   const header = r.body?.case === "header" ? (r.body.value as Referencing | undefined) : undefined;
-  const reference = [r.reference, r.sourceReference, r.baseReference, header?.reference].find((v): v is string => typeof v === "string" && v !== "");
+  const reference = [r.reference, r.sourceReference, r.baseReference, header?.reference].find(
+    (v): v is string => typeof v === "string" && v !== "",
+  );
   const out: { reference?: string; destination?: string } = {};
   if (reference !== undefined) out.reference = loggedReference(reference);
-  if (typeof r.destinationReference === "string" && r.destinationReference !== "") out.destination = loggedReference(r.destinationReference);
+  if (typeof r.destinationReference === "string" && r.destinationReference !== "")
+    out.destination = loggedReference(r.destinationReference);
   return out;
 }
 

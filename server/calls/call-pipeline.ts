@@ -28,11 +28,16 @@ import { payloadBytes } from "./message-payload.js";
 import type { StreamShare } from "./stream-budget.js";
 
 /** A client-streaming handler: it gets the stream's header and its chunks, split by the pipeline. */
-export type ClientStreamHandler<I extends DescMessage, O extends DescMessage> = (stream: ClientStream<HeaderOf<MessageShape<I>>>, ctx: HandlerContext) => Promise<MessageInitShape<O>>;
+export type ClientStreamHandler<I extends DescMessage, O extends DescMessage> = (
+  stream: ClientStream<HeaderOf<MessageShape<I>>>,
+  ctx: HandlerContext,
+) => Promise<MessageInitShape<O>>;
 
 /** A service's handlers as the pipeline calls them: connect's ServiceImpl, except that client streams arrive split. */
 export type CallHandlers<S extends DescService> = {
-  [K in keyof ServiceImpl<S>]: S["method"][K] extends DescMethodClientStreaming<infer I, infer O> ? ClientStreamHandler<I, O> : ServiceImpl<S>[K];
+  [K in keyof ServiceImpl<S>]: S["method"][K] extends DescMethodClientStreaming<infer I, infer O>
+    ? ClientStreamHandler<I, O>
+    : ServiceImpl<S>[K];
 };
 
 /** Authorization as the pipeline applies it (server/security/authorize.ts implements it). */

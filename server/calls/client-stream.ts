@@ -32,9 +32,13 @@ export async function splitClientStream<H>(requests: AsyncIterable<FramedMessage
   const first = await iterator.next();
   if (first.done === true || first.value.body.case !== "header") {
     await iterator.return?.();
-    throw new StowdError("INVALID_ARGUMENT", `the first ${rpc} message must carry the header (body.header), then send data as body.chunk messages`, {
-      field: "header",
-    });
+    throw new StowdError(
+      "INVALID_ARGUMENT",
+      `the first ${rpc} message must carry the header (body.header), then send data as body.chunk messages`,
+      {
+        field: "header",
+      },
+    );
   }
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for (;;) {

@@ -33,7 +33,11 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
     return toConnectError(new StowdError("CANCELLED", "the call was cancelled or ran out of time", { cause: err }));
   }
   log("error", "unexpected error", { err: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  return new ConnectError("internal error; the daemon log has the details", Code.Internal, undefined, [
-    { desc: ErrorDetailSchema, value: { reason: ErrorReason.INTERNAL, message: "internal error", size: -1n } },
-  ], err);
+  return new ConnectError(
+    "internal error; the daemon log has the details",
+    Code.Internal,
+    undefined,
+    [{ desc: ErrorDetailSchema, value: { reason: ErrorReason.INTERNAL, message: "internal error", size: -1n } }],
+    err,
+  );
 }

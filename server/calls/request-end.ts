@@ -20,15 +20,21 @@ export interface RequestEndProof {
 }
 
 /** Set on every client-streaming call by both transports (server/transports/http2-request-end.ts). */
-export const REQUEST_END = createContextKey<RequestEndProof | undefined>(undefined, { description: "proof that the client finished its request stream" });
+export const REQUEST_END = createContextKey<RequestEndProof | undefined>(undefined, {
+  description: "proof that the client finished its request stream",
+});
 
 /** The proof of the end of the request stream; throws when the transport gave none, so nothing is committed unproven. */
 export function requestEndOf(values: ContextValues, reference: string): RequestEndProof {
   const proof = values.get(REQUEST_END);
   if (proof === undefined) {
-    throw new StowdError("INTERNAL", `the transport serving this call cannot prove that the client finished the upload to ${reference}; nothing was stored`, {
-      reference,
-    });
+    throw new StowdError(
+      "INTERNAL",
+      `the transport serving this call cannot prove that the client finished the upload to ${reference}; nothing was stored`,
+      {
+        reference,
+      },
+    );
   }
   return proof;
 }

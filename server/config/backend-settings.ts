@@ -38,13 +38,26 @@ export function configuredSchemes(storage: StorageConfig): ConfiguredSchemes {
   if (primary === undefined) {
     throw new StowdError("INVALID_ARGUMENT", `storage.stow.kind: "${storage.stow.kind}" is not one of ${STOW_KINDS.join(", ")}`, {});
   }
-  const backends = [settingsOf(storage, primary, "", { config: primaryConfig(storage), field: "storage.stow.config" }, { config: storage.redis, field: "storage.redis" })];
+  const backends = [
+    settingsOf(
+      storage,
+      primary,
+      "",
+      { config: primaryConfig(storage), field: "storage.stow.config" },
+      { config: storage.redis, field: "storage.redis" },
+    ),
+  ];
   for (const [scheme, entry] of Object.entries(storage.schemes)) {
-    const redis = entry.redis === undefined ? { config: storage.redis, field: "storage.redis" } : { config: entry.redis, field: `storage.schemes.${scheme}.redis` };
+    const redis =
+      entry.redis === undefined
+        ? { config: storage.redis, field: "storage.redis" }
+        : { config: entry.redis, field: `storage.schemes.${scheme}.redis` };
     backends.push(settingsOf(storage, scheme, entry.kind, { config: entry.config, field: `storage.schemes.${scheme}.config` }, redis));
   }
   if (!backends.some((b) => b.scheme === "redis") && (storage.redis.addr !== "" || storage.redis.cluster.length > 0)) {
-    backends.push(settingsOf(storage, "redis", "", { config: {}, field: "storage.redis" }, { config: storage.redis, field: "storage.redis" }));
+    backends.push(
+      settingsOf(storage, "redis", "", { config: {}, field: "storage.redis" }, { config: storage.redis, field: "storage.redis" }),
+    );
   }
   return { primaryScheme: primary, backends };
 }
@@ -56,12 +69,24 @@ interface Block<T> {
 }
 
 /** One scheme's backend: its stow.config block serves a stow kind, its redis block the redis kind. */
-function settingsOf(storage: StorageConfig, scheme: string, givenKind: string, stow: Block<Record<string, string>>, redis: Block<RedisConfig>): BackendSettings {
+function settingsOf(
+  storage: StorageConfig,
+  scheme: string,
+  givenKind: string,
+  stow: Block<Record<string, string>>,
+  redis: Block<RedisConfig>,
+): BackendSettings {
   const kind = backendKindOf(scheme, givenKind);
   const base = { scheme, kind, givenKind };
   if (kind === "redis") {
     // Flyte's base container reference for Redis is redis://<addr>.
-    return { ...base, stowConfig: {}, redis: redis.config, field: redis.field, baseContainerReference: redis.config.addr ? `redis://${redis.config.addr}` : "" };
+    return {
+      ...base,
+      stowConfig: {},
+      redis: redis.config,
+      field: redis.field,
+      baseContainerReference: redis.config.addr ? `redis://${redis.config.addr}` : "",
+    };
   }
   const ownScheme = kind === undefined || kind === "mem" ? undefined : KIND_SCHEMES[kind];
   const baseContainerReference = storage.container !== "" && scheme === ownScheme ? `${scheme}://${storage.container}` : "";
@@ -70,6 +95,7 @@ function settingsOf(storage: StorageConfig, scheme: string, givenKind: string, s
 
 /** The primary store's stow.config: stow's map, or v1's legacy `connection` block for S3 (in a config built in code; the loader has translated it already). */
 function primaryConfig(storage: StorageConfig): Record<string, string> {
-  const usesLegacy = (storage.type === "s3" || storage.type === "minio") && (storage.stow.kind === "" || Object.keys(storage.stow.config).length === 0);
+  const usesLegacy =
+    (storage.type === "s3" || storage.type === "minio") && (storage.stow.kind === "" || Object.keys(storage.stow.config).length === 0);
   return usesLegacy ? legacyS3ConfigMap(storage.connection) : storage.stow.config;
 }

@@ -17,7 +17,8 @@ export interface ConfigProblem {
 
 /** `file:7: path: message`, the form compilers use, so editors can jump to it. */
 export function formatProblem(problem: ConfigProblem): string {
-  const where = problem.source === undefined ? "" : problem.line === undefined ? `${problem.source}: ` : `${problem.source}:${problem.line}: `;
+  const where =
+    problem.source === undefined ? "" : problem.line === undefined ? `${problem.source}: ` : `${problem.source}:${problem.line}: `;
   return `${where}${problem.path}: ${problem.message}`;
 }
 

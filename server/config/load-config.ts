@@ -16,17 +16,7 @@ import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { DEFAULT_CONFIG_SOURCE, DEFAULT_CONFIG_YAML } from "./default-config.js";
 import { CONNECTION_KEY_OF_STOW_KEY, legacyS3ConfigMap } from "./legacy-connection.js";
 import { primaryScheme, S3_AUTH_TYPES, SCHEME_KINDS, STORAGE_TYPES, STOW_CONFIG_KEYS, STOW_KINDS, type StowKind } from "./stow-names.js";
-import {
-  addressKind,
-  boolKind,
-  durationKind,
-  enumKind,
-  intKind,
-  numberKind,
-  stringKind,
-  urlKind,
-  type ValueKind,
-} from "./value-kinds.js";
+import { addressKind, boolKind, durationKind, enumKind, intKind, numberKind, stringKind, urlKind, type ValueKind } from "./value-kinds.js";
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
 import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "./security-config.js";
 import { DEFAULT_CALL_BOUNDS, formatMs } from "../calls/call-limits.js";
@@ -103,7 +93,11 @@ function read(text: string, source: string, options: LoadConfigOptions): { confi
   const ctx: ReadContext = { source, doc, lineCounter, problems: [], lines: new Map() };
   const root = new MapReader(ctx, "", doc.contents ?? undefined);
   if (!root.has("storage")) {
-    ctx.problems.push({ source, path: "storage", message: "a config file needs a storage: block (a Flyte storage config; examples/local.yaml is the embedded default)" });
+    ctx.problems.push({
+      source,
+      path: "storage",
+      message: "a config file needs a storage: block (a Flyte storage config; examples/local.yaml is the embedded default)",
+    });
   }
   const storage = readStorage(root.section("storage"));
   const server = readServer(root.section("server"));
@@ -151,7 +145,10 @@ function readStorage(r: MapReader): StorageConfig {
 
   let stow: StowConfig = { kind, config: stowConfig };
   if (connectionGiven && stowGiven) {
-    r.problem("connection", "both connection (Flyte v1's deprecated S3 settings) and stow are given; Flyte v1 would ignore connection and v2 has no such key: keep stow");
+    r.problem(
+      "connection",
+      "both connection (Flyte v1's deprecated S3 settings) and stow are given; Flyte v1 would ignore connection and v2 has no such key: keep stow",
+    );
   } else if (connectionGiven) {
     stow = { kind: "s3", config: legacyS3ConfigMap(connection) };
   }
@@ -187,7 +184,10 @@ function readStorage(r: MapReader): StorageConfig {
     const derivedKind = SCHEME_KINDS[scheme];
     if (derivedKind === undefined) {
       const meant = closest(scheme, Object.keys(SCHEME_KINDS));
-      reader.problem(undefined, `unknown scheme${meant === undefined ? "" : ` (did you mean ${meant}?)`}; storage.schemes takes ${Object.keys(SCHEME_KINDS).join(", ")}`);
+      reader.problem(
+        undefined,
+        `unknown scheme${meant === undefined ? "" : ` (did you mean ${meant}?)`}; storage.schemes takes ${Object.keys(SCHEME_KINDS).join(", ")}`,
+      );
       continue;
     }
     if (schemes[scheme] !== undefined) {
@@ -214,8 +214,25 @@ function readStorage(r: MapReader): StorageConfig {
   u.finish();
   if (kindValid) checkStowKeys(r, "signedUrl.stowConfigOverride", stow.kind as StowKind, signedUrl.stowConfigOverride);
 
-  r.finish((key) => (key.toLowerCase() === "secret_key_path" ? "secret_key_path belongs inside stow.config (storage.stow.config.secret_key_path)" : undefined));
-  return { type, container, enableMultiContainer, createContainer, stow, connection, cache, limits, redis, schemes, defaultHttpClient, signedUrl };
+  r.finish((key) =>
+    key.toLowerCase() === "secret_key_path"
+      ? "secret_key_path belongs inside stow.config (storage.stow.config.secret_key_path)"
+      : undefined,
+  );
+  return {
+    type,
+    container,
+    enableMultiContainer,
+    createContainer,
+    stow,
+    connection,
+    cache,
+    limits,
+    redis,
+    schemes,
+    defaultHttpClient,
+    signedUrl,
+  };
 }
 
 function readRedis(r: MapReader): RedisConfig {
@@ -227,7 +244,8 @@ function readRedis(r: MapReader): RedisConfig {
     cluster: r.list("cluster", addressKind), // stowd: Redis Cluster seed nodes
   };
   r.finish();
-  if (redis.addr !== "" && redis.cluster.length > 0) r.problem("cluster", "give addr (one node) or cluster (seed nodes of a Redis Cluster), not both");
+  if (redis.addr !== "" && redis.cluster.length > 0)
+    r.problem("cluster", "give addr (one node) or cluster (seed nodes of a Redis Cluster), not both");
   return redis;
 }
 
@@ -261,7 +279,12 @@ function checkStowKeys(r: MapReader, key: string, kind: StowKind, config: Record
     const at = { source: r.ctx.source, ...(line === undefined || line === 0 ? {} : { line }), path };
     if (!known.includes(k)) {
       const meant = closest(k, known);
-      const hint = meant === undefined ? "" : meant.toLowerCase() === k.toLowerCase() ? ` (did you mean ${meant}? stow keys are case-sensitive)` : ` (did you mean ${meant}?)`;
+      const hint =
+        meant === undefined
+          ? ""
+          : meant.toLowerCase() === k.toLowerCase()
+            ? ` (did you mean ${meant}? stow keys are case-sensitive)`
+            : ` (did you mean ${meant}?)`;
       r.ctx.problems.push({ ...at, message: `unknown key for stow kind ${kind}${hint}; ${kind} takes ${known.join(", ")}` });
     } else if (kind === "s3" && k === "auth_type" && !(S3_AUTH_TYPES as readonly string[]).includes(value)) {
       r.ctx.problems.push({ ...at, message: `${JSON.stringify(value)} is not one of ${S3_AUTH_TYPES.join(", ")}` });
@@ -280,7 +303,9 @@ function readServer(r: MapReader): ServerConfig {
     // Resource bounds (server/calls/call-limits.ts, stream-budget.ts).
     maxConcurrentCalls: r.scalar("maxConcurrentCalls", intKind({ min: 0, note: "0 = unlimited" }), SERVER_DEFAULTS.maxConcurrentCalls),
     maxStreamsPerConnection: r.scalar("maxStreamsPerConnection", intKind({ min: 1 }), SERVER_DEFAULTS.maxStreamsPerConnection),
-    maxInFlightBytes: Math.floor(r.scalar("maxInFlightMBs", numberKind({ min: 0, note: "MiB; 0 = unlimited" }), SERVER_DEFAULTS.maxInFlightBytes / MiB) * MiB),
+    maxInFlightBytes: Math.floor(
+      r.scalar("maxInFlightMBs", numberKind({ min: 0, note: "MiB; 0 = unlimited" }), SERVER_DEFAULTS.maxInFlightBytes / MiB) * MiB,
+    ),
     idleStreamTimeoutMs: r.scalar("idleStreamTimeout", durationKind, SERVER_DEFAULTS.idleStreamTimeoutMs),
     defaultDeadlineMs: r.scalar("defaultDeadline", durationKind, SERVER_DEFAULTS.defaultDeadlineMs),
     maxDeadlineMs: r.scalar("maxDeadline", durationKind, SERVER_DEFAULTS.maxDeadlineMs),
@@ -295,7 +320,10 @@ function readServer(r: MapReader): ServerConfig {
   if (readInsecure(r)) server.insecure = true;
   r.finish();
   if (server.defaultDeadlineMs > 0 && server.maxDeadlineMs > 0 && server.defaultDeadlineMs > server.maxDeadlineMs) {
-    r.problem("defaultDeadline", `${formatMs(server.defaultDeadlineMs)} is longer than server.maxDeadline (${formatMs(server.maxDeadlineMs)}), which caps every deadline: lower it or raise maxDeadline`);
+    r.problem(
+      "defaultDeadline",
+      `${formatMs(server.defaultDeadlineMs)} is longer than server.maxDeadline (${formatMs(server.maxDeadlineMs)}), which caps every deadline: lower it or raise maxDeadline`,
+    );
   }
   return server;
 }
@@ -303,7 +331,11 @@ function readServer(r: MapReader): ServerConfig {
 // gRPC message lengths are 32-bit signed, so 2048 MiB is out of range.
 const maxMessageMbsKind = numberKind({ min: 0, minExclusive: true, below: 2048, note: "MiB" });
 const maxUploadMbsKind = numberKind({ min: 0, note: "MiB; 0 = unlimited" });
-const positiveDurationKind: ValueKind<number> = { ...durationKind, expected: "a duration > 0 (e.g. 2s)", parse: (v, t) => ((durationKind.parse(v, t) ?? 0) > 0 ? durationKind.parse(v, t) : undefined) };
+const positiveDurationKind: ValueKind<number> = {
+  ...durationKind,
+  expected: "a duration > 0 (e.g. 2s)",
+  parse: (v, t) => ((durationKind.parse(v, t) ?? 0) > 0 ? durationKind.parse(v, t) : undefined),
+};
 const dataDirKind: ValueKind<string> = { expected: "a directory path", parse: (v) => (typeof v === "string" && v !== "" ? v : undefined) };
 
 /** Whether the primary store is local disk (the one --data-dir / STOWD_DATA_DIR move). */
@@ -312,7 +344,13 @@ function isLocalDisk(storage: StorageConfig): boolean {
 }
 
 function applyOverrides(config: StowdConfig, commandLine: CommandLine, env: NodeJS.ProcessEnv, ctx: ReadContext): void {
-  const override = <T>(field: keyof CommandLine, flag: string, envName: string, kind: ValueKind<T>, apply: (value: T, path: string) => void) => {
+  const override = <T>(
+    field: keyof CommandLine,
+    flag: string,
+    envName: string,
+    kind: ValueKind<T>,
+    apply: (value: T, path: string) => void,
+  ) => {
     const fromFlag = commandLine[field];
     const text = typeof fromFlag === "string" ? fromFlag : nonEmpty(env[envName]);
     if (text === undefined) return;
@@ -324,7 +362,13 @@ function applyOverrides(config: StowdConfig, commandLine: CommandLine, env: Node
   const { server, storage } = config;
   override("grpcAddress", "--grpc-address", "STOWD_GRPC_ADDRESS", addressKind, (v) => (server.grpcAddress = v));
   override("httpAddress", "--http-address", "STOWD_HTTP_ADDRESS", addressKind, (v) => (server.httpAddress = v));
-  override("maxUploadMbs", "--max-upload-mbs", "STOWD_MAX_UPLOAD_MBS", maxUploadMbsKind, (v) => (server.maxUploadBytes = Math.floor(v * MiB)));
+  override(
+    "maxUploadMbs",
+    "--max-upload-mbs",
+    "STOWD_MAX_UPLOAD_MBS",
+    maxUploadMbsKind,
+    (v) => (server.maxUploadBytes = Math.floor(v * MiB)),
+  );
   override("logLevel", "--log-level", "STOWD_LOG_LEVEL", enumKind(LOG_LEVELS), (v) => (server.logLevel = v));
   override("maxDownloadMbs", "--max-download-mbs", "STOWD_MAX_DOWNLOAD_MBS", intKind({ min: 0, note: "MiB; 0 = unlimited" }), (v) => {
     storage.limits.maxDownloadMBs = v;
@@ -334,7 +378,10 @@ function applyOverrides(config: StowdConfig, commandLine: CommandLine, env: Node
     // Silently ignoring it for a bucket store would hide a wrong deployment.
     if (!isLocalDisk(storage)) {
       const kindNote = storage.type === "stow" ? ` with stow.kind ${storage.stow.kind}` : "";
-      ctx.problems.push({ path, message: `applies only when the storage is local disk (storage.type local, or stow with stow.kind local); this config has storage.type ${storage.type}${kindNote}` });
+      ctx.problems.push({
+        path,
+        message: `applies only when the storage is local disk (storage.type local, or stow with stow.kind local); this config has storage.type ${storage.type}${kindNote}`,
+      });
     } else {
       storage.stow.config = { ...storage.stow.config, path: v };
     }
@@ -349,7 +396,14 @@ function checkStorage(storage: StorageConfig, ctx: ReadContext): void {
   };
   const { type } = storage;
   if (type === "redis" && storage.redis.addr === "" && storage.redis.cluster.length === 0) {
-    ctx.problems.push(at("storage.type redis needs redis.addr (host:port) or redis.cluster (seed nodes)", "storage.redis.addr", "storage.redis", "storage.type"));
+    ctx.problems.push(
+      at(
+        "storage.type redis needs redis.addr (host:port) or redis.cluster (seed nodes)",
+        "storage.redis.addr",
+        "storage.redis",
+        "storage.type",
+      ),
+    );
   }
   const localDisk = isLocalDisk(storage);
   const stowType = type === "s3" || type === "minio" || type === "stow" || type === "local";
@@ -357,18 +411,38 @@ function checkStorage(storage: StorageConfig, ctx: ReadContext): void {
   // enable-multicontainer. stowd relaxes that: with enable-multicontainer, or
   // on local disk, references name their own containers and none is needed.
   if (stowType && storage.container === "" && !storage.enableMultiContainer && !localDisk) {
-    ctx.problems.push(at(`required for storage.type ${type} (the bucket references must name) unless enable-multicontainer is true`, "storage.container", "storage.type", "storage"));
+    ctx.problems.push(
+      at(
+        `required for storage.type ${type} (the bucket references must name) unless enable-multicontainer is true`,
+        "storage.container",
+        "storage.type",
+        "storage",
+      ),
+    );
   }
   if (storage.createContainer && storage.container === "") {
     ctx.problems.push(at("create-container needs storage.container (the container to create)", "storage.create-container"));
   }
   if (stowType && localDisk && (storage.stow.config.path ?? "") === "") {
-    ctx.problems.push(at("required for local disk storage: the root directory of file:// (or give --data-dir / STOWD_DATA_DIR)", "storage.stow.config.path", "storage.stow.config", "storage.stow", "storage.type"));
+    ctx.problems.push(
+      at(
+        "required for local disk storage: the root directory of file:// (or give --data-dir / STOWD_DATA_DIR)",
+        "storage.stow.config.path",
+        "storage.stow.config",
+        "storage.stow",
+        "storage.type",
+      ),
+    );
   }
   if (stowType || type === "mem" || type === "redis") {
     const primary = primaryScheme(type, storage.stow.kind as StowKind);
     if (primary !== undefined && storage.schemes[primary] !== undefined) {
-      ctx.problems.push(at(`configures ${primary}://, the primary scheme, which storage.type and storage.${type === "redis" ? "redis" : "stow"} already configure: remove it`, `storage.schemes.${primary}`));
+      ctx.problems.push(
+        at(
+          `configures ${primary}://, the primary scheme, which storage.type and storage.${type === "redis" ? "redis" : "stow"} already configure: remove it`,
+          `storage.schemes.${primary}`,
+        ),
+      );
     }
   }
 }
@@ -382,7 +456,9 @@ function checkBackendValues(storage: StorageConfig, ctx: ReadContext): void {
       source: ctx.source,
       lines: ctx.lines,
       keyPath: (backend, key) =>
-        fromConnection && backend.field === "storage.stow.config" ? `storage.connection.${CONNECTION_KEY_OF_STOW_KEY[key] ?? key}` : `${backend.field}.${key}`,
+        fromConnection && backend.field === "storage.stow.config"
+          ? `storage.connection.${CONNECTION_KEY_OF_STOW_KEY[key] ?? key}`
+          : `${backend.field}.${key}`,
     }),
   );
 }

@@ -18,7 +18,8 @@ export function readTlsSection(r: MapReader): TlsConfig | undefined {
   r.finish();
   if (certFile !== undefined && keyFile === undefined) r.problem("certFile", "needs keyFile too (the PEM private key of this certificate)");
   if (keyFile !== undefined && certFile === undefined) r.problem("keyFile", "needs certFile too (the PEM certificate chain of this key)");
-  if (clientCaFile !== undefined && certFile === undefined) r.problem("clientCaFile", "mutual TLS needs TLS: give certFile and keyFile too");
+  if (clientCaFile !== undefined && certFile === undefined)
+    r.problem("clientCaFile", "mutual TLS needs TLS: give certFile and keyFile too");
   if (certFile === undefined || keyFile === undefined) return undefined;
   return { certFile, keyFile, ...(clientCaFile === undefined ? {} : { clientCaFile }) };
 }
@@ -35,12 +36,20 @@ export function readInsecure(r: MapReader): boolean {
 }
 
 /** STOWD_AUTH_TOKEN (one token with every grant) and --insecure / STOWD_INSECURE. */
-export function applySecurityOverrides(server: ServerConfig, insecureFlag: boolean, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): void {
+export function applySecurityOverrides(
+  server: ServerConfig,
+  insecureFlag: boolean,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+): void {
   const token = env.STOWD_AUTH_TOKEN;
   if (token !== undefined && token !== "") {
     if (token.length < 16 || /\s/.test(token)) {
       // Never echo the value: it is a secret even when it is a bad one.
-      problems.push({ path: "STOWD_AUTH_TOKEN", message: "must be at least 16 characters with no whitespace (e.g. the output of `openssl rand -hex 32`)" });
+      problems.push({
+        path: "STOWD_AUTH_TOKEN",
+        message: "must be at least 16 characters with no whitespace (e.g. the output of `openssl rand -hex 32`)",
+      });
     } else {
       server.auth = { ...server.auth, token };
     }
@@ -49,7 +58,8 @@ export function applySecurityOverrides(server: ServerConfig, insecureFlag: boole
   if (insecureFlag) server.insecure = true;
   else if (insecureEnv !== undefined && insecureEnv !== "") {
     const value = boolKind.parse(insecureEnv, insecureEnv);
-    if (value === undefined) problems.push({ path: "STOWD_INSECURE", message: `${JSON.stringify(insecureEnv)} is not ${boolKind.expected}` });
+    if (value === undefined)
+      problems.push({ path: "STOWD_INSECURE", message: `${JSON.stringify(insecureEnv)} is not ${boolKind.expected}` });
     else server.insecure = value;
   }
 }
@@ -75,7 +85,9 @@ export function checkExposure(server: ServerConfig, warn: (message: string) => v
   if (missing.length === 0) return [];
   const [path, address] = exposed[0]!;
   if (server.insecure === true) {
-    warn(`insecure: ${path} ${address} is not a loopback address and the daemon has ${missing.join(" and ")}; serving anyway because of --insecure`);
+    warn(
+      `insecure: ${path} ${address} is not a loopback address and the daemon has ${missing.join(" and ")}; serving anyway because of --insecure`,
+    );
     return [];
   }
   return [

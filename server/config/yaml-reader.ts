@@ -54,7 +54,11 @@ export class MapReader {
       const earlier = this.entries.get(lower);
       if (earlier !== undefined) {
         // YAML itself only rejects exact duplicates; Viper would silently keep one of these.
-        this.problemAt(this.child(key), keyNode, `given twice (also as "${earlier.key}" on line ${this.lineOf(earlier.keyNode)}); keys are case-insensitive`);
+        this.problemAt(
+          this.child(key),
+          keyNode,
+          `given twice (also as "${earlier.key}" on line ${this.lineOf(earlier.keyNode)}); keys are case-insensitive`,
+        );
         continue;
       }
       this.entries.set(lower, { key, keyNode, value: resolve(ctx, pair.value as Node | null) });
@@ -132,7 +136,12 @@ export class MapReader {
   problem(key: string | undefined, message: string): void {
     const entry = key === undefined ? undefined : this.entries.get(key.toLowerCase());
     const path = key === undefined ? this.path : this.child(key);
-    this.ctx.problems.push({ source: this.ctx.source, ...lineField(entry === undefined ? this.ctx.lines.get(path) : this.lineOf(entry.keyNode)), path, message });
+    this.ctx.problems.push({
+      source: this.ctx.source,
+      ...lineField(entry === undefined ? this.ctx.lines.get(path) : this.lineOf(entry.keyNode)),
+      path,
+      message,
+    });
   }
 
   /** Reports every key not read, suggesting the closest known key. `hint` explains keys read elsewhere or unused here. */
@@ -141,7 +150,8 @@ export class MapReader {
       if (this.used.has(lower)) continue;
       const specific = hint?.(entry.key);
       const suggestion = closest(entry.key, this.known);
-      const accepts = this.known.length === 0 ? "it takes no keys" : `${this.path === "" ? "the top level" : this.path} accepts ${this.known.join(", ")}`;
+      const accepts =
+        this.known.length === 0 ? "it takes no keys" : `${this.path === "" ? "the top level" : this.path} accepts ${this.known.join(", ")}`;
       const message = specific ?? `unknown key${suggestion === undefined ? "" : ` (did you mean ${suggestion}?)`}; ${accepts}`;
       this.problemAt(this.child(entry.key), entry.keyNode, message);
     }
@@ -189,7 +199,12 @@ export class MapReader {
       return out;
     }
     if (isScalar(node) && typeof node.value === "string") {
-      const parts = splitCommas ? node.value.split(",").map((s) => s.trim()).filter((s) => s !== "") : [node.value];
+      const parts = splitCommas
+        ? node.value
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== "")
+        : [node.value];
       const out: T[] = [];
       for (const part of parts) {
         const value = kind.parse(part, part);
@@ -241,7 +256,8 @@ export class MapReader {
 function mergedPairs(ctx: ReadContext, map: YAMLMap, seen = new Set<YAMLMap>()): Pair[] {
   if (seen.has(map)) return []; // `&a {<<: *a}` merges nothing new
   seen.add(map);
-  const isMerge = (pair: Pair) => isScalar(pair.key) && pair.key.value === "<<" && pair.key.source !== undefined && pair.key.type === "PLAIN";
+  const isMerge = (pair: Pair) =>
+    isScalar(pair.key) && pair.key.value === "<<" && pair.key.source !== undefined && pair.key.type === "PLAIN";
   const own = map.items.filter((pair) => !isMerge(pair));
   const given = new Set(own.map((pair) => (isScalar(pair.key) ? String(pair.key.value) : "")));
   const merged: Pair[] = [];

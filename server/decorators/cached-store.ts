@@ -140,7 +140,8 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
       const data = Buffer.allocUnsafe(opened.length);
       let filled = 0;
       for await (const chunk of opened.body) {
-        if (filled + chunk.length > data.length) throw new StowdError("INTERNAL", `${key} changed while it was being cached`, { reference: key });
+        if (filled + chunk.length > data.length)
+          throw new StowdError("INTERNAL", `${key} changed while it was being cached`, { reference: key });
         data.set(chunk, filled);
         filled += chunk.length;
       }
@@ -170,7 +171,8 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
       offset,
       length,
       body: (async function* () {
-        for (let at = offset; at < offset + length; at += READ_CHUNK_BYTES) yield data.subarray(at, Math.min(at + READ_CHUNK_BYTES, offset + length));
+        for (let at = offset; at < offset + length; at += READ_CHUNK_BYTES)
+          yield data.subarray(at, Math.min(at + READ_CHUNK_BYTES, offset + length));
       })(),
       close: async () => {},
     };

@@ -63,16 +63,31 @@ export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawS
     },
     write(ref, body, writeOptions, signal) {
       const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: schemeLabel(ref) });
-      return timed("write", ref, () => inner.write(ref, countedBody(body, "write", (n) => bytes.inc(n)), writeOptions, signal));
+      return timed("write", ref, () =>
+        inner.write(
+          ref,
+          countedBody(body, "write", (n) => bytes.inc(n)),
+          writeOptions,
+          signal,
+        ),
+      );
     },
     append(ref, body, appendOptions, signal) {
       const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: schemeLabel(ref) });
-      return timed("append", ref, () => inner.append(ref, countedBody(body, "append", (n) => bytes.inc(n)), appendOptions, signal));
+      return timed("append", ref, () =>
+        inner.append(
+          ref,
+          countedBody(body, "append", (n) => bytes.inc(n)),
+          appendOptions,
+          signal,
+        ),
+      );
     },
     list: (prefix, listOptions, signal) => timed("list", prefix, () => inner.list(prefix, listOptions, signal)),
     delete: (ref, deleteOptions, signal) => timed("delete", ref, () => inner.delete(ref, deleteOptions, signal)),
     deletePrefix: (prefix, signal) => timed("delete_prefix", prefix, () => inner.deletePrefix(prefix, signal)),
-    copy: (source, destination, copyOptions, signal) => timed("copy", destination, () => inner.copy(source, destination, copyOptions, signal)),
+    copy: (source, destination, copyOptions, signal) =>
+      timed("copy", destination, () => inner.copy(source, destination, copyOptions, signal)),
     signUrl: (ref, signOptions, signal) => timed("sign_url", ref, () => inner.signUrl(ref, signOptions, signal)),
   };
 }

@@ -129,7 +129,9 @@ function maintainLink(options: LinkOptions): Link {
       autoResendUnfulfilledCommands: false,
     });
     current = client;
-    client.on("error", (err: Error) => options.warn("cache invalidation bus: Redis unreachable", { role: options.role, redis: formatAddress(node), err: err.message }));
+    client.on("error", (err: Error) =>
+      options.warn("cache invalidation bus: Redis unreachable", { role: options.role, redis: formatAddress(node), err: err.message }),
+    );
     client.once("ready", () => {
       options.setup(client).then(
         () => {
@@ -139,7 +141,11 @@ function maintainLink(options: LinkOptions): Link {
           options.up(client);
         },
         (err: unknown) => {
-          options.warn("cache invalidation bus: setting up the Redis connection failed", { role: options.role, redis: formatAddress(node), err: String(err) });
+          options.warn("cache invalidation bus: setting up the Redis connection failed", {
+            role: options.role,
+            redis: formatAddress(node),
+            err: String(err),
+          });
           client.disconnect();
         },
       );
@@ -256,7 +262,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
     client.publish(CHANNEL, JSON.stringify({ ...message, origin })).catch((err: unknown) => {
       if (err instanceof Error && err.name === "ReplyError") {
         // Refused (e.g. an ACL without PUBLISH): sending it again cannot help.
-        warn("cache invalidation bus: Redis refused an invalidation; other replicas may serve a stale entry until it expires", { redis, err: err.message });
+        warn("cache invalidation bus: Redis refused an invalidation; other replicas may serve a stale entry until it expires", {
+          redis,
+          err: err.message,
+        });
         return;
       }
       // Lost or timed out: keep it, and re-make the connection, which publishes what was kept.
@@ -272,7 +281,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
     up(client) {
       const unsent = pending;
       pending = [];
-      if (unsent.length > 0) log("info", "cache invalidation bus: publishing the invalidations kept while Redis was unreachable", { redis, count: unsent.length });
+      if (unsent.length > 0)
+        log("info", "cache invalidation bus: publishing the invalidations kept while Redis was unreachable", {
+          redis,
+          count: unsent.length,
+        });
       for (const message of unsent) send(client, message);
     },
     down() {},

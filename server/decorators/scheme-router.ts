@@ -34,7 +34,13 @@ export interface SchemeRouter extends RawStore {
 
 /** A backend that is already built, e.g. in tests. */
 export function builtBackend(store: RawStore, baseContainerReference = ""): Backend {
-  return { kind: store.kind, capabilities: store.capabilities, baseContainerReference, identity: (ref) => store.identity(ref), create: async () => store };
+  return {
+    kind: store.kind,
+    capabilities: store.capabilities,
+    baseContainerReference,
+    identity: (ref) => store.identity(ref),
+    create: async () => store,
+  };
 }
 
 export function createSchemeRouter(routes: Record<string, Backend>): SchemeRouter {

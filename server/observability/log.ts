@@ -57,7 +57,10 @@ function createLoggers(destination: pino.DestinationStream): Loggers {
   };
   return {
     // Bracket paths, so names with dashes work: ["secret-key"] and *["secret-key"].
-    redacting: pino({ ...options, redact: { paths: SECRET_FIELDS.flatMap((f) => [`["${f}"]`, `*["${f}"]`]), censor: "[redacted]" } }, destination),
+    redacting: pino(
+      { ...options, redact: { paths: SECRET_FIELDS.flatMap((f) => [`["${f}"]`, `*["${f}"]`]), censor: "[redacted]" } },
+      destination,
+    ),
     trusted: pino(options, destination),
   };
 }

@@ -32,7 +32,12 @@ export function createMetrics(): Metrics {
   const registers = [registry];
   return {
     registry,
-    rpcRequests: new Counter({ name: "stowd_rpc_requests_total", help: "RPCs handled, by method and status code.", labelNames: ["method", "code"], registers }),
+    rpcRequests: new Counter({
+      name: "stowd_rpc_requests_total",
+      help: "RPCs handled, by method and status code.",
+      labelNames: ["method", "code"],
+      registers,
+    }),
     rpcDuration: new Histogram({
       name: "stowd_rpc_duration_seconds",
       help: "RPC latency until the response (or the end of a stream).",
@@ -54,9 +59,24 @@ export function createMetrics(): Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    storeBytesRead: new Counter({ name: "stowd_store_read_bytes_total", help: "Bytes read out of each store node.", labelNames: ["node", "backend", "scheme"], registers }),
-    storeBytesWritten: new Counter({ name: "stowd_store_written_bytes_total", help: "Bytes written into each store node.", labelNames: ["node", "backend", "scheme"], registers }),
-    storeStreamsInFlight: new Gauge({ name: "stowd_store_streams_in_flight", help: "Open read and write streams per store node.", labelNames: ["node", "backend", "op"], registers }),
+    storeBytesRead: new Counter({
+      name: "stowd_store_read_bytes_total",
+      help: "Bytes read out of each store node.",
+      labelNames: ["node", "backend", "scheme"],
+      registers,
+    }),
+    storeBytesWritten: new Counter({
+      name: "stowd_store_written_bytes_total",
+      help: "Bytes written into each store node.",
+      labelNames: ["node", "backend", "scheme"],
+      registers,
+    }),
+    storeStreamsInFlight: new Gauge({
+      name: "stowd_store_streams_in_flight",
+      help: "Open read and write streams per store node.",
+      labelNames: ["node", "backend", "op"],
+      registers,
+    }),
     cacheHits: new Counter({ name: "stowd_cache_hits_total", help: "Reads and heads answered from the cache.", registers }),
     cacheMisses: new Counter({ name: "stowd_cache_misses_total", help: "Reads and heads the cache could not answer.", registers }),
     cacheEvictions: new Counter({ name: "stowd_cache_evictions_total", help: "Entries evicted to make room.", registers }),
@@ -67,7 +87,11 @@ export function createMetrics(): Metrics {
     }),
     cacheEntries: new Gauge({ name: "stowd_cache_entries", help: "Objects in the cache.", registers }),
     cacheBytes: new Gauge({ name: "stowd_cache_bytes", help: "Bytes charged to the cache.", registers }),
-    limitRejections: new Counter({ name: "stowd_download_limit_rejections_total", help: "Reads rejected by limits.maxDownloadMBs.", registers }),
+    limitRejections: new Counter({
+      name: "stowd_download_limit_rejections_total",
+      help: "Reads rejected by limits.maxDownloadMBs.",
+      registers,
+    }),
   };
 }
 
@@ -80,5 +104,8 @@ export function codeLabel(err: unknown): string {
 
 function grpcCodeName(code: Code): string {
   // Connect's enum names are CamelCase (NotFound); gRPC's are NOT_FOUND.
-  return (Code[code] ?? "Unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace("CANCELED", "CANCELLED");
+  return (Code[code] ?? "Unknown")
+    .replace(/([a-z])([A-Z])/g, "$1_$2")
+    .toUpperCase()
+    .replace("CANCELED", "CANCELLED");
 }

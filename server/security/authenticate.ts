@@ -45,16 +45,25 @@ export function authenticate(credentials: Credentials, authorization: string | n
     for (const entry of credentials.tokens) {
       if (timingSafeEqual(entry.sha256, presented) && found === undefined) found = entry;
     }
-    if (found === undefined) throw new StowdError("UNAUTHENTICATED", "the bearer token is not one this daemon accepts (its SHA-256 is not in the token file); check the token");
+    if (found === undefined)
+      throw new StowdError(
+        "UNAUTHENTICATED",
+        "the bearer token is not one this daemon accepts (its SHA-256 is not in the token file); check the token",
+      );
     return { name: found.name, via: "token", grants: found.grants };
   }
   if (peer !== undefined) {
-    const client = credentials.clients.find((c) => (c.commonName !== undefined ? c.commonName === peer.commonName : peer.subjectAltNames.includes(c.subjectAltName ?? "")));
+    const client = credentials.clients.find((c) =>
+      c.commonName !== undefined ? c.commonName === peer.commonName : peer.subjectAltNames.includes(c.subjectAltName ?? ""),
+    );
     if (client !== undefined) return { name: client.name, via: "client certificate", grants: client.grants };
     throw new StowdError(
       "UNAUTHENTICATED",
       `the client certificate (CN=${JSON.stringify(peer.commonName)}) matches no clients: entry in the token file; ${HOW}, or add the certificate's commonName or subjectAltName to clients:`,
     );
   }
-  throw new StowdError("UNAUTHENTICATED", `this daemon requires authentication; ${HOW}${credentials.clients.length > 0 ? " or present a client certificate listed in the token file" : ""}`);
+  throw new StowdError(
+    "UNAUTHENTICATED",
+    `this daemon requires authentication; ${HOW}${credentials.clients.length > 0 ? " or present a client certificate listed in the token file" : ""}`,
+  );
 }

@@ -29,13 +29,16 @@ export interface AuthorizationOptions {
  * caller, or the UNAUTHENTICATED error. The transports hand it to the call
  * so that authentication runs once; a call without it is authenticated here.
  */
-export const GATE_AUTHENTICATION = createContextKey<Principal | Error | undefined>(undefined, { description: "the request gate's authentication of the call" });
+export const GATE_AUTHENTICATION = createContextKey<Principal | Error | undefined>(undefined, {
+  description: "the request gate's authentication of the call",
+});
 
 export function createAuthorization(options: AuthorizationOptions): Authorization {
   return {
     forRpc(rpc) {
       const needsOf = RPC_NEEDS[rpc] as ((request: unknown) => Need[]) | undefined;
-      if (needsOf === undefined) throw new Error(`${rpc} has no entry in server/security/rpc-permissions.ts; say which operations it needs before serving it`);
+      if (needsOf === undefined)
+        throw new Error(`${rpc} has no entry in server/security/rpc-permissions.ts; say which operations it needs before serving it`);
       const denied = (err: unknown, principal: Principal | undefined): unknown => {
         if (err instanceof StowdError && (err.reason === "UNAUTHENTICATED" || err.reason === "PERMISSION_DENIED")) {
           log("warn", "call denied", {
@@ -51,7 +54,9 @@ export function createAuthorization(options: AuthorizationOptions): Authorizatio
       const checks: RpcAuthorization<Principal> = {
         authenticate(ctx) {
           try {
-            const found = ctx.values.get(GATE_AUTHENTICATION) ?? authenticate(options.credentials(), ctx.requestHeader.get("authorization"), ctx.values.get(PEER_IDENTITY));
+            const found =
+              ctx.values.get(GATE_AUTHENTICATION) ??
+              authenticate(options.credentials(), ctx.requestHeader.get("authorization"), ctx.values.get(PEER_IDENTITY));
             if (found instanceof Error) throw found;
             return found;
           } catch (err) {

@@ -50,5 +50,9 @@ export function allows(grants: readonly Grant[], operation: Operation, ref: Ref)
 
 /** The prefixes where the grants allow `operation`, for a denial message. */
 export function prefixesFor(grants: readonly Grant[], operation: Operation): string[] {
-  return [...new Set(grants.filter((g) => g.operations.has(operation) || g.operations.has("admin")).flatMap((g) => g.prefixes.map((p) => p.text)))];
+  return [
+    ...new Set(
+      grants.filter((g) => g.operations.has(operation) || g.operations.has("admin")).flatMap((g) => g.prefixes.map((p) => p.text)),
+    ),
+  ];
 }

@@ -59,7 +59,12 @@ export async function loadTlsMaterial(config: TlsConfig): Promise<TlsMaterial> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new ConfigError(
-      [{ path: "server.tls", message: `${config.certFile} + ${config.keyFile}${ca === undefined ? "" : ` + ${config.clientCaFile}`} do not make a TLS context (${message}); give a PEM certificate chain, its PEM private key and a PEM CA certificate` }],
+      [
+        {
+          path: "server.tls",
+          message: `${config.certFile} + ${config.keyFile}${ca === undefined ? "" : ` + ${config.clientCaFile}`} do not make a TLS context (${message}); give a PEM certificate chain, its PEM private key and a PEM CA certificate`,
+        },
+      ],
       { cause: err },
     );
   }

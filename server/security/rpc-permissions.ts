@@ -46,8 +46,12 @@ export const RPC_NEEDS: Record<string, NeedsOf> = {
   // it needs sign and also the access it hands out: sign never widens a grant.
   "stowd.v1.RawStoreService/CreateSignedUrl": (r: { reference: string; method: SignedUrlMethod }) => [
     { operation: "sign", reference: r.reference, field: "reference" },
-    ...(r.method === SignedUrlMethod.GET ? [{ operation: "read" as const, reference: r.reference, field: "reference", because: "a GET URL reads the object" }] : []),
-    ...(r.method === SignedUrlMethod.PUT ? [{ operation: "write" as const, reference: r.reference, field: "reference", because: "a PUT URL writes the object" }] : []),
+    ...(r.method === SignedUrlMethod.GET
+      ? [{ operation: "read" as const, reference: r.reference, field: "reference", because: "a GET URL reads the object" }]
+      : []),
+    ...(r.method === SignedUrlMethod.PUT
+      ? [{ operation: "write" as const, reference: r.reference, field: "reference", because: "a PUT URL writes the object" }]
+      : []),
   ],
   "stowd.v1.RawStoreService/ConstructReference": none,
   "stowd.v1.RawStoreService/SplitReference": none,

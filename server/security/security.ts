@@ -63,10 +63,15 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
       if (tls !== undefined) {
         try {
           await tls.reload();
-          log("info", "reloaded TLS certificates", { certFile: tls.config.certFile, ...(tls.config.clientCaFile === undefined ? {} : { clientCaFile: tls.config.clientCaFile }) });
+          log("info", "reloaded TLS certificates", {
+            certFile: tls.config.certFile,
+            ...(tls.config.clientCaFile === undefined ? {} : { clientCaFile: tls.config.clientCaFile }),
+          });
         } catch (err) {
           failures.push(err);
-          log("error", "TLS reload failed; the previous certificates stay in force", { err: err instanceof Error ? err.message : String(err) });
+          log("error", "TLS reload failed; the previous certificates stay in force", {
+            err: err instanceof Error ? err.message : String(err),
+          });
         }
       }
       if (tokenFile !== undefined) {
@@ -75,7 +80,9 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
           log("info", "reloaded token file", { tokenFile, tokens: credentials.tokens.length, clients: credentials.clients.length });
         } catch (err) {
           failures.push(err);
-          log("error", "token file reload failed; the previous tokens stay in force", { err: err instanceof Error ? err.message : String(err) });
+          log("error", "token file reload failed; the previous tokens stay in force", {
+            err: err instanceof Error ? err.message : String(err),
+          });
         }
       }
       if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, "reload failed");

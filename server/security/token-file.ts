@@ -74,8 +74,10 @@ export function parseTokenFile(text: string, source: string): TokenFile {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : "";
       const at = path === "" ? key : `${path}.${key}`;
-      if (!known.includes(key)) problem(at, pair.key as Node, `unknown key; ${path === "" ? "the top level" : path} takes ${known.join(", ")}`);
-      else if (pair.value !== null && pair.value !== undefined && !(isScalar(pair.value) && pair.value.value === null)) out.set(key, pair.value as Node);
+      if (!known.includes(key))
+        problem(at, pair.key as Node, `unknown key; ${path === "" ? "the top level" : path} takes ${known.join(", ")}`);
+      else if (pair.value !== null && pair.value !== undefined && !(isScalar(pair.value) && pair.value.value === null))
+        out.set(key, pair.value as Node);
     }
     return out;
   };
@@ -112,7 +114,8 @@ export function parseTokenFile(text: string, source: string): TokenFile {
         if ((OPERATIONS as readonly string[]).includes(value)) operations.add(value as Operation);
         else problem(opAt, op, `${JSON.stringify(value)} is not one of ${OPERATIONS.join(", ")}`);
       }
-      if (!f.has("operations") || operations.size === 0) problem(`${at}.operations`, f.get("operations") ?? item, `needs at least one of ${OPERATIONS.join(", ")}`);
+      if (!f.has("operations") || operations.size === 0)
+        problem(`${at}.operations`, f.get("operations") ?? item, `needs at least one of ${OPERATIONS.join(", ")}`);
       const prefixes: GrantPrefix[] = [];
       for (const [p, pAt] of items(f.get("prefixes"), `${at}.prefixes`)) {
         const value = string(p, pAt, item);
@@ -121,7 +124,12 @@ export function parseTokenFile(text: string, source: string): TokenFile {
         if (typeof parsed === "string") problem(pAt, p, parsed);
         else prefixes.push(parsed);
       }
-      if (!f.has("prefixes") || prefixes.length === 0) problem(`${at}.prefixes`, f.get("prefixes") ?? item, 'needs at least one reference prefix, e.g. "s3://bucket/team-a/" (or "*" for every reference)');
+      if (!f.has("prefixes") || prefixes.length === 0)
+        problem(
+          `${at}.prefixes`,
+          f.get("prefixes") ?? item,
+          'needs at least one reference prefix, e.g. "s3://bucket/team-a/" (or "*" for every reference)',
+        );
       return { operations, prefixes };
     });
   };
@@ -131,7 +139,8 @@ export function parseTokenFile(text: string, source: string): TokenFile {
   const uniqueName = (name: string | undefined, path: string, node: Node | undefined) => {
     if (name === undefined) return;
     const earlier = names.get(name);
-    if (earlier !== undefined) problem(path, node, `${JSON.stringify(name)} is also the name of ${earlier}; names must be unique so denials and logs say who`);
+    if (earlier !== undefined)
+      problem(path, node, `${JSON.stringify(name)} is also the name of ${earlier}; names must be unique so denials and logs say who`);
     else names.set(name, path);
   };
 
@@ -143,7 +152,11 @@ export function parseTokenFile(text: string, source: string): TokenFile {
     uniqueName(name, `${at}.name`, f.get("name"));
     const hex = string(f.get("sha256"), `${at}.sha256`, item)?.toLowerCase();
     if (hex !== undefined && !/^[0-9a-f]{64}$/.test(hex)) {
-      problem(`${at}.sha256`, f.get("sha256"), "must be the 64 hex digits of the token's SHA-256 (printf %s \"$TOKEN\" | sha256sum), not the token itself");
+      problem(
+        `${at}.sha256`,
+        f.get("sha256"),
+        'must be the 64 hex digits of the token\'s SHA-256 (printf %s "$TOKEN" | sha256sum), not the token itself',
+      );
     } else if (hex !== undefined && hashes.has(hex)) {
       problem(`${at}.sha256`, f.get("sha256"), `the same token is already listed at ${hashes.get(hex)}`);
     } else if (hex !== undefined) hashes.set(hex, at);
@@ -163,7 +176,12 @@ export function parseTokenFile(text: string, source: string): TokenFile {
     }
     const grants = readGrants(f.get("grants"), `${at}.grants`, item);
     if (name !== undefined) {
-      clients.push({ name, grants, ...(commonName === undefined ? {} : { commonName }), ...(subjectAltName === undefined ? {} : { subjectAltName }) });
+      clients.push({
+        name,
+        grants,
+        ...(commonName === undefined ? {} : { commonName }),
+        ...(subjectAltName === undefined ? {} : { subjectAltName }),
+      });
     }
   }
   if (problems.length === 0 && tokens.length === 0 && clients.length === 0) {

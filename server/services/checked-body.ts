@@ -27,19 +27,27 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
   for await (const chunk of chunks) {
     received += chunk.length;
     if (declaredSize !== undefined && received > declaredSize) {
-      throw new StowdError("SIZE_MISMATCH", `the upload to ${reference} sent more than its declared size of ${declaredSize} bytes; nothing was stored`, {
-        reference,
-        size: received,
-        limit: declaredSize,
-        field: "header.size",
-      });
+      throw new StowdError(
+        "SIZE_MISMATCH",
+        `the upload to ${reference} sent more than its declared size of ${declaredSize} bytes; nothing was stored`,
+        {
+          reference,
+          size: received,
+          limit: declaredSize,
+          field: "header.size",
+        },
+      );
     }
     if (maxBytes > 0 && received > maxBytes) {
-      throw new StowdError("LIMIT_EXCEEDED", `the upload to ${reference} exceeds the upload limit of ${maxBytes} bytes (server.maxUploadMBs = ${maxBytes / 2 ** 20}); nothing was stored`, {
-        reference,
-        size: received,
-        limit: maxBytes,
-      });
+      throw new StowdError(
+        "LIMIT_EXCEEDED",
+        `the upload to ${reference} exceeds the upload limit of ${maxBytes} bytes (server.maxUploadMBs = ${maxBytes / 2 ** 20}); nothing was stored`,
+        {
+          reference,
+          size: received,
+          limit: maxBytes,
+        },
+      );
     }
     hash?.update(chunk);
     yield chunk;
@@ -49,20 +57,28 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
   await end.confirm({ roundTrip: false, reference, signal });
   signal.throwIfAborted();
   if (declaredSize !== undefined && received !== declaredSize) {
-    throw new StowdError("SIZE_MISMATCH", `the upload to ${reference} ended after ${received} bytes but declared ${declaredSize}; nothing was stored`, {
-      reference,
-      size: received,
-      limit: declaredSize,
-      field: "header.size",
-    });
+    throw new StowdError(
+      "SIZE_MISMATCH",
+      `the upload to ${reference} ended after ${received} bytes but declared ${declaredSize}; nothing was stored`,
+      {
+        reference,
+        size: received,
+        limit: declaredSize,
+        field: "header.size",
+      },
+    );
   }
   if (hash !== undefined && md5 !== undefined) {
     const actual = hash.digest();
     if (!actual.equals(md5)) {
-      throw new StowdError("CHECKSUM_MISMATCH", `the upload to ${reference} has MD5 ${actual.toString("base64")}, not the declared ${Buffer.from(md5).toString("base64")}; nothing was stored`, {
-        reference,
-        field: "header.content_md5",
-      });
+      throw new StowdError(
+        "CHECKSUM_MISMATCH",
+        `the upload to ${reference} has MD5 ${actual.toString("base64")}, not the declared ${Buffer.from(md5).toString("base64")}; nothing was stored`,
+        {
+          reference,
+          field: "header.content_md5",
+        },
+      );
     }
   }
   // ...then, when neither a size nor a digest vouches for the body, one sent

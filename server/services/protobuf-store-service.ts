@@ -28,10 +28,14 @@ export function createProtobufStoreService(options: ProtobufStoreServiceOptions)
       const ref = parseReference(req.reference);
       const message = req.message;
       if (message === undefined || !TYPE_URL.test(message.typeUrl)) {
-        throw new StowdError("INVALID_ARGUMENT", "message: must be a google.protobuf.Any with type_url set, e.g. type.googleapis.com/flyteidl.core.LiteralMap", {
-          field: "message.type_url",
-          reference: req.reference,
-        });
+        throw new StowdError(
+          "INVALID_ARGUMENT",
+          "message: must be a google.protobuf.Any with type_url set, e.g. type.googleapis.com/flyteidl.core.LiteralMap",
+          {
+            field: "message.type_url",
+            reference: req.reference,
+          },
+        );
       }
       const metadata = { ...validateMetadata(req.metadata, "metadata"), [TYPE_URL_METADATA_KEY]: message.typeUrl };
       const meta = await store.write(
@@ -61,11 +65,15 @@ export function createProtobufStoreService(options: ProtobufStoreServiceOptions)
           });
         }
         if (opened.length > maxMessageBytes) {
-          throw new StowdError("LIMIT_EXCEEDED", `${req.reference} is ${opened.length} bytes, more than fits in one message (${maxMessageBytes}); read it with RawStoreService.ReadRaw`, {
-            reference: req.reference,
-            size: opened.length,
-            limit: maxMessageBytes,
-          });
+          throw new StowdError(
+            "LIMIT_EXCEEDED",
+            `${req.reference} is ${opened.length} bytes, more than fits in one message (${maxMessageBytes}); read it with RawStoreService.ReadRaw`,
+            {
+              reference: req.reference,
+              size: opened.length,
+              limit: maxMessageBytes,
+            },
+          );
         }
         const value = Buffer.alloc(opened.length);
         let filled = 0;

@@ -70,7 +70,14 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
    * the object meanwhile) is a retryable UNAVAILABLE, as on the backends that
    * detect it themselves.
    */
-  async function boundedAppend(ref: Ref, reference: string, chunks: AsyncIterable<Uint8Array>, body: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>, appendOptions: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+  async function boundedAppend(
+    ref: Ref,
+    reference: string,
+    chunks: AsyncIterable<Uint8Array>,
+    body: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
+    appendOptions: AppendOptions,
+    signal: AbortSignal,
+  ): Promise<ObjectMeta> {
     const maxBytes = limits.maxUploadBytes;
     return appendLock(store.identity(ref), async () => {
       const base = appendOptions.expectedOffset ?? (await store.head(ref, signal))?.size ?? 0;
@@ -78,7 +85,14 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
         let size = base;
         for await (const chunk of chunks) {
           size += chunk.length;
-          if (size > maxBytes) throw uploadLimitExceeded(`the append to ${reference} would make it ${size} bytes, which`, reference, size, maxBytes, "nothing was appended");
+          if (size > maxBytes)
+            throw uploadLimitExceeded(
+              `the append to ${reference} would make it ${size} bytes, which`,
+              reference,
+              size,
+              maxBytes,
+              "nothing was appended",
+            );
           yield chunk;
         }
       }
@@ -87,10 +101,14 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
       } catch (err) {
         const pinnedByUs = appendOptions.expectedOffset === undefined && appendOptions.ifMatchEtag === undefined;
         if (!pinnedByUs || !isStowdError(err, "PRECONDITION_FAILED")) throw err;
-        throw new StowdError("BACKEND_UNAVAILABLE", `${reference} was changed by another writer during the append; nothing was appended, retry the call`, {
-          reference,
-          cause: err,
-        });
+        throw new StowdError(
+          "BACKEND_UNAVAILABLE",
+          `${reference} was changed by another writer during the append; nothing was appended, retry the call`,
+          {
+            reference,
+            cause: err,
+          },
+        );
       }
     });
   }
@@ -100,7 +118,13 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
    * its etag pinned so that the copy is of the object that was checked. A
    * source that changes in between is checked again.
    */
-  async function boundedCopy(source: Ref, destination: Ref, req: { sourceReference: string; destinationReference: string }, copyOptions: CopyOptions, signal: AbortSignal): Promise<ObjectMeta> {
+  async function boundedCopy(
+    source: Ref,
+    destination: Ref,
+    req: { sourceReference: string; destinationReference: string },
+    copyOptions: CopyOptions,
+    signal: AbortSignal,
+  ): Promise<ObjectMeta> {
     const maxBytes = limits.maxUploadBytes;
     for (let attempt = 1; ; attempt++) {
       const meta = await store.head(source, signal);
@@ -109,7 +133,13 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
       }
       checkEtag(meta, copyOptions.ifSourceMatchEtag, req.sourceReference, "nothing was copied");
       if (meta.size > maxBytes) {
-        throw uploadLimitExceeded(`the copy of ${req.sourceReference} (${meta.size} bytes) to ${req.destinationReference}`, req.destinationReference, meta.size, maxBytes, "nothing was copied");
+        throw uploadLimitExceeded(
+          `the copy of ${req.sourceReference} (${meta.size} bytes) to ${req.destinationReference}`,
+          req.destinationReference,
+          meta.size,
+          maxBytes,
+          "nothing was copied",
+        );
       }
       try {
         return await store.copy(source, destination, { ...copyOptions, ifSourceMatchEtag: meta.etag }, signal);
@@ -118,10 +148,14 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
         // Ours or the destination's precondition? Ours only if the source changed.
         if ((await store.head(source, signal))?.etag === meta.etag) throw err;
         if (attempt >= COPY_ATTEMPTS) {
-          throw new StowdError("BACKEND_UNAVAILABLE", `${req.sourceReference} kept changing during the copy (${attempt} attempts); nothing was copied, retry the call`, {
-            reference: req.sourceReference,
-            cause: err,
-          });
+          throw new StowdError(
+            "BACKEND_UNAVAILABLE",
+            `${req.sourceReference} kept changing during the copy (${attempt} attempts); nothing was copied, retry the call`,
+            {
+              reference: req.sourceReference,
+              cause: err,
+            },
+          );
         }
       }
     }
@@ -140,7 +174,11 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
           return;
         }
       }
-      const opened = await store.read(ref, { ...(range === undefined ? {} : { range }), ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }) }, ctx.signal);
+      const opened = await store.read(
+        ref,
+        { ...(range === undefined ? {} : { range }), ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }) },
+        ctx.signal,
+      );
       try {
         const info = toObjectInfo(ref, opened.meta);
         yield { body: { case: "header", value: { info, offset: BigInt(opened.offset), length: BigInt(opened.length) } } };
@@ -169,7 +207,13 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
       requireKey(ref.key, h.reference, "header.reference");
       const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
       if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
-        throw uploadLimitExceeded(`the declared size of ${h.reference} (${declaredSize} bytes)`, h.reference, declaredSize, limits.maxUploadBytes, "nothing was stored");
+        throw uploadLimitExceeded(
+          `the declared size of ${h.reference} (${declaredSize} bytes)`,
+          h.reference,
+          declaredSize,
+          limits.maxUploadBytes,
+          "nothing was stored",
+        );
       }
       const contentMd5 = validateMd5(h.contentMd5, "header.content_md5");
       const writeOptions = {
@@ -226,14 +270,15 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
 
     async list(req, ctx) {
       const prefix = parsePrefixReference(req.reference);
-      if (req.pageSize < 0) throw invalidArgument("page_size", `must not be negative (got ${req.pageSize}); 0 means the default of ${DEFAULT_PAGE_SIZE}`);
+      if (req.pageSize < 0)
+        throw invalidArgument("page_size", `must not be negative (got ${req.pageSize}); 0 means the default of ${DEFAULT_PAGE_SIZE}`);
       const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, DEFAULT_PAGE_SIZE);
       const backend = router.backendFor(prefix.scheme);
       if (req.delimiter !== "" && !backend.capabilities.delimiterListing) {
         throw new StowdError("UNSUPPORTED", `the ${backend.kind} backend cannot list with a delimiter`, { field: "delimiter" });
       }
       if (req.delimiter.length > 16 || [...req.delimiter].some((c) => c < " ")) {
-        throw invalidArgument("delimiter", "must be at most 16 printable characters, usually \"/\"");
+        throw invalidArgument("delimiter", 'must be at most 16 printable characters, usually "/"');
       }
       const page = await store.list(prefix, { pageSize, pageToken: req.pageToken, delimiter: req.delimiter }, ctx.signal);
       return {
@@ -259,7 +304,10 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
     async deletePrefix(req, ctx) {
       const prefix = parsePrefixReference(req.reference);
       if (prefix.key === "") {
-        throw invalidArgument("reference", `the prefix ${JSON.stringify(req.reference)} names a whole container; DeletePrefix needs a non-empty key prefix`);
+        throw invalidArgument(
+          "reference",
+          `the prefix ${JSON.stringify(req.reference)} names a whole container; DeletePrefix needs a non-empty key prefix`,
+        );
       }
       const deleted = await store.deletePrefix(prefix, ctx.signal);
       return { deletedCount: BigInt(deleted) };
@@ -335,11 +383,15 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
 
 /** RESOURCE_EXHAUSTED for server.maxUploadMBs, worded like the streamed WriteRaw check (checked-body.ts). */
 function uploadLimitExceeded(what: string, reference: string, size: number, maxBytes: number, nothing: string): StowdError {
-  return new StowdError("LIMIT_EXCEEDED", `${what} exceeds the upload limit of ${maxBytes} bytes (server.maxUploadMBs = ${maxBytes / 2 ** 20}); ${nothing}`, {
-    reference,
-    size,
-    limit: maxBytes,
-  });
+  return new StowdError(
+    "LIMIT_EXCEEDED",
+    `${what} exceeds the upload limit of ${maxBytes} bytes (server.maxUploadMBs = ${maxBytes / 2 ** 20}); ${nothing}`,
+    {
+      reference,
+      size,
+      limit: maxBytes,
+    },
+  );
 }
 
 function invalidArgument(field: string, message: string): StowdError {
@@ -349,9 +401,13 @@ function invalidArgument(field: string, message: string): StowdError {
 /** Object RPCs need a key: `s3://bucket` alone names no object. */
 function requireKey(key: string, reference: string, field: string): void {
   if (key === "") {
-    throw new StowdError("INVALID_REFERENCE", `invalid reference ${JSON.stringify(reference)}: it names a container, not an object; add a key (scheme://container/key)`, {
-      reference,
-      field,
-    });
+    throw new StowdError(
+      "INVALID_REFERENCE",
+      `invalid reference ${JSON.stringify(reference)}: it names a container, not an object; add a key (scheme://container/key)`,
+      {
+        reference,
+        field,
+      },
+    );
   }
 }

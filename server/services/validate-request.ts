@@ -18,7 +18,10 @@ export function validateMetadata(metadata: Record<string, string>, field: string
   let total = 0;
   for (const [key, value] of Object.entries(metadata)) {
     if (!METADATA_KEY.test(key)) {
-      throw invalid(field, `key ${JSON.stringify(key)} must be 1-128 lower-case ASCII letters, digits, '_' or '-', starting with a letter or digit`);
+      throw invalid(
+        field,
+        `key ${JSON.stringify(key)} must be 1-128 lower-case ASCII letters, digits, '_' or '-', starting with a letter or digit`,
+      );
     }
     if (key.startsWith(RESERVED_METADATA_PREFIX)) {
       throw invalid(field, `key ${JSON.stringify(key)} uses the prefix "${RESERVED_METADATA_PREFIX}", which is reserved for stowd`);

@@ -35,7 +35,8 @@ export function sniffProtocol(socket: net.Socket, timeouts: ConnectionTimeouts, 
     socket.destroy();
   };
   const onReadable = () => {
-    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) head = Buffer.concat([head, chunk]);
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null)
+      head = Buffer.concat([head, chunk]);
     const n = Math.min(head.length, H2_PREFACE.length);
     const isHttp2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     // A partial preface (even just "P", as in "POST") decides nothing yet.

@@ -53,7 +53,12 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
     "grpc.max_send_message_length": options.maxMessageBytes,
     ...(options.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": options.maxStreamsPerConnection }),
     ...(options.idleConnectionTimeoutMs > 0 ? { "grpc.max_connection_idle_ms": options.idleConnectionTimeoutMs } : {}),
-    interceptors: [grpcRequestGate(options.gate, new Map(options.services.flatMap(({ service }) => service.methods.map((m) => [`/${service.typeName}/${m.name}`, m] as const))))],
+    interceptors: [
+      grpcRequestGate(
+        options.gate,
+        new Map(options.services.flatMap(({ service }) => service.methods.map((m) => [`/${service.typeName}/${m.name}`, m] as const))),
+      ),
+    ],
   });
   const names = options.services.map((s) => s.service.typeName);
   const health = new HealthImplementation(Object.fromEntries(["", ...names].map((n) => [n, "SERVING" as const])));
@@ -65,7 +70,9 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   createReflectionService(options.files).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(options.address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    );
   });
 
   return {

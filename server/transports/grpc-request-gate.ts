@@ -9,7 +9,14 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import type { ServerInterceptingCallInterface } from "@grpc/grpc-js";
 import { identityOfCertificate } from "../security/peer-identity.js";
-import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, SMALL_REQUEST_BYTES, type GateAuthentication, type RequestGate } from "./request-gate.js";
+import {
+  countRefusedStream,
+  isSingleMessageRequest,
+  maxRequestBytes,
+  SMALL_REQUEST_BYTES,
+  type GateAuthentication,
+  type RequestGate,
+} from "./request-gate.js";
 
 type CallListener = Parameters<ServerInterceptingCallInterface["start"]>[0];
 
@@ -74,17 +81,20 @@ class GatedCall implements ServerInterceptingCallInterface {
         // Streamed messages are charged by the call guard, one by one: hand them on as they come.
         if (!charged) return listener.onReceiveMessage(message);
         const taken = this.gate.budget.acquire(message.length, this.cancelled.signal);
-        this.delivery = this.delivery.then(() => taken).then(
-          (bytes) => {
-            this.held += bytes;
-            if (this.ended) this.release();
-            else listener.onReceiveMessage(message);
-          },
-          () => undefined, // cancelled while waiting: grpc-js has told the handler
-        );
+        this.delivery = this.delivery
+          .then(() => taken)
+          .then(
+            (bytes) => {
+              this.held += bytes;
+              if (this.ended) this.release();
+              else listener.onReceiveMessage(message);
+            },
+            () => undefined, // cancelled while waiting: grpc-js has told the handler
+          );
       },
       // After the request's message, which may still be waiting for the budget.
-      onReceiveHalfClose: () => (charged ? (this.delivery = this.delivery.then(() => listener.onReceiveHalfClose())) : listener.onReceiveHalfClose()),
+      onReceiveHalfClose: () =>
+        charged ? (this.delivery = this.delivery.then(() => listener.onReceiveHalfClose())) : listener.onReceiveHalfClose(),
       onCancel: () => {
         this.end();
         listener.onCancel();

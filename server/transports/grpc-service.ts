@@ -110,7 +110,9 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
  */
 function requestEndOfCall(call: AnyCall): RequestEndProof {
   const stream = (baseCallOf((call as { call?: unknown }).call) as { stream?: unknown } | undefined)?.stream;
-  return isRequestStream(stream) ? createHttp2RequestEnd(stream) : unprovableRequestEnd("grpc-js no longer exposes the call's HTTP/2 stream at call.call(.nextCall…).stream");
+  return isRequestStream(stream)
+    ? createHttp2RequestEnd(stream)
+    : unprovableRequestEnd("grpc-js no longer exposes the call's HTTP/2 stream at call.call(.nextCall…).stream");
 }
 
 function isRequestStream(value: unknown): value is RequestStream {
@@ -150,7 +152,13 @@ type GrpcCall = AnyCall & { request?: Buffer };
  * of them (client streaming), and so is its response (server streaming) —
  * the flags the method's definition carries.
  */
-function createHandler(service: DescService, method: DescMethod, fn: Handler, shutdownSignal: AbortSignal, flags: { requestStream: boolean; responseStream: boolean }) {
+function createHandler(
+  service: DescService,
+  method: DescMethod,
+  fn: Handler,
+  shutdownSignal: AbortSignal,
+  flags: { requestStream: boolean; responseStream: boolean },
+) {
   if (method.methodKind === "bidi_streaming") throw new Error(`bidi_streaming methods are not served over grpc-js (${method.name})`);
   const invoke = fn as (input: unknown, ctx: HandlerContext) => unknown;
   const { requestStream, responseStream } = flags;
@@ -159,7 +167,9 @@ function createHandler(service: DescService, method: DescMethod, fn: Handler, sh
     const writable = call as unknown as grpc.ServerWritableStream<Buffer, unknown>;
     Promise.resolve()
       .then(() => {
-        const input = requestStream ? readRequests(method, call as unknown as AsyncIterable<Buffer>, ctx.signal) : parse(method, call.request as Buffer);
+        const input = requestStream
+          ? readRequests(method, call as unknown as AsyncIterable<Buffer>, ctx.signal)
+          : parse(method, call.request as Buffer);
         const output = invoke(input, ctx);
         return responseStream ? writeAll(writable, output as AsyncIterable<unknown>, ctx.signal) : output;
       })
@@ -181,6 +191,10 @@ function createHandler(service: DescService, method: DescMethod, fn: Handler, sh
  * handed the last one to HTTP/2 (its own queue would take 16, i.e. 16 MiB of
  * ReadRaw chunks per slow reader, outside the in-flight byte budget).
  */
-async function writeAll(call: grpc.ServerWritableStream<Buffer, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+async function writeAll(
+  call: grpc.ServerWritableStream<Buffer, unknown>,
+  responses: AsyncIterable<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
   for await (const response of responses) await writeMessage(call, response, signal);
 }

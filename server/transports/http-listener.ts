@@ -184,8 +184,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
 function createTlsFront(options: HttpListenerTls, dispatcher: net.Server, timeouts: ConnectionTimeouts): tls.Server {
   const { mutual } = options;
   const handshake = timeouts.headersTimeoutMs > 0 ? { handshakeTimeout: timeouts.headersTimeoutMs } : {};
-  const front = tls.createServer({ ...options.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual, ...handshake }, (socket) =>
-    dispatcher.emit("connection", socket),
+  const front = tls.createServer(
+    { ...options.current(), ALPNProtocols: ["h2", "http/1.1"], requestCert: mutual, rejectUnauthorized: mutual, ...handshake },
+    (socket) => dispatcher.emit("connection", socket),
   );
   options.onReload((context) => front.setSecureContext(context));
   return front;
@@ -210,7 +211,8 @@ function headerOf(req: NodeRequest, name: string): string | null {
  */
 async function* refusedRequestBody(req: NodeRequest): AsyncGenerator<Uint8Array> {
   const type = headerOf(req, "content-type") ?? "";
-  if (/^application\/(grpc|connect\+)/.test(type)) yield new Uint8Array(5); // an envelope: flags 0, length 0
+  if (/^application\/(grpc|connect\+)/.test(type))
+    yield new Uint8Array(5); // an envelope: flags 0, length 0
   else if (type.startsWith("application/json")) yield new TextEncoder().encode("{}");
 }
 

@@ -61,7 +61,13 @@ export function unprovableRequestEnd(why: string): RequestEndProof {
   return {
     confirm({ roundTrip, reference }) {
       if (!roundTrip) return Promise.resolve();
-      return Promise.reject(new StowdError("INTERNAL", `cannot prove that the client finished the upload to ${reference} (${why}); nothing was stored. Send header.size, or report this stowd bug`, { reference }));
+      return Promise.reject(
+        new StowdError(
+          "INTERNAL",
+          `cannot prove that the client finished the upload to ${reference} (${why}); nothing was stored. Send header.size, or report this stowd bug`,
+          { reference },
+        ),
+      );
     },
   };
 }

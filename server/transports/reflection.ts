@@ -25,14 +25,28 @@ const healthFileDescriptor: FileDescriptorProto = fromJson(FileDescriptorProtoSc
     {
       name: "HealthListResponse",
       field: [
-        { name: "statuses", number: 1, label: "LABEL_REPEATED", type: "TYPE_MESSAGE", typeName: ".grpc.health.v1.HealthListResponse.StatusesEntry", jsonName: "statuses" },
+        {
+          name: "statuses",
+          number: 1,
+          label: "LABEL_REPEATED",
+          type: "TYPE_MESSAGE",
+          typeName: ".grpc.health.v1.HealthListResponse.StatusesEntry",
+          jsonName: "statuses",
+        },
       ],
       nestedType: [
         {
           name: "StatusesEntry",
           field: [
             { name: "key", number: 1, label: "LABEL_OPTIONAL", type: "TYPE_STRING", jsonName: "key" },
-            { name: "value", number: 2, label: "LABEL_OPTIONAL", type: "TYPE_MESSAGE", typeName: ".grpc.health.v1.HealthCheckResponse", jsonName: "value" },
+            {
+              name: "value",
+              number: 2,
+              label: "LABEL_OPTIONAL",
+              type: "TYPE_MESSAGE",
+              typeName: ".grpc.health.v1.HealthCheckResponse",
+              jsonName: "value",
+            },
           ],
           options: { mapEntry: true },
         },
@@ -45,7 +59,14 @@ const healthFileDescriptor: FileDescriptorProto = fromJson(FileDescriptorProtoSc
     {
       name: "HealthCheckResponse",
       field: [
-        { name: "status", number: 1, label: "LABEL_OPTIONAL", type: "TYPE_ENUM", typeName: ".grpc.health.v1.HealthCheckResponse.ServingStatus", jsonName: "status" },
+        {
+          name: "status",
+          number: 1,
+          label: "LABEL_OPTIONAL",
+          type: "TYPE_ENUM",
+          typeName: ".grpc.health.v1.HealthCheckResponse.ServingStatus",
+          jsonName: "status",
+        },
       ],
       enumType: [
         {
@@ -65,7 +86,12 @@ const healthFileDescriptor: FileDescriptorProto = fromJson(FileDescriptorProtoSc
       name: "Health",
       method: [
         { name: "Check", inputType: ".grpc.health.v1.HealthCheckRequest", outputType: ".grpc.health.v1.HealthCheckResponse" },
-        { name: "Watch", inputType: ".grpc.health.v1.HealthCheckRequest", outputType: ".grpc.health.v1.HealthCheckResponse", serverStreaming: true },
+        {
+          name: "Watch",
+          inputType: ".grpc.health.v1.HealthCheckRequest",
+          outputType: ".grpc.health.v1.HealthCheckResponse",
+          serverStreaming: true,
+        },
         { name: "List", inputType: ".grpc.health.v1.HealthListRequest", outputType: ".grpc.health.v1.HealthListResponse" },
       ],
     },
@@ -96,6 +122,8 @@ export function createReflectionService(files: readonly DescFile[]): ReflectionS
   const protos = [...withDependencies(files).map((f) => f.proto), healthFileDescriptor];
   const fileDescriptorProtos = protos.map((p) => Buffer.from(toBinary(FileDescriptorProtoSchema, p)));
   // The library only reads `fileDescriptorProtos` of each entry; the key is arbitrary.
-  const pkg = { descriptors: { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos } } as unknown as PackageDefinition;
+  const pkg = {
+    descriptors: { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos },
+  } as unknown as PackageDefinition;
   return new ReflectionService(pkg);
 }

@@ -17,7 +17,9 @@ const ref = (scheme: string, container: string, key: string): Ref => ({ scheme, 
 
 describe("example configs", () => {
   it("are there to test", () => {
-    expect(examples).toEqual(expect.arrayContaining(["local.yaml", "s3-minio.yaml", "gcs.yaml", "azure.yaml", "redis-plus-s3.yaml", "flyte-storage.yaml"]));
+    expect(examples).toEqual(
+      expect.arrayContaining(["local.yaml", "s3-minio.yaml", "gcs.yaml", "azure.yaml", "redis-plus-s3.yaml", "flyte-storage.yaml"]),
+    );
   });
 
   it.each(examples)("%s builds its store tree offline", async (file) => {
@@ -41,7 +43,16 @@ describe("example configs", () => {
 describe("a Flyte storage block", () => {
   it("serves its primary scheme only, on its container, with its download limit", async () => {
     const config = parseConfig(
-      ["storage:", "  type: mem", "  container: my-bucket", "  enable-multicontainer: false", "  limits:", "    maxDownloadMBs: 1", "  cache:", "    max_size_mbs: 8"].join("\n"),
+      [
+        "storage:",
+        "  type: mem",
+        "  container: my-bucket",
+        "  enable-multicontainer: false",
+        "  limits:",
+        "    maxDownloadMBs: 1",
+        "  cache:",
+        "    max_size_mbs: 8",
+      ].join("\n"),
     );
     const tree = await buildStoreTree(config, { metrics: createMetrics() });
     try {

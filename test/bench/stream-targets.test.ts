@@ -25,7 +25,11 @@ let targets: StreamTarget[];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "stowd-bench-test-"));
-  const [grpcServer, http2Server, d] = await Promise.all([startBareGrpcServer(SIZE), startBareHttp2Server(SIZE), startStowdDaemon({ name: "stowd", dir })]);
+  const [grpcServer, http2Server, d] = await Promise.all([
+    startBareGrpcServer(SIZE),
+    startBareHttp2Server(SIZE),
+    startStowdDaemon({ name: "stowd", dir }),
+  ]);
   daemon = d;
   const common = { port: daemon.grpcPort, serverPid: daemon.child.pid, reference: (name: string) => `file://bench/${name}` };
   targets = [

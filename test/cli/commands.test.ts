@@ -82,9 +82,7 @@ describe("put, stat, cat", () => {
     const ref = `${fresh("file://cli")}from-stdin.txt`;
     const put = await stowd(["--json", "put", "-", ref], { stdin: "piped in\n" });
     expect(put.code).toBe(0);
-    expect(put.json()).toEqual([
-      { source: "-", destination: ref, bytes: 9, object: expect.objectContaining({ reference: ref, size: 9 }) },
-    ]);
+    expect(put.json()).toEqual([{ source: "-", destination: ref, bytes: 9, object: expect.objectContaining({ reference: ref, size: 9 }) }]);
     expect(text(await client.readBytes(ref))).toBe("piped in\n");
     // A path that is a named pipe, not a regular file: no size to declare, streamed all the same.
     const fifo = join(dir, "named-pipe");
@@ -233,7 +231,10 @@ describe("ls", () => {
     expect(shallow.code).toBe(0);
     const lines = shallow.out.trimEnd().split("\n");
     expect(lines).toHaveLength(5);
-    expect(lines.filter((l) => /^ +PRE +mem:\/\//.test(l)).map((l) => l.trim().split(/ +/)[1])).toEqual([`${prefix}dir1/`, `${prefix}dir2/`]);
+    expect(lines.filter((l) => /^ +PRE +mem:\/\//.test(l)).map((l) => l.trim().split(/ +/)[1])).toEqual([
+      `${prefix}dir1/`,
+      `${prefix}dir2/`,
+    ]);
     expect(lines.find((l) => l.endsWith(`${prefix}a.txt`))).toMatch(/^ +5 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +mem:\/\//);
 
     const deep = await stowd(["--json", "ls", "-r", "--page-size", "4", prefix]);
@@ -297,7 +298,9 @@ describe("info", () => {
     expect(human.out).toMatch(/^file:\/\/ +local +/m);
 
     const json = await stowd(["info", "--json"]);
-    const [info] = json.json() as [{ version: string; limits: unknown; backends: { scheme: string; kind: string; capabilities: Record<string, boolean> }[] }];
+    const [info] = json.json() as [
+      { version: string; limits: unknown; backends: { scheme: string; kind: string; capabilities: Record<string, boolean> }[] },
+    ];
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(info.limits).toEqual({ maxDownloadBytes: 0, maxUploadBytes: 0, maxMessageBytes: 16 * 1024 * 1024 });
     expect(info.backends.map((b) => b.scheme).sort()).toEqual(["file", "mem"]);
@@ -352,7 +355,9 @@ describe("addresses and flags", () => {
 describe("Ctrl-C", () => {
   it("cancels a running upload: exit 130, and the daemon's call ends", async () => {
     const ref = `${fresh("mem://cli")}interrupted`;
-    const child = spawn(STOWD_COMMAND[0] ?? "", [...STOWD_COMMAND.slice(1), "--address", daemon.grpcAddress, "put", "-", ref], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(STOWD_COMMAND[0] ?? "", [...STOWD_COMMAND.slice(1), "--address", daemon.grpcAddress, "put", "-", ref], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -362,7 +367,7 @@ describe("Ctrl-C", () => {
       const metric = await daemon.metrics.rpcInFlight.get();
       return metric.values.find((v) => v.labels.method === "stowd.v1.RawStoreService/WriteRaw")?.value ?? 0;
     };
-    for (const deadline = Date.now() + 20_000; (await writesInFlight()) === 0 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 20_000; (await writesInFlight()) === 0 && Date.now() < deadline;) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await writesInFlight()).toBeGreaterThan(0);
@@ -371,7 +376,7 @@ describe("Ctrl-C", () => {
     expect(stderr).toBe("stowd put: interrupted\n");
     child.stdin.destroy();
     // The CLI cancelled the call (RST_STREAM CANCEL) rather than leaving it open.
-    for (const deadline = Date.now() + 10_000; (await writesInFlight()) > 0 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; (await writesInFlight()) > 0 && Date.now() < deadline;) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await writesInFlight()).toBe(0);

@@ -12,7 +12,9 @@ describe("stowd --help", () => {
     for (const name of ["serve", ...COMMANDS]) expect(result.out).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
     expect(result.out).toContain("--address ADDR");
     expect(result.out).toContain("env STOWD_ADDRESS");
-    expect(result.out).toMatch(/^exit codes:\n {2}0 ok +1 other error +2 usage error +3 not found\n {2}4 permission denied \/ unauthenticated +5 exists or precondition failed/m);
+    expect(result.out).toMatch(
+      /^exit codes:\n {2}0 ok +1 other error +2 usage error +3 not found\n {2}4 permission denied \/ unauthenticated +5 exists or precondition failed/m,
+    );
   });
 
   it.each(COMMANDS)("stowd %s --help has its synopsis, exit codes and examples", async (name) => {
@@ -22,7 +24,9 @@ describe("stowd --help", () => {
     expect(result.out).toContain("global options");
     expect(result.out).toContain("exit codes:");
     const examples = result.out.slice(result.out.indexOf("\nexamples:\n"));
-    expect(examples.split("\n").filter((line) => line.includes(`stowd ${name} `) || line.includes(`stowd --address`)).length).toBeGreaterThan(0);
+    expect(
+      examples.split("\n").filter((line) => line.includes(`stowd ${name} `) || line.includes(`stowd --address`)).length,
+    ).toBeGreaterThan(0);
   });
 
   it("no command or an unknown one exits 2 with the overview on stderr; --version prints the version", async () => {

@@ -68,8 +68,10 @@ async function underTerminal(args: string[]): Promise<string> {
 
 /** The bar's last frame: cli-progress redraws the line in place, so split on carriage returns and cursor moves. */
 function frames(output: string): string[] {
-  // eslint-disable-next-line no-control-regex
-  return output.split(/\r|\x1b\[1G/).map((f) => f.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "").trim()).filter((f) => f !== "");
+  return output
+    .split(/\r|\x1b\[1G/) // eslint-disable-line no-control-regex
+    .map((f) => f.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, "").trim()) // eslint-disable-line no-control-regex
+    .filter((f) => f !== "");
 }
 
 describe("100 MiB cp with a terminal", () => {
@@ -79,7 +81,9 @@ describe("100 MiB cp with a terminal", () => {
     const drawn = frames(output);
     expect(drawn.length).toBeGreaterThan(1);
     const last = drawn[drawn.length - 1] ?? "";
-    expect(last).toMatch(/^big\.bin -> file:\/\/progress\/up\/big\.bin \[=+\] 100% \| 100\.0 MiB \/ 100\.0 MiB \| [\d.]+ [KMG]?i?B\/s \| ETA 0s$/);
+    expect(last).toMatch(
+      /^big\.bin -> file:\/\/progress\/up\/big\.bin \[=+\] 100% \| 100\.0 MiB \/ 100\.0 MiB \| [\d.]+ [KMG]?i?B\/s \| ETA 0s$/,
+    );
     expect(drawn[0]).toMatch(/ 0% \| 0 B \/ 100\.0 MiB/);
     const info = await client.head(ref);
     expect(Number(info?.size)).toBe(SIZE);

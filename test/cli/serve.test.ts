@@ -15,9 +15,20 @@ beforeAll(async () => {
   const config = join(dir, "stowd.yaml");
   await writeFile(
     config,
-    ["storage:", "  type: mem", "  container: allowed", "  enable-multicontainer: false", "  limits:", "    maxDownloadMBs: 1", ""].join("\n"),
+    ["storage:", "  type: mem", "  container: allowed", "  enable-multicontainer: false", "  limits:", "    maxDownloadMBs: 1", ""].join(
+      "\n",
+    ),
   );
-  daemon = await startServing([...STOWD_COMMAND, "serve", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"]);
+  daemon = await startServing([
+    ...STOWD_COMMAND,
+    "serve",
+    "--config",
+    config,
+    "--grpc-address",
+    "127.0.0.1:0",
+    "--http-address",
+    "127.0.0.1:0",
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -58,7 +69,9 @@ describe("stowd serve", () => {
     const serveHelp = await runStowd(["serve", "--help"]);
     expect(serveHelp.code).toBe(0);
     expect(serveHelp.out).toMatch(/^stowd serve \[options\] runs the daemon that `npm start` runs/);
-    const npmStartHelp = await runStowd(["--help"], { command: [STOWD_COMMAND[0] ?? "", STOWD_COMMAND[1] ?? "", STOWD_COMMAND[2] ?? "", join(REPO_ROOT, "server/main.ts")] });
+    const npmStartHelp = await runStowd(["--help"], {
+      command: [STOWD_COMMAND[0] ?? "", STOWD_COMMAND[1] ?? "", STOWD_COMMAND[2] ?? "", join(REPO_ROOT, "server/main.ts")],
+    });
     expect(npmStartHelp.code).toBe(0);
     expect(npmStartHelp.out).toContain("--grpc-address H:P");
     expect(serveHelp.out.endsWith(npmStartHelp.out)).toBe(true);
@@ -72,7 +85,16 @@ describe("stowd serve", () => {
   });
 
   it("stops on SIGTERM with exit code 0", async () => {
-    const other = await startServing([...STOWD_COMMAND, "serve", "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--data-dir", join(dir, "data")]);
+    const other = await startServing([
+      ...STOWD_COMMAND,
+      "serve",
+      "--grpc-address",
+      "127.0.0.1:0",
+      "--http-address",
+      "127.0.0.1:0",
+      "--data-dir",
+      join(dir, "data"),
+    ]);
     expect(await other.stop()).toBe(0);
   });
 });

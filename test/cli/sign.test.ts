@@ -26,7 +26,10 @@ beforeAll(async () => {
     client_id: "1",
     token_uri: "https://oauth2.googleapis.com/token",
   };
-  gcs = await startGcsTestServer({ buckets: [BUCKET], signingKeys: { [key.client_email]: publicKey.export({ type: "spki", format: "pem" }).toString() } });
+  gcs = await startGcsTestServer({
+    buckets: [BUCKET],
+    signingKeys: { [key.client_email]: publicKey.export({ type: "spki", format: "pem" }).toString() },
+  });
   const store = createGcsStore({ apiEndpoint: gcs.endpoint, projectId: "stowd-test", credentials: key, retry: { attempts: 1 } });
   daemon = await startTestDaemon({ backends: { gs: builtBackend(store) } });
   client = createStowdClient({ baseUrl: daemon.grpcUrl, timeoutMs: 30_000 });
@@ -59,7 +62,12 @@ describe("stowd sign", () => {
     const result = await stowd(["sign", "--json", "--method", "put", "--content-type", "text/plain", ref]);
     expect(result.code).toBe(0);
     const [signed] = result.json() as [{ url: string; method: string; requiredHeaders: Record<string, string>; expireTime: string }];
-    expect(signed).toEqual({ url: expect.any(String), method: "PUT", requiredHeaders: { "Content-Type": "text/plain" }, expireTime: expect.any(String) });
+    expect(signed).toEqual({
+      url: expect.any(String),
+      method: "PUT",
+      requiredHeaders: { "Content-Type": "text/plain" },
+      expireTime: expect.any(String),
+    });
     const expiresIn = Date.parse(signed.expireTime) - Date.now();
     expect(expiresIn).toBeGreaterThan(55 * 60_000); // default 1h
     expect(expiresIn).toBeLessThanOrEqual(3600_000);

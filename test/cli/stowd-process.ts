@@ -40,7 +40,12 @@ export function runStowd(args: readonly string[], options: RunOptions = {}): Pro
   delete env.STOWD_ADDRESS;
   if (options.address !== undefined) env.STOWD_ADDRESS = options.address;
   // stdout and stderr are read here whole, as bytes.
-  const { proc: child } = startChild(program, [...prefix, ...args], { cwd: options.cwd ?? REPO_ROOT, env, stdio: ["pipe", "pipe", "pipe"], keepStderrLines: 0 });
+  const { proc: child } = startChild(program, [...prefix, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+    keepStderrLines: 0,
+  });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -81,7 +86,10 @@ export interface ServingDaemon {
 }
 
 /** Starts a daemon process (`argv`, e.g. the CLI's serve) and waits for its "stowd serving" log line. */
-export async function startServing(argv: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ServingDaemon> {
+export async function startServing(
+  argv: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ServingDaemon> {
   const { child, grpc, http, log } = await startServingProcess(argv, options);
   return {
     process: child.proc,

@@ -36,7 +36,10 @@ describe("stowd against a TLS + token daemon", () => {
       stdin: "over TLS with a token\n",
     });
     expect(put).toMatchObject({ code: 0, stderr: "" });
-    const cat = await runStowd(["cat", "mem://b/secure.txt", "--token", TOKEN], { address: daemon.grpcUrl, env: { STOWD_CA_FILE: certs.serverCa } });
+    const cat = await runStowd(["cat", "mem://b/secure.txt", "--token", TOKEN], {
+      address: daemon.grpcUrl,
+      env: { STOWD_CA_FILE: certs.serverCa },
+    });
     expect(cat).toMatchObject({ code: 0, out: "over TLS with a token\n", stderr: "" });
   });
 
@@ -71,7 +74,15 @@ describe("stowd --help", () => {
   it("documents the token and TLS flags with their env vars", async () => {
     const help = await runStowd(["--help"]);
     expect(help.code).toBe(0);
-    for (const needle of ["--token TOKEN", "STOWD_TOKEN", "--ca-file FILE", "STOWD_CA_FILE", "--cert-file FILE", "--key-file FILE", "https://host:port"]) {
+    for (const needle of [
+      "--token TOKEN",
+      "STOWD_TOKEN",
+      "--ca-file FILE",
+      "STOWD_CA_FILE",
+      "--cert-file FILE",
+      "--key-file FILE",
+      "https://host:port",
+    ]) {
       expect(help.out, needle).toContain(needle);
     }
   });
@@ -86,7 +97,10 @@ describe("stowd against a mutual TLS daemon", () => {
       stdin: "client certificate",
     });
     expect(put).toMatchObject({ code: 0, stderr: "" });
-    const cat = await runStowd(["cat", "mem://b/mtls.txt"], { address: mutual.grpcAddress, env: { ...tlsEnv, STOWD_CERT_FILE: certs.clientCert, STOWD_KEY_FILE: certs.clientKey } });
+    const cat = await runStowd(["cat", "mem://b/mtls.txt"], {
+      address: mutual.grpcAddress,
+      env: { ...tlsEnv, STOWD_CERT_FILE: certs.clientCert, STOWD_KEY_FILE: certs.clientKey },
+    });
     expect(cat).toMatchObject({ code: 0, out: "client certificate" });
     const without = await runStowd(["cat", "mem://b/mtls.txt"], { address: mutual.grpcAddress, env: tlsEnv });
     expect(without.code).not.toBe(0);

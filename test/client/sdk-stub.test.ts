@@ -4,27 +4,13 @@
 import { Readable } from "node:stream";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { anyPack, DurationSchema, StructSchema } from "@bufbuild/protobuf/wkt";
-import {
-  Code,
-  ConnectError,
-  createRouterTransport,
-  type ConnectRouter,
-  type HandlerContext,
-} from "@connectrpc/connect";
+import { Code, ConnectError, createRouterTransport, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import {
-  createStowdClient,
-  ErrorReason,
-  type StowdClient,
-} from "../../client/index.js";
+import { createStowdClient, ErrorReason, type StowdClient } from "../../client/index.js";
 import { ErrorDetailSchema } from "../../gen/stowd/v1/error_pb.js";
 import { ObjectInfoSchema } from "../../gen/stowd/v1/object_pb.js";
 import { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.js";
-import {
-  RawStoreService,
-  type ReadRawResponseSchema,
-  type WriteRawRequest,
-} from "../../gen/stowd/v1/raw_store_pb.js";
+import { RawStoreService, type ReadRawResponseSchema, type WriteRawRequest } from "../../gen/stowd/v1/raw_store_pb.js";
 import { clientRejection } from "../helpers/rejections.js";
 
 type ReadRawInit = MessageInitShape<typeof ReadRawResponseSchema>;
@@ -182,12 +168,7 @@ describe("write framing", () => {
     const [header, ...chunks] = seen;
     expect(header?.body.case).toBe("header");
     expect(header?.body.case === "header" && header.body.value.size).toBe(3n * 1024n * 1024n + 1n);
-    expect(chunks.map((c) => (c.body.case === "chunk" ? c.body.value.byteLength : -1))).toEqual([
-      1024 * 1024,
-      1024 * 1024,
-      1024 * 1024,
-      1,
-    ]);
+    expect(chunks.map((c) => (c.body.case === "chunk" ? c.body.value.byteLength : -1))).toEqual([1024 * 1024, 1024 * 1024, 1024 * 1024, 1]);
   });
 
   it("encodes strings as UTF-8 and leaves the size of streams unset", async () => {

@@ -6,14 +6,7 @@ import { create, equals } from "@bufbuild/protobuf";
 import { DurationSchema, StructSchema } from "@bufbuild/protobuf/wkt";
 import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Code,
-  createStowdClient,
-  createStowdTransport,
-  ErrorReason,
-  type StowdClient,
-  type WriteBody,
-} from "../../client/index.js";
+import { Code, createStowdClient, createStowdTransport, ErrorReason, type StowdClient, type WriteBody } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { clientRejection } from "../helpers/rejections.js";
 
@@ -80,8 +73,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
   it("serves offset, open-ended and suffix ranges", async () => {
     const ref = `${fresh(base)}/digits`;
     await client.write(ref, "0123456789");
-    const text = async (range: Parameters<StowdClient["readBytes"]>[1]) =>
-      Buffer.from(await client.readBytes(ref, range)).toString();
+    const text = async (range: Parameters<StowdClient["readBytes"]>[1]) => Buffer.from(await client.readBytes(ref, range)).toString();
     expect(await text({ range: { offset: 2, length: 3 } })).toBe("234");
     expect(await text({ range: { offset: 7 } })).toBe("789");
     expect(await text({ range: { offset: 8, length: 100 } })).toBe("89");

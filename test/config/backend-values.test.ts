@@ -43,8 +43,12 @@ async function problemsOf(text: string): Promise<{ problems: readonly ConfigProb
 
 describe("backend values are checked at load, with file:line", () => {
   it("s3: a malformed endpoint", async () => {
-    const { problems, message, path } = await problemsOf("storage:\n  type: stow\n  container: b\n  stow:\n    kind: s3\n    config:\n      region: us-east-1\n      endpoint: http://[not-a-host\n");
-    expect(problems).toEqual([{ source: path, line: 8, path: "storage.stow.config.endpoint", message: '"http://[not-a-host" is not a URL or host:port' }]);
+    const { problems, message, path } = await problemsOf(
+      "storage:\n  type: stow\n  container: b\n  stow:\n    kind: s3\n    config:\n      region: us-east-1\n      endpoint: http://[not-a-host\n",
+    );
+    expect(problems).toEqual([
+      { source: path, line: 8, path: "storage.stow.config.endpoint", message: '"http://[not-a-host" is not a URL or host:port' },
+    ]);
     expect(message).toBe(`${path}:8: storage.stow.config.endpoint: "http://[not-a-host" is not a URL or host:port`);
   });
 
@@ -54,19 +58,45 @@ describe("backend values are checked at load, with file:line", () => {
       "storage:\n  type: stow\n  container: b\n  stow:\n    kind: s3\n    config:\n      auth_type: iam\n      secret_key_path: /nonexistent/secret\n",
     );
     expect(problems).toEqual([
-      { source: path, line: 8, path: "storage.stow.config.secret_key_path", message: "is set, but auth_type iam uses ambient credentials; set auth_type: accesskey to use it" },
+      {
+        source: path,
+        line: 8,
+        path: "storage.stow.config.secret_key_path",
+        message: "is set, but auth_type iam uses ambient credentials; set auth_type: accesskey to use it",
+      },
     ]);
-    await expect(loadConfig(["--config", await file("storage:\n  type: stow\n  container: b\n  stow:\n    kind: s3\n    config:\n      auth_type: accesskey\n      access_key_id: AK\n      secret_key_path: /nonexistent/secret\n")], {})).resolves.toBeDefined();
+    await expect(
+      loadConfig(
+        [
+          "--config",
+          await file(
+            "storage:\n  type: stow\n  container: b\n  stow:\n    kind: s3\n    config:\n      auth_type: accesskey\n      access_key_id: AK\n      secret_key_path: /nonexistent/secret\n",
+          ),
+        ],
+        {},
+      ),
+    ).resolves.toBeDefined();
   });
 
   it("s3 in Flyte v1's connection form: the problem names the connection key", async () => {
-    const { problems, path } = await problemsOf("storage:\n  type: s3\n  container: b\n  connection:\n    auth-type: accesskey\n    access-key: AK\n");
+    const { problems, path } = await problemsOf(
+      "storage:\n  type: s3\n  container: b\n  connection:\n    auth-type: accesskey\n    access-key: AK\n",
+    );
     // secret-key is missing, so the line is the connection block's.
-    expect(problems).toEqual([{ source: path, line: 4, path: "storage.connection.secret-key", message: "(or secret_key_path) is required with auth_type accesskey" }]);
+    expect(problems).toEqual([
+      {
+        source: path,
+        line: 4,
+        path: "storage.connection.secret-key",
+        message: "(or secret_key_path) is required with auth_type accesskey",
+      },
+    ]);
   });
 
   it("gcs: a json that is not a service-account key, in a schemes entry", async () => {
-    const { problems, path } = await problemsOf("storage:\n  type: local\n  stow:\n    config:\n      path: ./data\n  schemes:\n    gs:\n      config:\n        json: '{\"type\": \"authorized_user\"}'\n");
+    const { problems, path } = await problemsOf(
+      'storage:\n  type: local\n  stow:\n    config:\n      path: ./data\n  schemes:\n    gs:\n      config:\n        json: \'{"type": "authorized_user"}\'\n',
+    );
     expect(problems).toEqual([
       {
         source: path,
@@ -78,28 +108,49 @@ describe("backend values are checked at load, with file:line", () => {
   });
 
   it("azure: an account name Azure does not allow", async () => {
-    const { problems, path } = await problemsOf("storage:\n  type: stow\n  container: c\n  stow:\n    kind: azure\n    config:\n      account: My_Account\n");
+    const { problems, path } = await problemsOf(
+      "storage:\n  type: stow\n  container: c\n  stow:\n    kind: azure\n    config:\n      account: My_Account\n",
+    );
     expect(problems).toEqual([
-      { source: path, line: 7, path: "storage.stow.config.account", message: '"My_Account" is not an Azure storage account name (3-24 lowercase letters and digits)' },
+      {
+        source: path,
+        line: 7,
+        path: "storage.stow.config.account",
+        message: '"My_Account" is not an Azure storage account name (3-24 lowercase letters and digits)',
+      },
     ]);
   });
 
   it("azure: a missing account is reported at its block's line", async () => {
-    const { problems, path } = await problemsOf("storage:\n  type: stow\n  container: c\n  stow:\n    kind: azure\n    config:\n      key: a2V5\n");
+    const { problems, path } = await problemsOf(
+      "storage:\n  type: stow\n  container: c\n  stow:\n    kind: azure\n    config:\n      key: a2V5\n",
+    );
     expect(problems).toEqual([
-      { source: path, line: 6, path: "storage.stow.config.account", message: "the storage account name is required for stow kind azure (stow: missing account id)" },
+      {
+        source: path,
+        line: 6,
+        path: "storage.stow.config.account",
+        message: "the storage account name is required for stow kind azure (stow: missing account id)",
+      },
     ]);
   });
 
   it("redis: a database number with a cluster", async () => {
     const { problems, path } = await problemsOf("storage:\n  type: redis\n  redis:\n    cluster: [127.0.0.1:7000]\n    db: 3\n");
-    expect(problems).toEqual([{ source: path, line: 5, path: "storage.redis.db", message: "must be 0 with a cluster (a Redis Cluster has only database 0)" }]);
+    expect(problems).toEqual([
+      { source: path, line: 5, path: "storage.redis.db", message: "must be 0 with a cluster (a Redis Cluster has only database 0)" },
+    ]);
   });
 
   it("redis: the redis scheme without an address", async () => {
     const { problems, path } = await problemsOf("storage:\n  type: mem\n  schemes:\n    redis: {}\n");
     expect(problems).toEqual([
-      { source: path, line: 1, path: "storage.redis.addr", message: "storage type [redis] requires storage.redis.addr to be set (host:port), or storage.redis.cluster" },
+      {
+        source: path,
+        line: 1,
+        path: "storage.redis.addr",
+        message: "storage type [redis] requires storage.redis.addr to be set (host:port), or storage.redis.cluster",
+      },
     ]);
   });
 
@@ -114,11 +165,16 @@ describe("server/main.ts", () => {
 
   it("exits 2 on a bad backend value, printing file:line: key: problem", async () => {
     const path = await file("storage:\n  type: stow\n  container: c\n  stow:\n    kind: azure\n    config:\n      account: My_Account\n");
-    const result = await run(process.execPath, ["--import", "tsx", "server/main.ts", "--config", path], { cwd: repo, env: { ...process.env, STOWD_CONFIG: "" } }).then(
+    const result = await run(process.execPath, ["--import", "tsx", "server/main.ts", "--config", path], {
+      cwd: repo,
+      env: { ...process.env, STOWD_CONFIG: "" },
+    }).then(
       ({ stderr }) => ({ code: 0, stderr }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`${path}:7: storage.stow.config.account: "My_Account" is not an Azure storage account name (3-24 lowercase letters and digits)\n`);
+    expect(result.stderr).toBe(
+      `${path}:7: storage.stow.config.account: "My_Account" is not an Azure storage account name (3-24 lowercase letters and digits)\n`,
+    );
   });
 });

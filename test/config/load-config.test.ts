@@ -89,7 +89,11 @@ describe("examples/", () => {
     "gcs.yaml": (c) => {
       expect(c.storage).toMatchObject({ type: "stow", container: "my-gcs-bucket", enableMultiContainer: true });
       expect(c.storage.stow.kind).toBe("google");
-      expect(c.storage.stow.config).toEqual({ json: "", project_id: "my-gcp-project", scopes: "https://www.googleapis.com/auth/cloud-platform" });
+      expect(c.storage.stow.config).toEqual({
+        json: "",
+        project_id: "my-gcp-project",
+        scopes: "https://www.googleapis.com/auth/cloud-platform",
+      });
       expect(c.storage.cache).toEqual({ maxSizeMbs: 256, targetGcPercent: 0, ttlSeconds: 300 });
     },
     "azure.yaml": (c) => {
@@ -165,7 +169,14 @@ storage:
     });
     expect(storage.limits.maxDownloadMBs).toBe(10);
     expect(storage.cache).toEqual({ maxSizeMbs: 0, targetGcPercent: 0, ttlSeconds: 0 });
-    expect(storage.defaultHttpClient).toEqual({ headers: {}, timeoutMs: 0, maxIdleConns: 1024, maxIdleConnsPerHost: 1024, maxConnsPerHost: 0, idleConnTimeoutMs: 90_000 });
+    expect(storage.defaultHttpClient).toEqual({
+      headers: {},
+      timeoutMs: 0,
+      maxIdleConns: 1024,
+      maxIdleConnsPerHost: 1024,
+      maxConnsPerHost: 0,
+      idleConnTimeoutMs: 90_000,
+    });
     expect(config.server).toEqual(SERVER_DEFAULTS);
   });
 
@@ -240,7 +251,10 @@ storage:
       scopes: https://www.googleapis.com/auth/cloud-platform
   container: "my-gcs-bucket"
 `);
-    expect(storage.stow).toEqual({ kind: "google", config: { json: "", project_id: "my-project", scopes: "https://www.googleapis.com/auth/cloud-platform" } });
+    expect(storage.stow).toEqual({
+      kind: "google",
+      config: { json: "", project_id: "my-project", scopes: "https://www.googleapis.com/auth/cloud-platform" },
+    });
   });
 
   it("v2 redis type and per-scheme overrides, kinds derived from the scheme", async () => {
@@ -271,7 +285,9 @@ storage:
   });
 
   it("Flyte's list-of-maps form of a map (its case-preserving workaround) is merged, keys kept as written", async () => {
-    const { storage } = await load("storage:\n  container: b\n  stow:\n    kind: s3\n    config:\n      - region: us-west-2\n      - endpoint: http://x:9000\n");
+    const { storage } = await load(
+      "storage:\n  container: b\n  stow:\n    kind: s3\n    config:\n      - region: us-west-2\n      - endpoint: http://x:9000\n",
+    );
     expect(storage.stow.config).toEqual({ region: "us-west-2", endpoint: "http://x:9000" });
   });
 
@@ -296,14 +312,18 @@ storage:
   });
 
   it("quoted numbers and booleans are accepted, as Flyte's weakly typed decoding does", async () => {
-    const { storage } = await load('storage:\n  container: b\n  enable-multicontainer: "true"\n  limits:\n    maxDownloadMBs: "10"\n  redis:\n    db: "2"\n');
+    const { storage } = await load(
+      'storage:\n  container: b\n  enable-multicontainer: "true"\n  limits:\n    maxDownloadMBs: "10"\n  redis:\n    db: "2"\n',
+    );
     expect(storage.enableMultiContainer).toBe(true);
     expect(storage.limits.maxDownloadMBs).toBe(10);
     expect(storage.redis.db).toBe(2);
   });
 
   it("secret_key_path inside stow.config is passed through for the backend to read", async () => {
-    const { storage } = await load("storage:\n  container: b\n  stow:\n    kind: s3\n    config:\n      auth_type: accesskey\n      access_key_id: k\n      secret_key_path: /run/secrets/does-not-exist\n");
+    const { storage } = await load(
+      "storage:\n  container: b\n  stow:\n    kind: s3\n    config:\n      auth_type: accesskey\n      access_key_id: k\n      secret_key_path: /run/secrets/does-not-exist\n",
+    );
     expect(storage.stow.config.secret_key_path).toBe("/run/secrets/does-not-exist");
   });
 
@@ -348,7 +368,9 @@ storage:
 
   it("stowd relaxes Flyte: no container needed with enable-multicontainer or on local disk", async () => {
     await expect(load("storage:\n  type: s3\n  enable-multicontainer: true\n")).resolves.toBeDefined();
-    await expect(load("storage:\n  type: local\n  stow:\n    config:\n      path: /tmp/x\n")).resolves.toMatchObject({ storage: { stow: { kind: "local" } } });
+    await expect(load("storage:\n  type: local\n  stow:\n    config:\n      path: /tmp/x\n")).resolves.toMatchObject({
+      storage: { stow: { kind: "local" } },
+    });
   });
 });
 
@@ -401,7 +423,9 @@ describe("mistakes are ConfigErrors naming file:line, key path, what was given a
   it("an invalid enum value", async () => {
     const { err, path } = await loadError("storage:\n  type: gcs\n  container: b\n");
     expect(err.message).toBe(`${path}:2: storage.type: "gcs" is not one of mem, local, s3, minio, stow, redis`);
-    expect(err.problems).toEqual([{ source: path, line: 2, path: "storage.type", message: '"gcs" is not one of mem, local, s3, minio, stow, redis' }]);
+    expect(err.problems).toEqual([
+      { source: path, line: 2, path: "storage.type", message: '"gcs" is not one of mem, local, s3, minio, stow, redis' },
+    ]);
   });
 
   it("a value of the wrong type", async () => {
@@ -412,7 +436,10 @@ describe("mistakes are ConfigErrors naming file:line, key path, what was given a
       ["limits:\n    maxDownloadMBs: true", "storage.limits.maxDownloadMBs: true is not an integer >= 0"],
       ["enable-multicontainer: yes", 'storage.enable-multicontainer: "yes" is not a boolean (true or false)'],
       ["container:\n    name: b", "storage.container: a map is not a string"],
-      ["cache:\n    ttl: 5 minutes", 'storage.cache.ttl: "5 minutes" is not a duration >= 0: Go syntax like "90s", "1m30s", "500ms", or a number of seconds'],
+      [
+        "cache:\n    ttl: 5 minutes",
+        'storage.cache.ttl: "5 minutes" is not a duration >= 0: Go syntax like "90s", "1m30s", "500ms", or a number of seconds',
+      ],
       ["redis:\n    addr: localhost", 'storage.redis.addr: "localhost" is not a host:port address'],
       ["limits: 10", "storage.limits: 10 is not a map of keys"],
       ["connection:\n    endpoint: not a url", 'storage.connection.endpoint: "not a url" is not a URL such as http://127.0.0.1:9000'],
@@ -426,11 +453,15 @@ describe("mistakes are ConfigErrors naming file:line, key path, what was given a
 
   it("an unknown key, with the closest known one and the accepted keys", async () => {
     const { err, path } = await loadError("storage:\n  container: b\n  cache:\n    max_size_mb: 10\n");
-    expect(err.message).toBe(`${path}:4: storage.cache.max_size_mb: unknown key (did you mean max_size_mbs?); storage.cache accepts max_size_mbs, target_gc_percent, ttl`);
+    expect(err.message).toBe(
+      `${path}:4: storage.cache.max_size_mb: unknown key (did you mean max_size_mbs?); storage.cache accepts max_size_mbs, target_gc_percent, ttl`,
+    );
     const { err: err2 } = await loadError("storage:\n  container: b\n  enable_multicontainer: true\n");
     expect(err2.message).toContain("storage.enable_multicontainer: unknown key (did you mean enable-multicontainer?)");
     const { err: err3 } = await loadError("storage:\n  container: b\nserver:\n  grpcPort: 50051\n");
-    expect(err3.message).toContain("server.grpcPort: unknown key (did you mean grpcAddress?); server accepts grpcAddress, httpAddress, shutdownGrace, maxMessageMBs, maxUploadMBs, logLevel");
+    expect(err3.message).toContain(
+      "server.grpcPort: unknown key (did you mean grpcAddress?); server accepts grpcAddress, httpAddress, shutdownGrace, maxMessageMBs, maxUploadMBs, logLevel",
+    );
   });
 
   it("reports every problem at once, in line order", async () => {
@@ -456,7 +487,9 @@ server:
 
   it("a stow kind stowd has no backend for, and an invalid s3 auth_type", async () => {
     const { err } = await loadError("storage:\n  container: b\n  stow:\n    kind: oracle\n");
-    expect(err.message).toContain('storage.stow.kind: "oracle" is not one of s3, google, azure, local (stowd has no oracle or swift backend)');
+    expect(err.message).toContain(
+      'storage.stow.kind: "oracle" is not one of s3, google, azure, local (stowd has no oracle or swift backend)',
+    );
     const { err: err2 } = await loadError("storage:\n  container: b\n  stow:\n    kind: s3\n    config:\n      auth_type: key\n");
     expect(err2.message).toContain('storage.stow.config.auth_type: "key" is not one of iam, accesskey');
   });
@@ -477,7 +510,9 @@ server:
       config:
         account_name: a
 `);
-    expect(err.message).toContain("storage.stow.config.project: unknown key for stow kind google (did you mean project_id?); google takes json, project_id, scopes");
+    expect(err.message).toContain(
+      "storage.stow.config.project: unknown key for stow kind google (did you mean project_id?); google takes json, project_id, scopes",
+    );
     expect(err.message).toContain("storage.signedUrl.stowConfigOverride.endpoint: unknown key for stow kind google");
     expect(err.message).toContain("storage.schemes.abfs.config.account_name: unknown key for stow kind azure (did you mean account?)");
   });
@@ -519,7 +554,9 @@ server:
   describe("checks across keys", () => {
     it("type redis needs redis.addr or redis.cluster", async () => {
       const { err, path } = await loadError("storage:\n  type: redis\n");
-      expect(err.message).toBe(`${path}:2: storage.redis.addr: storage.type redis needs redis.addr (host:port) or redis.cluster (seed nodes)`);
+      expect(err.message).toBe(
+        `${path}:2: storage.redis.addr: storage.type redis needs redis.addr (host:port) or redis.cluster (seed nodes)`,
+      );
     });
 
     it("redis takes addr or cluster, not both", async () => {
@@ -530,7 +567,9 @@ server:
     it("stow types need container unless enable-multicontainer", async () => {
       for (const type of ["s3", "minio", "stow"]) {
         const { err } = await loadError(`storage:\n  type: ${type}\n`);
-        expect(err.message).toContain(`:2: storage.container: required for storage.type ${type} (the bucket references must name) unless enable-multicontainer is true`);
+        expect(err.message).toContain(
+          `:2: storage.container: required for storage.type ${type} (the bucket references must name) unless enable-multicontainer is true`,
+        );
       }
     });
 
@@ -546,7 +585,9 @@ server:
 
     it("type s3/minio/local must agree with stow.kind; connection with stow is ambiguous", async () => {
       const { err } = await loadError("storage:\n  type: s3\n  container: b\n  stow:\n    kind: google\n");
-      expect(err.message).toContain(":4: storage.stow: stow.kind google does not fit storage.type s3: type s3 uses stow.kind s3; use type stow for another kind");
+      expect(err.message).toContain(
+        ":4: storage.stow: stow.kind google does not fit storage.type s3: type s3 uses stow.kind s3; use type stow for another kind",
+      );
       const { err: err2 } = await loadError("storage:\n  type: s3\n  container: b\n  connection:\n    region: x\n  stow:\n    kind: s3\n");
       expect(err2.message).toContain("storage.connection: both connection (Flyte v1's deprecated S3 settings) and stow are given");
     });
@@ -622,15 +663,36 @@ server:
   });
 
   it("the file alone", async () => {
-    expect(facts(await load(yaml))).toEqual({ grpc: "127.0.0.1:1001", http: "127.0.0.1:1002", path: "/from/file", upload: MiB, download: 5, level: "warn" });
+    expect(facts(await load(yaml))).toEqual({
+      grpc: "127.0.0.1:1001",
+      http: "127.0.0.1:1002",
+      path: "/from/file",
+      upload: MiB,
+      download: 5,
+      level: "warn",
+    });
   });
 
   it("env vars over the file", async () => {
-    expect(facts(await load(yaml, env))).toEqual({ grpc: "127.0.0.1:2001", http: "127.0.0.1:2002", path: "/from/env", upload: 2 * MiB, download: 6, level: "error" });
+    expect(facts(await load(yaml, env))).toEqual({
+      grpc: "127.0.0.1:2001",
+      http: "127.0.0.1:2002",
+      path: "/from/env",
+      upload: 2 * MiB,
+      download: 6,
+      level: "error",
+    });
   });
 
   it("flags over env vars", async () => {
-    expect(facts(await load(yaml, env, flags))).toEqual({ grpc: "127.0.0.1:3001", http: "127.0.0.1:3002", path: "/from/flag", upload: 1.5 * MiB, download: 0, level: "debug" });
+    expect(facts(await load(yaml, env, flags))).toEqual({
+      grpc: "127.0.0.1:3001",
+      http: "127.0.0.1:3002",
+      path: "/from/flag",
+      upload: 1.5 * MiB,
+      download: 0,
+      level: "debug",
+    });
   });
 
   it("an empty env var counts as unset", async () => {
@@ -658,17 +720,24 @@ server:
   it("--data-dir applies only to local disk storage, and says so", async () => {
     const s3 = "storage:\n  type: s3\n  container: b\n";
     const { err } = await loadError(s3, {}, ["--data-dir", "/x"]);
-    expect(err.message).toBe("--data-dir: applies only when the storage is local disk (storage.type local, or stow with stow.kind local); this config has storage.type s3");
+    expect(err.message).toBe(
+      "--data-dir: applies only when the storage is local disk (storage.type local, or stow with stow.kind local); this config has storage.type s3",
+    );
     const { err: fromEnv } = await loadError(s3, { STOWD_DATA_DIR: "/x" });
     expect(fromEnv.message).toContain("STOWD_DATA_DIR: applies only when the storage is local disk");
-    const stowLocal = await load("storage:\n  type: stow\n  stow:\n    kind: local\n    config:\n      path: /a\n", {}, ["--data-dir", "/b"]);
+    const stowLocal = await load("storage:\n  type: stow\n  stow:\n    kind: local\n    config:\n      path: /a\n", {}, [
+      "--data-dir",
+      "/b",
+    ]);
     expect(stowLocal.storage.stow.config.path).toBe("/b");
     // The path can come from the override alone.
     expect((await load("storage:\n  type: local\n", { STOWD_DATA_DIR: "/c" })).storage.stow.config).toEqual({ path: "/c" });
   });
 
   it("command-line mistakes: unknown flag, missing value, stray argument", async () => {
-    expect((await configError(loadConfig(["--bogus"], {}))).message).toMatch(/^command line: Unknown option '--bogus'.*\(--help lists the options\)$/);
+    expect((await configError(loadConfig(["--bogus"], {}))).message).toMatch(
+      /^command line: Unknown option '--bogus'.*\(--help lists the options\)$/,
+    );
     expect((await configError(loadConfig(["--config"], {}))).message).toMatch(/^command line: Option '--config <value>' argument missing/);
     expect((await configError(loadConfig(["serve"], {}))).message).toMatch(/^command line: Unexpected argument 'serve'/);
   });
@@ -682,14 +751,34 @@ describe("the embedded default", () => {
   it("loads to the same config as --config examples/local.yaml", async () => {
     const embedded = await loadConfig([], {});
     expect(embedded).toEqual(await loadConfig(["--config", join(examplesDir, "local.yaml")], {}));
-    expect(embedded.storage).toMatchObject({ type: "local", enableMultiContainer: true, limits: { maxDownloadMBs: 0 }, stow: { kind: "local", config: { path: "./data" } } });
+    expect(embedded.storage).toMatchObject({
+      type: "local",
+      enableMultiContainer: true,
+      limits: { maxDownloadMBs: 0 },
+      stow: { kind: "local", config: { path: "./data" } },
+    });
     expect(Object.keys(embedded.storage.schemes)).toEqual(["mem"]);
   });
 
   it("spells out exactly the built-in server defaults", () => {
     expect(parseConfig("storage:\n  type: mem\n").server).toEqual(parseConfig(DEFAULT_CONFIG_YAML).server);
-    expect(SERVER_DEFAULTS).toEqual({ grpcAddress: "127.0.0.1:50051", httpAddress: "127.0.0.1:8080", shutdownGraceMs: 10_000, maxMessageBytes: 16 * MiB, maxUploadBytes: 0, logLevel: "info",
-      maxConcurrentCalls: 1000, maxStreamsPerConnection: 100, maxInFlightBytes: 64 * MiB, idleStreamTimeoutMs: 60_000, defaultDeadlineMs: 3_600_000, maxDeadlineMs: 86_400_000, headersTimeoutMs: 10_000, idleConnectionTimeoutMs: 300_000, readinessTimeoutMs: 2000 });
+    expect(SERVER_DEFAULTS).toEqual({
+      grpcAddress: "127.0.0.1:50051",
+      httpAddress: "127.0.0.1:8080",
+      shutdownGraceMs: 10_000,
+      maxMessageBytes: 16 * MiB,
+      maxUploadBytes: 0,
+      logLevel: "info",
+      maxConcurrentCalls: 1000,
+      maxStreamsPerConnection: 100,
+      maxInFlightBytes: 64 * MiB,
+      idleStreamTimeoutMs: 60_000,
+      defaultDeadlineMs: 3_600_000,
+      maxDeadlineMs: 86_400_000,
+      headersTimeoutMs: 10_000,
+      idleConnectionTimeoutMs: 300_000,
+      readinessTimeoutMs: 2000,
+    });
   });
 });
 
@@ -735,12 +824,29 @@ server:
   idleConnectionTimeout: 0
   readinessTimeout: 500ms
 `);
-    expect(server).toEqual({ grpcAddress: "[::1]:50051", httpAddress: "0.0.0.0:0", shutdownGraceMs: 60_000, maxMessageBytes: 64 * MiB, maxUploadBytes: MiB / 2, logLevel: "warn",
-      maxConcurrentCalls: 0, maxStreamsPerConnection: 8, maxInFlightBytes: MiB / 2, idleStreamTimeoutMs: 30_000, defaultDeadlineMs: 300_000, maxDeadlineMs: 3_600_000, headersTimeoutMs: 2000, idleConnectionTimeoutMs: 0, readinessTimeoutMs: 500 });
+    expect(server).toEqual({
+      grpcAddress: "[::1]:50051",
+      httpAddress: "0.0.0.0:0",
+      shutdownGraceMs: 60_000,
+      maxMessageBytes: 64 * MiB,
+      maxUploadBytes: MiB / 2,
+      logLevel: "warn",
+      maxConcurrentCalls: 0,
+      maxStreamsPerConnection: 8,
+      maxInFlightBytes: MiB / 2,
+      idleStreamTimeoutMs: 30_000,
+      defaultDeadlineMs: 300_000,
+      maxDeadlineMs: 3_600_000,
+      headersTimeoutMs: 2000,
+      idleConnectionTimeoutMs: 0,
+      readinessTimeoutMs: 500,
+    });
   });
 
   it("bounds maxMessageMBs to what gRPC can carry", () => {
-    expect(() => parseConfig("storage:\n  type: mem\nserver:\n  maxMessageMBs: 0\n")).toThrow('server.maxMessageMBs: 0 is not a number > 0 and < 2048 (MiB)');
+    expect(() => parseConfig("storage:\n  type: mem\nserver:\n  maxMessageMBs: 0\n")).toThrow(
+      "server.maxMessageMBs: 0 is not a number > 0 and < 2048 (MiB)",
+    );
     expect(() => parseConfig("storage:\n  type: mem\nserver:\n  maxMessageMBs: 2048\n")).toThrow("is not a number > 0 and < 2048");
   });
 });

@@ -10,7 +10,15 @@ import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import { expectReason } from "../helpers/rejections.js";
 import { chunked, drain, failingAfter, never, sha256, writeOptions } from "../helpers/store-calls.js";
 import { formatReference, parseReference, type Ref } from "../../server/references/reference.js";
-import type { AppendOptions, ListOptions, ListPage, ObjectMeta, RawStore, ReadOptions, WriteOptions } from "../../server/stores/raw-store.js";
+import type {
+  AppendOptions,
+  ListOptions,
+  ListPage,
+  ObjectMeta,
+  RawStore,
+  ReadOptions,
+  WriteOptions,
+} from "../../server/stores/raw-store.js";
 
 /** What `create` returns: a store and the container the suite may use. */
 export interface ConformanceTarget {
@@ -62,7 +70,8 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
     const authority = fixture().authority ?? container;
     const base = `${runId}/t${String(++testCount).padStart(3, "0")}/`;
     const ref = (key: string): Ref => ({ scheme, container, authority, key: base + key });
-    const write = (key: string, data: Uint8Array, extra: Partial<WriteOptions> = {}) => store.write(ref(key), chunked(data), writeOptions(extra), never);
+    const write = (key: string, data: Uint8Array, extra: Partial<WriteOptions> = {}) =>
+      store.write(ref(key), chunked(data), writeOptions(extra), never);
     const read = async (key: string, readOptions: ReadOptions = {}) => {
       const result = await store.read(ref(key), readOptions, never);
       return { ...result, bytes: await drain(result) };
@@ -75,7 +84,10 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
       let pageToken = "";
       do {
         const page = await list(prefix, { ...listOptions, pageToken });
-        pages.push({ objects: page.objects.map((o) => o.key.slice(base.length)), commonPrefixes: page.commonPrefixes.map((p) => p.slice(base.length)) });
+        pages.push({
+          objects: page.objects.map((o) => o.key.slice(base.length)),
+          commonPrefixes: page.commonPrefixes.map((p) => p.slice(base.length)),
+        });
         pageToken = page.nextPageToken;
         expect(pages.length, "listing did not end").toBeLessThan(200);
       } while (pageToken !== "");
@@ -100,7 +112,14 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
     it("declares its kind and every capability", () => {
       const { store } = fixture();
       expect(store.kind).toMatch(/^[a-z][a-z0-9-]*$/);
-      for (const capability of ["rangedReads", "append", "conditionalWrites", "signedUrls", "delimiterListing", "serverSideCopy"] as const) {
+      for (const capability of [
+        "rangedReads",
+        "append",
+        "conditionalWrites",
+        "signedUrls",
+        "delimiterListing",
+        "serverSideCopy",
+      ] as const) {
         expect(typeof store.capabilities[capability], capability).toBe("boolean");
       }
     });
@@ -310,7 +329,10 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
           const first = await s.write("object", Buffer.from("first"));
           const second = await s.write("object", Buffer.from("second"), { preconditions: { ifMatchEtag: first.etag } });
           expect(second.etag).not.toBe(first.etag);
-          await expectReason(s.write("object", Buffer.from("third"), { preconditions: { ifMatchEtag: first.etag } }), "PRECONDITION_FAILED");
+          await expectReason(
+            s.write("object", Buffer.from("third"), { preconditions: { ifMatchEtag: first.etag } }),
+            "PRECONDITION_FAILED",
+          );
           const got = await s.read("object");
           expect(got.bytes.toString()).toBe("second");
           expect(got.meta.etag).toBe(second.etag);
@@ -325,7 +347,10 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
           const big = randomBytes(largeBytes);
           const first = await s.write("object", big, { preconditions: { ifNotExists: true } });
           await expectReason(s.write("object", randomBytes(largeBytes), { preconditions: { ifNotExists: true } }), "ALREADY_EXISTS");
-          await expectReason(s.write("object", randomBytes(largeBytes), { preconditions: { ifMatchEtag: `${first.etag}-other` } }), "PRECONDITION_FAILED");
+          await expectReason(
+            s.write("object", randomBytes(largeBytes), { preconditions: { ifMatchEtag: `${first.etag}-other` } }),
+            "PRECONDITION_FAILED",
+          );
           const replacement = randomBytes(largeBytes);
           await s.write("object", replacement, { preconditions: { ifMatchEtag: first.etag } });
           expect(sha256((await s.read("object")).bytes)).toBe(sha256(replacement));
@@ -375,7 +400,9 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
 
       it("a body that throws midway stores nothing", async () => {
         const s = scope();
-        await expect(s.store.write(s.ref("new"), failingAfter(randomBytes(2 * MiB), MiB + 17), writeOptions(), never)).rejects.toBeDefined();
+        await expect(
+          s.store.write(s.ref("new"), failingAfter(randomBytes(2 * MiB), MiB + 17), writeOptions(), never),
+        ).rejects.toBeDefined();
         await expect(s.store.write(s.ref("new"), failingAfter(randomBytes(100), 50), writeOptions(), never)).rejects.toBeDefined();
         await expectUnchanged(s, "new", undefined);
       });
@@ -383,13 +410,17 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
       it("a body that throws midway keeps the old version intact", async () => {
         const s = scope();
         const old = await existing(s, "object");
-        await expect(s.store.write(s.ref("object"), failingAfter(randomBytes(2 * MiB), MiB + 17), writeOptions(), never)).rejects.toBeDefined();
+        await expect(
+          s.store.write(s.ref("object"), failingAfter(randomBytes(2 * MiB), MiB + 17), writeOptions(), never),
+        ).rejects.toBeDefined();
         await expectUnchanged(s, "object", old);
       });
 
       it("a multi-MiB body that throws after several MiB stores nothing", async () => {
         const s = scope();
-        await expect(s.store.write(s.ref("big"), failingAfter(randomBytes(largeBytes + 2 * MiB), largeBytes + MiB), writeOptions(), never)).rejects.toBeDefined();
+        await expect(
+          s.store.write(s.ref("big"), failingAfter(randomBytes(largeBytes + 2 * MiB), largeBytes + MiB), writeOptions(), never),
+        ).rejects.toBeDefined();
         await expectUnchanged(s, "big", undefined);
       });
 
@@ -689,8 +720,14 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
         await s.write("source", Buffer.from("source"));
         const dest = await s.write("dest", Buffer.from("dest"));
         if (s.store.capabilities.conditionalWrites) {
-          await expectReason(s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: { ifNotExists: true } }, never), "ALREADY_EXISTS");
-          await expectReason(s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: { ifMatchEtag: `${dest.etag}-other` } }, never), "PRECONDITION_FAILED");
+          await expectReason(
+            s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: { ifNotExists: true } }, never),
+            "ALREADY_EXISTS",
+          );
+          await expectReason(
+            s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: { ifMatchEtag: `${dest.etag}-other` } }, never),
+            "PRECONDITION_FAILED",
+          );
           await expectReason(s.store.copy(s.ref("source"), s.ref("missing"), { preconditions: { ifExists: true } }, never), "NOT_FOUND");
           expect(await s.store.head(s.ref("missing"), never)).toBeUndefined();
           expect((await s.read("dest")).bytes.toString()).toBe("dest");
@@ -705,7 +742,10 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
       it("checks if_source_match_etag and refuses a missing source", async () => {
         const s = scope();
         const source = await s.write("source", Buffer.from("source"));
-        await expectReason(s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: {}, ifSourceMatchEtag: `${source.etag}-other` }, never), "PRECONDITION_FAILED");
+        await expectReason(
+          s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: {}, ifSourceMatchEtag: `${source.etag}-other` }, never),
+          "PRECONDITION_FAILED",
+        );
         expect(await s.store.head(s.ref("dest"), never)).toBeUndefined();
         await s.store.copy(s.ref("source"), s.ref("dest"), { preconditions: {}, ifSourceMatchEtag: source.etag }, never);
         expect((await s.read("dest")).bytes.toString()).toBe("source");
@@ -804,7 +844,9 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
           const base = randomBytes(2 * MiB + 1);
           const more = randomBytes(MiB + 3);
           const first = await s.write("log", base);
-          await expect(s.store.append(s.ref("log"), failingAfter(more, MiB), { createIfMissing: false, contentType: "" }, never)).rejects.toBeDefined();
+          await expect(
+            s.store.append(s.ref("log"), failingAfter(more, MiB), { createIfMissing: false, contentType: "" }, never),
+          ).rejects.toBeDefined();
           expect((await s.store.head(s.ref("log"), never))?.etag).toBe(first.etag);
           await s.append("log", more, { expectedOffset: base.length });
           expect(sha256((await s.read("log")).bytes)).toBe(sha256(Buffer.concat([base, more])));

@@ -8,7 +8,11 @@ import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { bodyOf, counting, never, put, readAll, ref } from "./store-helpers.js";
 
 describeRawStoreConformance("cache(memory)", {
-  create: async () => ({ store: withCache(createMemoryStore(), { maxSizeMbs: 64, ttlSeconds: 0 }), scheme: "mem", container: "conformance" }),
+  create: async () => ({
+    store: withCache(createMemoryStore(), { maxSizeMbs: 64, ttlSeconds: 0 }),
+    scheme: "mem",
+    container: "conformance",
+  }),
   awkwardKeys: "accept-all",
 });
 
@@ -36,7 +40,12 @@ describe("cache", () => {
   it("answers a head hit with the same info a miss gives, etag and metadata included", async () => {
     const { cache } = setup();
     const r = ref("info");
-    await cache.write(r, bodyOf(Buffer.from("hello")), { contentType: "text/plain", metadata: { team: "a" }, preconditions: {}, size: 5 }, never);
+    await cache.write(
+      r,
+      bodyOf(Buffer.from("hello")),
+      { contentType: "text/plain", metadata: { team: "a" }, preconditions: {}, size: 5 },
+      never,
+    );
     const miss = await cache.head(r, never);
     await readAll(cache, r);
     const hit = await cache.head(r, never);
@@ -57,13 +66,20 @@ describe("cache", () => {
 
   it.each([
     ["write", async (c: ReturnType<typeof setup>["cache"]) => put(c, ref("k"), "v2")],
-    ["append", async (c: ReturnType<typeof setup>["cache"]) => void (await c.append(ref("k"), bodyOf(Buffer.from("+")), { createIfMissing: false, contentType: "" }, never))],
+    [
+      "append",
+      async (c: ReturnType<typeof setup>["cache"]) =>
+        void (await c.append(ref("k"), bodyOf(Buffer.from("+")), { createIfMissing: false, contentType: "" }, never)),
+    ],
     ["delete", async (c: ReturnType<typeof setup>["cache"]) => void (await c.delete(ref("k"), {}, never))],
     ["deletePrefix", async (c: ReturnType<typeof setup>["cache"]) => void (await c.deletePrefix(ref("k"), never))],
-    ["copy onto it", async (c: ReturnType<typeof setup>["cache"]) => {
-      await put(c, ref("other"), "copied");
-      await c.copy(ref("other"), ref("k"), { preconditions: {} }, never);
-    }],
+    [
+      "copy onto it",
+      async (c: ReturnType<typeof setup>["cache"]) => {
+        await put(c, ref("other"), "copied");
+        await c.copy(ref("other"), ref("k"), { preconditions: {} }, never);
+      },
+    ],
     ["an overwrite too big to cache", async (c: ReturnType<typeof setup>["cache"]) => put(c, ref("k"), Buffer.alloc(5000, 7))],
   ])("never serves a stale object after %s", async (_name, mutate) => {
     const { inner, cache } = setup();

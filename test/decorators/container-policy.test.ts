@@ -8,7 +8,11 @@ import { never } from "./store-helpers.js";
 
 describeRawStoreConformance("container-policy(memory)", {
   create: async () => ({
-    store: withContainerPolicy(createMemoryStore(), { appliesTo: (scheme) => scheme === "mem", container: "conformance", enableMultiContainer: false }),
+    store: withContainerPolicy(createMemoryStore(), {
+      appliesTo: (scheme) => scheme === "mem",
+      container: "conformance",
+      enableMultiContainer: false,
+    }),
     scheme: "mem",
     container: "conformance",
   }),
@@ -17,9 +21,15 @@ describeRawStoreConformance("container-policy(memory)", {
 
 describe("container policy", () => {
   it("refuses another container under every scheme it applies to, and lets others through", async () => {
-    const store = withContainerPolicy(createMemoryStore(), { appliesTo: (scheme) => scheme === "mem" || scheme === "mem2", container: "mine", enableMultiContainer: false });
+    const store = withContainerPolicy(createMemoryStore(), {
+      appliesTo: (scheme) => scheme === "mem" || scheme === "mem2",
+      container: "mine",
+      enableMultiContainer: false,
+    });
     for (const scheme of ["mem", "mem2"]) {
-      await expect(store.head({ scheme, container: "other", key: "k", authority: "other" }, never)).rejects.toMatchObject({ reason: "CONTAINER_NOT_ALLOWED" });
+      await expect(store.head({ scheme, container: "other", key: "k", authority: "other" }, never)).rejects.toMatchObject({
+        reason: "CONTAINER_NOT_ALLOWED",
+      });
     }
     expect(await store.head({ scheme: "elsewhere", container: "other", key: "k", authority: "other" }, never)).toBeUndefined();
   });

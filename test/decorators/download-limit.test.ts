@@ -29,7 +29,9 @@ describe("download limit", () => {
   });
 
   it("keeps Flyte's wording", () => {
-    expect(limitExceeded("s3://b/k", 5_617_322, 2).message).toBe("limit exceeded. 5.357096mb > 2mb. You can increase the limit by setting maxDownloadMBs.");
+    expect(limitExceeded("s3://b/k", 5_617_322, 2).message).toBe(
+      "limit exceeded. 5.357096mb > 2mb. You can increase the limit by setting maxDownloadMBs.",
+    );
   });
 
   it("counts a range by the bytes it serves", async () => {
@@ -37,7 +39,9 @@ describe("download limit", () => {
     const limited = withDownloadLimit(inner, { maxDownloadMBs: 1 });
     await put(inner, ref("big"), Buffer.alloc(3 * MiB, 5));
     expect((await readAll(limited, ref("big"), { range: { offset: MiB, length: MiB, suffixLength: 0 } })).length).toBe(MiB);
-    await expect(readAll(limited, ref("big"), { range: { offset: MiB, length: MiB + 1, suffixLength: 0 } })).rejects.toMatchObject({ reason: "LIMIT_EXCEEDED" });
+    await expect(readAll(limited, ref("big"), { range: { offset: MiB, length: MiB + 1, suffixLength: 0 } })).rejects.toMatchObject({
+      reason: "LIMIT_EXCEEDED",
+    });
     await expect(readAll(limited, ref("big"))).rejects.toMatchObject({ reason: "LIMIT_EXCEEDED" });
   });
 

@@ -7,7 +7,11 @@ import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never, put, readAll, ref } from "./store-helpers.js";
 
 describeRawStoreConformance("metered(memory)", {
-  create: async () => ({ store: withMetrics(createMemoryStore(), { node: "backend", metrics: createMetrics(), schemes: ["mem"] }), scheme: "mem", container: "conformance" }),
+  create: async () => ({
+    store: withMetrics(createMemoryStore(), { node: "backend", metrics: createMetrics(), schemes: ["mem"] }),
+    scheme: "mem",
+    container: "conformance",
+  }),
   awkwardKeys: "accept-all",
 });
 

@@ -51,7 +51,17 @@ beforeAll(async () => {
   // abfs and abfss share one backend object, as configuredBackends makes them;
   // a memory store stands in for Azure: what is under test is the tree above it.
   const azure = builtBackend(createMemoryStore());
-  const config = parseConfig(["storage:", "  type: mem", "  enable-multicontainer: true", "  cache:", "    max_size_mbs: 64", "  limits:", "    maxDownloadMBs: 0"].join("\n"));
+  const config = parseConfig(
+    [
+      "storage:",
+      "  type: mem",
+      "  enable-multicontainer: true",
+      "  cache:",
+      "    max_size_mbs: 64",
+      "  limits:",
+      "    maxDownloadMBs: 0",
+    ].join("\n"),
+  );
   tree = await buildStoreTree(config, {
     metrics,
     backends: {
@@ -104,7 +114,9 @@ describe.each(ALIAS_PAIRS)("%s and %s", (one, other, prefix) => {
 
   it("let exactly one of 20 concurrent create-only writes through the two names succeed", async () => {
     await tree.root.delete(parseReference(one), {}, never).catch(() => false);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => write(tree, i % 2 === 0 ? one : other, `writer ${i}`, { ifNotExists: true })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => write(tree, i % 2 === 0 ? one : other, `writer ${i}`, { ifNotExists: true })),
+    );
     const won = results.filter((r) => r.status === "fulfilled");
     expect(won.length).toBe(1);
     for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ reason: "ALREADY_EXISTS" });
@@ -115,7 +127,9 @@ describe("scheme labels", () => {
   it("take only configured schemes: 500 unknown ones are all counted as one label", async () => {
     for (let i = 0; i < 500; i++) {
       const scheme = `x${i}${"y".repeat(i % 50)}`;
-      await expect(tree.root.head({ scheme, container: "b", key: "k", authority: "b" }, never)).rejects.toMatchObject({ reason: "UNKNOWN_SCHEME" });
+      await expect(tree.root.head({ scheme, container: "b", key: "k", authority: "b" }, never)).rejects.toMatchObject({
+        reason: "UNKNOWN_SCHEME",
+      });
     }
     const exposition = await metrics.registry.metrics();
     const labels = new Set([...exposition.matchAll(/scheme="([^"]*)"/g)].map((m) => m[1]));
@@ -135,10 +149,14 @@ describe("the container policy", () => {
       const exampleTree = await buildStoreTree(config, { metrics: createMetrics() });
       try {
         const primary = exampleTree.router.routes[0]?.scheme ?? "";
-        const aliases = exampleTree.router.routes.filter((r) => exampleTree.router.canonicalScheme(r.scheme) === exampleTree.router.canonicalScheme(primary));
+        const aliases = exampleTree.router.routes.filter(
+          (r) => exampleTree.router.canonicalScheme(r.scheme) === exampleTree.router.canonicalScheme(primary),
+        );
         for (const { scheme } of aliases) {
           const foreign = { scheme, container: "other-container", key: "x", authority: "other-container" };
-          await expect(exampleTree.root.head(foreign, never), `${file} ${scheme}://`).rejects.toMatchObject({ reason: "CONTAINER_NOT_ALLOWED" });
+          await expect(exampleTree.root.head(foreign, never), `${file} ${scheme}://`).rejects.toMatchObject({
+            reason: "CONTAINER_NOT_ALLOWED",
+          });
           covered.push(`${file}:${scheme}`);
         }
       } finally {
@@ -155,7 +173,10 @@ describe("the container policy", () => {
     try {
       for (const scheme of ["abfs", "abfss"]) {
         const ref = parseReference(`${scheme}://other-container@mystorageaccount.dfs.core.windows.net/x`);
-        await expect(azureTree.root.head(ref, never)).rejects.toMatchObject({ reason: "CONTAINER_NOT_ALLOWED", message: expect.stringContaining("enable-multicontainer") });
+        await expect(azureTree.root.head(ref, never)).rejects.toMatchObject({
+          reason: "CONTAINER_NOT_ALLOWED",
+          message: expect.stringContaining("enable-multicontainer"),
+        });
       }
     } finally {
       await azureTree.close();

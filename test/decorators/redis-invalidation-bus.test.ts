@@ -10,7 +10,12 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { readFileSync, rmSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { withCache, type CachedStore, type Invalidation } from "../../server/decorators/cached-store.js";
-import { createRedisInvalidationBus, redisInvalidationBusOptions, type RedisInvalidationBus, type RedisInvalidationBusOptions } from "../../server/decorators/redis-invalidation-bus.js";
+import {
+  createRedisInvalidationBus,
+  redisInvalidationBusOptions,
+  type RedisInvalidationBus,
+  type RedisInvalidationBusOptions,
+} from "../../server/decorators/redis-invalidation-bus.js";
 import { createMemoryStore } from "../../server/stores/memory/index.js";
 import type { RedisNodeAddress } from "../../server/stores/redis/connection.js";
 import type { RawStore } from "../../server/stores/raw-store.js";
@@ -37,7 +42,10 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 type TestBus = RedisInvalidationBus & { outages: number; received: Invalidation[] };
 
 function bus(options: RedisInvalidationBusOptions): TestBus {
-  const b = Object.assign(createRedisInvalidationBus({ heartbeatMs: HEARTBEAT_MS, ...options }), { outages: 0, received: [] as Invalidation[] });
+  const b = Object.assign(createRedisInvalidationBus({ heartbeatMs: HEARTBEAT_MS, ...options }), {
+    outages: 0,
+    received: [] as Invalidation[],
+  });
   b.onOutage(() => (b.outages += 1));
   b.subscribe((m) => b.received.push(m));
   cleanups.push(() => b.close());
@@ -45,7 +53,10 @@ function bus(options: RedisInvalidationBusOptions): TestBus {
 }
 
 /** Both connections of every bus are up. */
-const connected = (...buses: RedisInvalidationBus[]) => () => buses.every((b) => b.status().subscribed && b.status().publisherConnected);
+const connected =
+  (...buses: RedisInvalidationBus[]) =>
+  () =>
+    buses.every((b) => b.status().subscribed && b.status().publisherConnected);
 
 interface Replicas {
   a: CachedStore;
@@ -228,18 +239,39 @@ describe("redis invalidation bus, TLS and an ACL user", () => {
     cleanups.push(() => rmSync(certs.dir, { recursive: true, force: true }));
     const tlsPort = await freePort();
     const redis = await startRedisServer([
-      "--tls-port", String(tlsPort),
-      "--tls-cert-file", certs.serverCert,
-      "--tls-key-file", certs.serverKey,
-      "--tls-ca-cert-file", certs.serverCa,
-      "--tls-auth-clients", "no",
+      "--tls-port",
+      String(tlsPort),
+      "--tls-cert-file",
+      certs.serverCert,
+      "--tls-key-file",
+      certs.serverKey,
+      "--tls-ca-cert-file",
+      certs.serverCa,
+      "--tls-auth-clients",
+      "no",
     ]);
     cleanups.push(() => redis.stop());
-    await redis.cli("ACL", "SETUSER", "stowd", "on", ">s3cret", "resetchannels", "&stowd:*", "+subscribe", "+publish", "+ping", "+info", "+client");
+    await redis.cli(
+      "ACL",
+      "SETUSER",
+      "stowd",
+      "on",
+      ">s3cret",
+      "resetchannels",
+      "&stowd:*",
+      "+subscribe",
+      "+publish",
+      "+ping",
+      "+info",
+      "+client",
+    );
     await redis.cli("ACL", "SETUSER", "default", "off");
     const node = { host: "127.0.0.1", port: tlsPort };
     const tls = { ca: readFileSync(certs.serverCa) };
-    const [busA, busB] = [bus({ nodes: [node], tls, username: "stowd", password: "s3cret" }), bus({ nodes: [node], tls, username: "stowd", password: "s3cret" })];
+    const [busA, busB] = [
+      bus({ nodes: [node], tls, username: "stowd", password: "s3cret" }),
+      bus({ nodes: [node], tls, username: "stowd", password: "s3cret" }),
+    ];
     const plain = bus({ nodes: [node], username: "stowd", password: "s3cret" });
     const wrong = bus({ nodes: [node], tls, username: "stowd", password: "wrong" });
     const r = replicas(busA, busB);
@@ -297,6 +329,8 @@ describe("redisInvalidationBusOptions", () => {
         { host: "10.0.0.2", port: 6379 },
       ],
     });
-    expect(() => redisInvalidationBusOptions({ addr: "a:b:c" }, "storage.schemes.redis.redis")).toThrow(/storage\.schemes\.redis\.redis\.addr/);
+    expect(() => redisInvalidationBusOptions({ addr: "a:b:c" }, "storage.schemes.redis.redis")).toThrow(
+      /storage\.schemes\.redis\.redis\.addr/,
+    );
   });
 });

@@ -68,7 +68,10 @@ beforeAll(async () => {
   dockerfile = parseDockerfile(await readFile(join(REPO_ROOT, "Dockerfile"), "utf8"));
   const last = Math.max(...dockerfile.map((i) => i.stage));
   finalStage = dockerfile.filter((i) => i.stage === last);
-  dockerignore = (await readFile(join(REPO_ROOT, ".dockerignore"), "utf8")).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  dockerignore = (await readFile(join(REPO_ROOT, ".dockerignore"), "utf8"))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
   k8s = [
     ...(await yamlDocs("deploy/kubernetes/configmap.yaml")),
     ...(await yamlDocs("deploy/kubernetes/secret.yaml")),
@@ -110,7 +113,9 @@ const TOKEN = "0123456789abcdef0123456789abcdef";
 
 // Typed access into parsed YAML; a missing path fails the expectation that reads it.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const at = (doc: unknown, path: string): any => path.split(".").reduce<any>((v, k) => (v === undefined || v === null ? undefined : v[k]), doc);
+type Parsed = any;
+const at = (doc: unknown, path: string): Parsed =>
+  path.split(".").reduce<Parsed>((v, k) => (v === undefined || v === null ? undefined : v[k]), doc);
 
 describe("Dockerfile", () => {
   it("builds in stages: npm run build in one, production-only node_modules in another", () => {
@@ -188,7 +193,13 @@ describe("Dockerfile", () => {
   it("documents both ways to run it in its header: TLS + a token, or STOWD_INSECURE=true", async () => {
     const text = await readFile(join(REPO_ROOT, "Dockerfile"), "utf8");
     const header = text.slice(0, text.indexOf("\nARG "));
-    for (const needle of ["STOWD_CONFIG=/etc/stowd/stowd-tls.yaml", "/etc/stowd/tls", "STOWD_AUTH_TOKEN", "STOWD_INSECURE=true", "exits 2"]) {
+    for (const needle of [
+      "STOWD_CONFIG=/etc/stowd/stowd-tls.yaml",
+      "/etc/stowd/tls",
+      "STOWD_AUTH_TOKEN",
+      "STOWD_INSECURE=true",
+      "exits 2",
+    ]) {
       expect(header, needle).toContain(needle);
     }
   });
@@ -209,9 +220,12 @@ describe("Dockerfile", () => {
 
 describe("Kubernetes example", () => {
   const container = () => at(kind("Deployment"), "spec.template.spec.containers.0");
-  const volume = (name: string) => (at(kind("Deployment"), "spec.template.spec.volumes") as Array<Doc & { name: string }>).find((v) => v.name === name);
-  const mountPath = (name: string) => (container().volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).find((m) => m.name === name);
-  const envVar = (name: string) => (container().env as Array<{ name: string; value?: string; valueFrom?: Doc }>).find((e) => e.name === name);
+  const volume = (name: string) =>
+    (at(kind("Deployment"), "spec.template.spec.volumes") as Array<Doc & { name: string }>).find((v) => v.name === name);
+  const mountPath = (name: string) =>
+    (container().volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).find((m) => m.name === name);
+  const envVar = (name: string) =>
+    (container().env as Array<{ name: string; value?: string; valueFrom?: Doc }>).find((e) => e.name === name);
 
   it("the Deployment probes /healthz (liveness) and /readyz (readiness) over HTTPS on the image's ports", () => {
     const deployment = kind("Deployment");
@@ -236,7 +250,9 @@ describe("Kubernetes example", () => {
 
   it("mounts the ConfigMap where STOWD_CONFIG points, the data volume at /data, and no mount inside another", () => {
     const spec = at(kind("Deployment"), "spec.template.spec");
-    const mounts = Object.fromEntries((container().volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
+    const mounts = Object.fromEntries(
+      (container().volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]),
+    );
     expect(mounts["/data"]).toBe("data");
     const configEnv = envVar("STOWD_CONFIG")?.value ?? "";
     const configDir = configEnv.slice(0, configEnv.lastIndexOf("/"));
@@ -274,7 +290,10 @@ describe("Kubernetes example", () => {
     const config = await loadConfig(["--config", file], { STOWD_AUTH_TOKEN: TOKEN });
     // The kubernetes.io/tls Secret keys, as files in the mount.
     const items = Object.fromEntries((tlsVolume?.secret?.items ?? []).map((i) => [i.key, i.path]));
-    expect(config.server.tls).toEqual({ certFile: `${mount?.mountPath}/${items["tls.crt"]}`, keyFile: `${mount?.mountPath}/${items["tls.key"]}` });
+    expect(config.server.tls).toEqual({
+      certFile: `${mount?.mountPath}/${items["tls.crt"]}`,
+      keyFile: `${mount?.mountPath}/${items["tls.key"]}`,
+    });
     // The certificate names the Service.
     expect(at(kind("Certificate"), "spec.dnsNames")).toContain(at(kind("Service"), "metadata.name"));
     expect(at(kind("Certificate"), "spec.usages")).toContain("server auth");

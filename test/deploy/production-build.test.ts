@@ -82,7 +82,10 @@ const onLoopback = (address: string) => address.replace(/^0\.0\.0\.0:/, "127.0.0
 
 /** The image's HEALTHCHECK (/app/healthcheck.mjs) with the container's env; its exit code. */
 async function healthcheck(env: NodeJS.ProcessEnv): Promise<number> {
-  return run(process.execPath, [join(app, "healthcheck.mjs")], { env: { ...process.env, STOWD_HEALTHCHECK_URL: "", ...env }, timeout: 10_000 }).then(
+  return run(process.execPath, [join(app, "healthcheck.mjs")], {
+    env: { ...process.env, STOWD_HEALTHCHECK_URL: "", ...env },
+    timeout: 10_000,
+  }).then(
     () => 0,
     (err: { code?: number }) => err.code ?? -1,
   );
@@ -128,7 +131,11 @@ describe("production build", () => {
 
     const cli = { command: [process.execPath, join(app, "dist/cli/main.js")], address: onLoopback(daemon.grpc), cwd: app };
     const withCa = ["--ca-file", certs.serverCa];
-    const put = await runStowd([...withCa, "put", "-", "file://bucket/round/trip.txt"], { ...cli, env: { STOWD_TOKEN: TOKEN }, stdin: "through the production build\n" });
+    const put = await runStowd([...withCa, "put", "-", "file://bucket/round/trip.txt"], {
+      ...cli,
+      env: { STOWD_TOKEN: TOKEN },
+      stdin: "through the production build\n",
+    });
     expect(put).toMatchObject({ code: 0, stderr: "" });
     const cat = await runStowd([...withCa, "--token", TOKEN, "cat", "file://bucket/round/trip.txt"], cli);
     expect(cat).toMatchObject({ code: 0, out: "through the production build\n" });
@@ -170,7 +177,16 @@ describe("production build", () => {
 
   it("the compiled npm start entry (dist/server/main.js) serves too", async () => {
     const daemon = await startServing(
-      [process.execPath, join(app, "dist/server/main.js"), "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--data-dir", data],
+      [
+        process.execPath,
+        join(app, "dist/server/main.js"),
+        "--grpc-address",
+        "127.0.0.1:0",
+        "--http-address",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+      ],
       { cwd: app, env: { NODE_ENV: "production" } },
     );
     daemons.push(daemon);

@@ -34,7 +34,14 @@ beforeAll(async () => {
   daemon = await startTestDaemon({
     backends: {
       redis: builtBackend(createRedisStore({ addr: redis.addr, retry: RETRY })),
-      s3: builtBackend(createS3Store({ endpoint: rgw.endpoint, region: rgw.region, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey }, retry: RETRY })),
+      s3: builtBackend(
+        createS3Store({
+          endpoint: rgw.endpoint,
+          region: rgw.region,
+          credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+          retry: RETRY,
+        }),
+      ),
     },
   });
   // Default (64 KiB) HTTP/2 windows: the daemon can run only a little ahead of a slow reader.
@@ -42,7 +49,13 @@ beforeAll(async () => {
     { port: "gRPC port", client: createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl })) },
     { port: "HTTP port", client: createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.httpUrl })) },
     // The Connect protocol over HTTP/1.1: the error travels in the end-of-stream message, not in trailers.
-    { port: "HTTP port, Connect/HTTP 1.1", client: createClient(RawStoreService, createConnectTransport({ baseUrl: daemon.httpUrl, httpVersion: "1.1", useBinaryFormat: true, acceptCompression: [] })) },
+    {
+      port: "HTTP port, Connect/HTTP 1.1",
+      client: createClient(
+        RawStoreService,
+        createConnectTransport({ baseUrl: daemon.httpUrl, httpVersion: "1.1", useBinaryFormat: true, acceptCompression: [] }),
+      ),
+    },
   ];
 }, 120_000);
 
@@ -131,7 +144,12 @@ async function waitUntilServed(scheme: string, budgetMs: number): Promise<number
 }
 
 describe.each([
-  { scheme: "redis", kill: () => redis.stop(), restart: async () => (redis = await startRedisServer([], { port: redis.port })), keepsData: false },
+  {
+    scheme: "redis",
+    kill: () => redis.stop(),
+    restart: async () => (redis = await startRedisServer([], { port: redis.port })),
+    keepsData: false,
+  },
   { scheme: "s3", kill: () => rgw.killGateway(), restart: () => rgw.restartGateway(), keepsData: true },
 ])("$scheme backend killed mid-ReadRaw", ({ scheme, kill, restart, keepsData }) => {
   const reference = `${scheme}://faults/big-object`;
@@ -157,7 +175,10 @@ describe.each([
     console.log(`${scheme} killed mid-ReadRaw:\n  ${lines.join("\n  ")}`);
 
     // While the backend is down: its scheme fails cleanly, the others serve.
-    const head = await clients[0]!.client.head({ reference }).then(() => undefined, (e: unknown) => e);
+    const head = await clients[0]!.client.head({ reference }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(head).toBeInstanceOf(ConnectError);
     expect([Code.Unavailable, Code.DeadlineExceeded]).toContain((head as ConnectError).code);
     await expectOtherSchemesServe(scheme);

@@ -21,10 +21,14 @@ export interface DaemonProcess {
 /** Starts the daemon with `configFile` and waits until its gRPC port accepts connections. */
 export async function startDaemonProcess(configFile: string, grpcPort: number, startTimeoutMs = 60_000): Promise<DaemonProcess> {
   const [program = "", ...args] = DAEMON_COMMAND;
-  const child = startChild(program, [...args, "--config", configFile], { env: { ...process.env, STOWD_LOG_LEVEL: "warn" }, keepStderrLines: 30 });
+  const child = startChild(program, [...args, "--config", configFile], {
+    env: { ...process.env, STOWD_LOG_LEVEL: "warn" },
+    keepStderrLines: 30,
+  });
   const logTail = () => child.stderrLines.join("\n");
   const readiness = await waitUntilReady(child, () => isListening(grpcPort), startTimeoutMs, 25);
-  if (readiness === "exited") throw new Error(`the daemon exited at start (${child.proc.exitCode ?? child.proc.signalCode}):\n${logTail()}`);
+  if (readiness === "exited")
+    throw new Error(`the daemon exited at start (${child.proc.exitCode ?? child.proc.signalCode}):\n${logTail()}`);
   if (readiness === "timed out") {
     await child.kill();
     throw new Error(`the daemon did not listen on 127.0.0.1:${grpcPort} within ${startTimeoutMs} ms:\n${logTail()}`);

@@ -35,7 +35,9 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
         out[rel] = `dir ${stats.mode.toString(8)} ${stats.mtimeMs}`;
         await walk(full);
       } else {
-        const hash = createHash("sha256").update(await readFile(full)).digest("hex");
+        const hash = createHash("sha256")
+          .update(await readFile(full))
+          .digest("hex");
         out[rel] = `file ${stats.mode.toString(8)} ${stats.size} ${stats.mtimeMs} ${hash}`;
       }
     }
@@ -78,7 +80,7 @@ beforeAll(async () => {
   await symlink("../../sentinel/secret.txt", path.join(root, "b", "relative-link")); // relative
   await symlink("/etc/hostname", path.join(root, "b", "abs-link"));
   daemon = await startTestDaemon({ backends: { file: builtBackend(await createLocalStore({ root })) } });
-    // A call that hangs shows up as DEADLINE_EXCEEDED, which the checks refuse.
+  // A call that hangs shows up as DEADLINE_EXCEEDED, which the checks refuse.
   const transport = createGrpcTransport({ baseUrl: daemon.grpcUrl, defaultTimeoutMs: 10_000 });
   raw = createClient(RawStoreService, transport);
   pb = createClient(ProtobufStoreService, transport);
@@ -216,15 +218,21 @@ describe("hostile references through the service", () => {
       await record("Head", () => raw.head({ reference }));
       await record("ReadRaw", () => drain(raw.readRaw({ reference })));
       await record("WriteRaw", () => raw.writeRaw(bodyOf(reference, "hostile write")));
-      await record("Append", () => raw.append((async function* () {
-        yield { body: { case: "header" as const, value: { reference, createIfMissing: true } } };
-        yield { body: { case: "chunk" as const, value: Buffer.from("+") } };
-      })()));
+      await record("Append", () =>
+        raw.append(
+          (async function* () {
+            yield { body: { case: "header" as const, value: { reference, createIfMissing: true } } };
+            yield { body: { case: "chunk" as const, value: Buffer.from("+") } };
+          })(),
+        ),
+      );
       await record("CopyFrom", () => raw.copyRaw({ sourceReference: reference, destinationReference: "mem://b/copy-target" }));
       await record("CopyTo", () => raw.copyRaw({ sourceReference: "mem://b/source", destinationReference: reference }));
       await record("List", () => raw.list({ reference, pageSize: 100 }));
       await record("ListDelim", () => raw.list({ reference, pageSize: 100, delimiter: "/" }));
-      await record("WriteProtobuf", () => pb.writeProtobuf({ reference, message: anyPack(StringValueSchema, create(StringValueSchema, { value: "x" })) }));
+      await record("WriteProtobuf", () =>
+        pb.writeProtobuf({ reference, message: anyPack(StringValueSchema, create(StringValueSchema, { value: "x" })) }),
+      );
       await record("ReadProtobuf", () => pb.readProtobuf({ reference }));
       await record("SignedUrl", () => raw.createSignedUrl({ reference, method: SignedUrlMethod.GET, expiresIn: { seconds: 60n } }));
       await record("Split", () => raw.splitReference({ reference }));
@@ -240,7 +248,11 @@ describe("hostile references through the service", () => {
     expect(await readFile(path.join(parent, "next-to-root.txt"), "utf8")).toBe("beside the root\n");
     // The links planted in the root are still links to where they pointed
     // (an overwrite may have replaced the link itself, never its target).
-    for (const [name, target] of [["escape", sentinel], ["relative-link", "../../sentinel/secret.txt"], ["abs-link", "/etc/hostname"]] as const) {
+    for (const [name, target] of [
+      ["escape", sentinel],
+      ["relative-link", "../../sentinel/secret.txt"],
+      ["abs-link", "/etc/hostname"],
+    ] as const) {
       expect(await readlink(path.join(root, "b", name))).toBe(target);
     }
     expect(await readlink(path.join(root, "evil"))).toBe(sentinel);
@@ -265,7 +277,11 @@ describe("hostile references through the service", () => {
   });
 
   it("keeps keys that differ only in unicode normalization apart (no aliasing)", async () => {
-    const pairs = [["file://b/n-caf\u00e9", "file://b/n-cafe\u0301"], ["file://b/n-\u212b", "file://b/n-\u00c5"], ["mem://b/n-caf\u00e9", "mem://b/n-cafe\u0301"]] as const;
+    const pairs = [
+      ["file://b/n-caf\u00e9", "file://b/n-cafe\u0301"],
+      ["file://b/n-\u212b", "file://b/n-\u00c5"],
+      ["mem://b/n-caf\u00e9", "mem://b/n-cafe\u0301"],
+    ] as const;
     for (const [a, b] of pairs) {
       await raw.writeRaw(bodyOf(a, "first"));
       await raw.writeRaw(bodyOf(b, "second"));

@@ -35,7 +35,6 @@ type Scheme = (typeof SCHEMES)[number];
 
 type RawClient = Client<typeof RawStoreService>;
 
-
 const digests = new Map<string, string>();
 function digestOf(seed: string): string {
   let digest = digests.get(seed);
@@ -48,7 +47,11 @@ function digestOf(seed: string): string {
   return digest;
 }
 
-async function write(client: RawClient, reference: string, seed: string): Promise<{ acked: true; etag: string } | { acked: false; error: unknown }> {
+async function write(
+  client: RawClient,
+  reference: string,
+  seed: string,
+): Promise<{ acked: true; etag: string } | { acked: false; error: unknown }> {
   try {
     const response = await client.writeRaw(
       (async function* () {
@@ -146,90 +149,115 @@ afterAll(async () => {
 });
 
 describe("the daemon SIGKILLed during WriteRaw", () => {
-  it(`leaves every object exactly its old or its new version (${KILLS} kills on file, s3 and redis)`, { timeout: 120_000 + KILLS * 20_000 }, async () => {
-    const random = seededRandom(SEED);
-    const reference = (scheme: Scheme) => `${scheme}://faults/kill/object`;
-    daemon = await startDaemonProcess(configFile, grpcPort);
-    let client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
-
-    // Version A, completely, and how long a write takes here.
-    const current = new Map<Scheme, { seed: string; etag: string }>();
-    let slowestMs = 0;
-    for (const scheme of SCHEMES) {
-      const started = Date.now();
-      const result = await write(client, reference(scheme), `${scheme}-A`);
-      slowestMs = Math.max(slowestMs, Date.now() - started);
-      if (!result.acked) throw result.error;
-      current.set(scheme, { seed: `${scheme}-A`, etag: result.etag });
-    }
-    // Kill anywhere from before the first byte to a little after the slowest write would end.
-    // (Three writes run at once, so most kills still land mid-write.)
-    const maxDelayMs = Math.max(50, Math.round(slowestMs * 2));
-    const tally = Object.fromEntries(SCHEMES.map((s) => [s, { old: 0, new: 0, acked: 0 }])) as Record<Scheme, { old: number; new: number; acked: number }>;
-    const delays: number[] = [];
-
-    for (let round = 1; round <= KILLS; round++) {
-      const seeds = Object.fromEntries(SCHEMES.map((s) => [s, `${s}-B${round}`])) as Record<Scheme, string>;
-      const writes = SCHEMES.map((scheme) => write(client, reference(scheme), seeds[scheme]));
-      const delay = Math.floor(random() * maxDelayMs);
-      delays.push(delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      await daemon.kill();
-      const outcomes = await Promise.all(writes);
+  it(
+    `leaves every object exactly its old or its new version (${KILLS} kills on file, s3 and redis)`,
+    { timeout: 120_000 + KILLS * 20_000 },
+    async () => {
+      const random = seededRandom(SEED);
+      const reference = (scheme: Scheme) => `${scheme}://faults/kill/object`;
       daemon = await startDaemonProcess(configFile, grpcPort);
-      client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
+      let client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
 
-      for (const [index, scheme] of SCHEMES.entries()) {
-        const label = `round ${round} (seed ${SEED}, kill after ${delay} ms), ${scheme}`;
-        const outcome = outcomes[index]!;
-        if (!outcome.acked) {
-          // The client saw the daemon die: a connection error, never a success or a vague OK.
-          expect(outcome.error, label).toBeInstanceOf(ConnectError);
-          expect([Code.Unavailable, Code.Internal, Code.Canceled, Code.Unknown, Code.Aborted], `${label}: ${String(outcome.error)}`).toContain((outcome.error as ConnectError).code);
-        }
-        const before = current.get(scheme)!;
-        const head = await client.head({ reference: reference(scheme) });
-        expect(head.exists, label).toBe(true);
-        const stored = await readStored(client, reference(scheme));
-        const isOld = stored.digest === digestOf(before.seed);
-        const isNew = stored.digest === digestOf(seeds[scheme]);
-        expect(isOld || isNew, `${label}: the object is neither ${before.seed} nor ${seeds[scheme]} (${stored.size} bytes)`).toBe(true);
-        if (outcome.acked) expect(isNew, `${label}: an acknowledged write was lost`).toBe(true);
-        // Head agrees with the bytes.
-        expect(stored.size, label).toBe(SIZE);
-        expect(Number(head.info?.size), label).toBe(SIZE);
-        expect(head.info?.etag, label).toBe(stored.etag);
-        if (head.info !== undefined && head.info.contentMd5.length > 0) expect(Buffer.from(head.info.contentMd5).toString("hex"), label).toBe(stored.md5);
-        if (isOld) expect(stored.etag, `${label}: the content is unchanged but the etag is not`).toBe(before.etag);
-        else expect(stored.etag, `${label}: a new version kept the old etag`).not.toBe(before.etag);
-        if (outcome.acked) expect(stored.etag, label).toBe(outcome.etag);
-        // Only the object is listed: no temp, staging or partial entries.
-        expect(await listAll(client, `${scheme}://faults/`), label).toEqual([{ reference: reference(scheme), size: SIZE }]);
-        tally[scheme][isNew ? "new" : "old"]++;
-        if (outcome.acked) tally[scheme].acked++;
-        current.set(scheme, isNew ? { seed: seeds[scheme], etag: stored.etag } : before);
+      // Version A, completely, and how long a write takes here.
+      const current = new Map<Scheme, { seed: string; etag: string }>();
+      let slowestMs = 0;
+      for (const scheme of SCHEMES) {
+        const started = Date.now();
+        const result = await write(client, reference(scheme), `${scheme}-A`);
+        slowestMs = Math.max(slowestMs, Date.now() - started);
+        if (!result.acked) throw result.error;
+        current.set(scheme, { seed: `${scheme}-A`, etag: result.etag });
       }
-    }
+      // Kill anywhere from before the first byte to a little after the slowest write would end.
+      // (Three writes run at once, so most kills still land mid-write.)
+      const maxDelayMs = Math.max(50, Math.round(slowestMs * 2));
+      const tally = Object.fromEntries(SCHEMES.map((s) => [s, { old: 0, new: 0, acked: 0 }])) as Record<
+        Scheme,
+        { old: number; new: number; acked: number }
+      >;
+      const delays: number[] = [];
 
-    // What the kills left behind outside the listings (reported, not asserted).
-    const temps = await readdir(path.join(dir, "data", ".stowd", "tmp")).catch(() => []);
-    const s3 = new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: "faults" }));
-    s3.destroy();
-    const redisKeys = (await redis.cli("DBSIZE")).trim();
-    // Chunks of killed writes and replaced versions must expire: only the
-    // current version's chunks may be kept without a TTL.
-    const persistentChunks = Number(
-      (await redis.cli("EVAL", "local n = 0 for _, k in ipairs(redis.call('KEYS', '*')) do if string.find(k, ':c:', 1, true) and redis.call('PTTL', k) == -1 then n = n + 1 end end return n", "0")).trim(),
-    );
-    expect(persistentChunks).toBe(SIZE / MiB);
-    console.log(
-      [
-        `SIGKILL during WriteRaw: ${KILLS} kills, seed ${SEED}, ${SIZE / MiB} MiB versions, delays 0-${maxDelayMs} ms (slowest write ${slowestMs} ms)`,
-        ...SCHEMES.map((s) => `  ${s}: old version ${tally[s].old}x, new version ${tally[s].new}x (acknowledged ${tally[s].acked}x); never partial, never lost`),
-        `  left outside the listings: ${temps.length} local temp file(s) in .stowd/tmp, ${uploads.Uploads?.length ?? 0} unfinished S3 multipart upload(s), ${redisKeys} redis key(s) (all but the current version's ${persistentChunks} chunks expire)`,
-        `  delays: ${delays.join(" ")}`,
-      ].join("\n"),
-    );
-  });
+      for (let round = 1; round <= KILLS; round++) {
+        const seeds = Object.fromEntries(SCHEMES.map((s) => [s, `${s}-B${round}`])) as Record<Scheme, string>;
+        const writes = SCHEMES.map((scheme) => write(client, reference(scheme), seeds[scheme]));
+        const delay = Math.floor(random() * maxDelayMs);
+        delays.push(delay);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        await daemon.kill();
+        const outcomes = await Promise.all(writes);
+        daemon = await startDaemonProcess(configFile, grpcPort);
+        client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
+
+        for (const [index, scheme] of SCHEMES.entries()) {
+          const label = `round ${round} (seed ${SEED}, kill after ${delay} ms), ${scheme}`;
+          const outcome = outcomes[index]!;
+          if (!outcome.acked) {
+            // The client saw the daemon die: a connection error, never a success or a vague OK.
+            expect(outcome.error, label).toBeInstanceOf(ConnectError);
+            expect(
+              [Code.Unavailable, Code.Internal, Code.Canceled, Code.Unknown, Code.Aborted],
+              `${label}: ${String(outcome.error)}`,
+            ).toContain((outcome.error as ConnectError).code);
+          }
+          const before = current.get(scheme)!;
+          const head = await client.head({ reference: reference(scheme) });
+          expect(head.exists, label).toBe(true);
+          const stored = await readStored(client, reference(scheme));
+          const isOld = stored.digest === digestOf(before.seed);
+          const isNew = stored.digest === digestOf(seeds[scheme]);
+          expect(isOld || isNew, `${label}: the object is neither ${before.seed} nor ${seeds[scheme]} (${stored.size} bytes)`).toBe(true);
+          if (outcome.acked) expect(isNew, `${label}: an acknowledged write was lost`).toBe(true);
+          // Head agrees with the bytes.
+          expect(stored.size, label).toBe(SIZE);
+          expect(Number(head.info?.size), label).toBe(SIZE);
+          expect(head.info?.etag, label).toBe(stored.etag);
+          if (head.info !== undefined && head.info.contentMd5.length > 0)
+            expect(Buffer.from(head.info.contentMd5).toString("hex"), label).toBe(stored.md5);
+          if (isOld) expect(stored.etag, `${label}: the content is unchanged but the etag is not`).toBe(before.etag);
+          else expect(stored.etag, `${label}: a new version kept the old etag`).not.toBe(before.etag);
+          if (outcome.acked) expect(stored.etag, label).toBe(outcome.etag);
+          // Only the object is listed: no temp, staging or partial entries.
+          expect(await listAll(client, `${scheme}://faults/`), label).toEqual([{ reference: reference(scheme), size: SIZE }]);
+          tally[scheme][isNew ? "new" : "old"]++;
+          if (outcome.acked) tally[scheme].acked++;
+          current.set(scheme, isNew ? { seed: seeds[scheme], etag: stored.etag } : before);
+        }
+      }
+
+      // What the kills left behind outside the listings (reported, not asserted).
+      const temps = await readdir(path.join(dir, "data", ".stowd", "tmp")).catch(() => []);
+      const s3 = new S3Client({
+        endpoint: rgw.endpoint,
+        region: rgw.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+      });
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: "faults" }));
+      s3.destroy();
+      const redisKeys = (await redis.cli("DBSIZE")).trim();
+      // Chunks of killed writes and replaced versions must expire: only the
+      // current version's chunks may be kept without a TTL.
+      const persistentChunks = Number(
+        (
+          await redis.cli(
+            "EVAL",
+            "local n = 0 for _, k in ipairs(redis.call('KEYS', '*')) do if string.find(k, ':c:', 1, true) and redis.call('PTTL', k) == -1 then n = n + 1 end end return n",
+            "0",
+          )
+        ).trim(),
+      );
+      expect(persistentChunks).toBe(SIZE / MiB);
+      console.log(
+        [
+          `SIGKILL during WriteRaw: ${KILLS} kills, seed ${SEED}, ${SIZE / MiB} MiB versions, delays 0-${maxDelayMs} ms (slowest write ${slowestMs} ms)`,
+          ...SCHEMES.map(
+            (s) =>
+              `  ${s}: old version ${tally[s].old}x, new version ${tally[s].new}x (acknowledged ${tally[s].acked}x); never partial, never lost`,
+          ),
+          `  left outside the listings: ${temps.length} local temp file(s) in .stowd/tmp, ${uploads.Uploads?.length ?? 0} unfinished S3 multipart upload(s), ${redisKeys} redis key(s) (all but the current version's ${persistentChunks} chunks expire)`,
+          `  delays: ${delays.join(" ")}`,
+        ].join("\n"),
+      );
+    },
+  );
 });

@@ -76,7 +76,10 @@ describe("malformed gRPC frames", () => {
   it("answers a prefix claiming 2 GiB (or 4 GiB - 1) with RESOURCE_EXHAUSTED naming the limit, without waiting for the bytes", async () => {
     for (const { url } of ports) {
       // Head's request is a reference: capped far below server.maxMessageMBs; a WriteRaw message may use all of it.
-      for (const [path, limit] of [[HEAD, SMALL_REQUEST_BYTES], [WRITE, MAX_MESSAGE_BYTES]] as const) {
+      for (const [path, limit] of [
+        [HEAD, SMALL_REQUEST_BYTES],
+        [WRITE, MAX_MESSAGE_BYTES],
+      ] as const) {
         for (const declaredLength of [2 ** 31, 2 ** 32 - 1, limit + 1]) {
           const result = await rawGrpcCall(url, path, grpcFrame(Buffer.alloc(16), { declaredLength }), { giveUpMs: 10_000 });
           expectCleanFailure(result, Code.ResourceExhausted);
@@ -131,17 +134,27 @@ describe("malformed gRPC frames", () => {
     expectCleanFailure(await rawGrpcCall(daemon.httpUrl, HEAD, grpcFrame(body, { flag: 1 })), Code.Internal);
     // Bit 1 is Connect's end-of-stream flag, meaningless on a request: refused too.
     expectCleanFailure(await rawGrpcCall(daemon.httpUrl, HEAD, grpcFrame(body, { flag: 0x03 })), Code.Internal);
-    expectCleanFailure(await rawGrpcCall(daemon.httpUrl, HEAD, grpcFrame(body), { headers: { "grpc-encoding": "snappy" } }), Code.Unimplemented);
+    expectCleanFailure(
+      await rawGrpcCall(daemon.httpUrl, HEAD, grpcFrame(body), { headers: { "grpc-encoding": "snappy" } }),
+      Code.Unimplemented,
+    );
     // grpc-js decompresses only when grpc-encoding says how; with identity it
     // reads the payload as it is, so the request is served as sent. Both
     // listeners ignore flag bits they do not know (0x80).
-    for (const [url, flag] of [[daemon.grpcUrl, 1], [daemon.grpcUrl, 0x80], [daemon.httpUrl, 0x80]] as const) {
+    for (const [url, flag] of [
+      [daemon.grpcUrl, 1],
+      [daemon.grpcUrl, 0x80],
+      [daemon.httpUrl, 0x80],
+    ] as const) {
       const result = await rawGrpcCall(url, HEAD, grpcFrame(body, { flag }));
       expect(result.error).toBeUndefined();
       expect(result.grpcStatus, result.grpcMessage).toBe(0);
     }
     // A gzip flag on bytes that are not gzip: INTERNAL "Failed to decompress".
-    expectCleanFailure(await rawGrpcCall(daemon.grpcUrl, HEAD, grpcFrame(body, { flag: 1 }), { headers: { "grpc-encoding": "gzip" } }), Code.Internal);
+    expectCleanFailure(
+      await rawGrpcCall(daemon.grpcUrl, HEAD, grpcFrame(body, { flag: 1 }), { headers: { "grpc-encoding": "gzip" } }),
+      Code.Internal,
+    );
     await expectDaemonAnswers();
   });
 
@@ -155,7 +168,9 @@ describe("malformed gRPC frames", () => {
 
   it("survives random frames and random bytes on every method (fast-check), answering each with a status", async () => {
     const paths = [
-      HEAD, READ, WRITE,
+      HEAD,
+      READ,
+      WRITE,
       "/stowd.v1.RawStoreService/Append",
       "/stowd.v1.RawStoreService/List",
       "/stowd.v1.RawStoreService/CopyRaw",
@@ -165,27 +180,34 @@ describe("malformed gRPC frames", () => {
     ];
     const randomFrame = fc.oneof(
       fc.uint8Array({ maxLength: 64 }).map((bytes) => grpcFrame(bytes)),
-      fc.tuple(fc.uint8Array({ maxLength: 32 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })).map(([bytes, declaredLength]) => grpcFrame(bytes, { declaredLength })),
+      fc
+        .tuple(fc.uint8Array({ maxLength: 32 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }))
+        .map(([bytes, declaredLength]) => grpcFrame(bytes, { declaredLength })),
       fc.uint8Array({ maxLength: 48 }).map((bytes) => Buffer.from(bytes)),
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ports), fc.constantFrom(...paths), fc.array(randomFrame, { minLength: 0, maxLength: 4 }), async (port, path, frames) => {
-        const result = await rawGrpcCall(port.url, path, frames, { giveUpMs: 10_000 });
-        if (path.endsWith("NoSuchMethod") && port.url === daemon.httpUrl) {
-          // connect-node's fallback: a plain 404, which gRPC clients read as UNIMPLEMENTED.
-          expect(result.httpStatus).toBe(404);
-          return;
-        }
-        expect(result.error, `${port.name} ${path}: ${result.error}`).toBeUndefined();
-        expect(result.grpcStatus, `${port.name} ${path}: no grpc-status`).toBeDefined();
-        // UNKNOWN would mean an error escaped our boundary without a code.
-        expect(result.grpcStatus).not.toBe(Code.Unknown);
-        if (result.grpcStatus === Code.Internal) {
-          // Only protocol-level failures may be INTERNAL, never an exception of ours.
-          expect(result.grpcMessage).not.toMatch(/internal error; the daemon log/);
-        }
-        if (result.grpcStatus !== 0) expect(result.grpcMessage.length).toBeGreaterThan(5);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...ports),
+        fc.constantFrom(...paths),
+        fc.array(randomFrame, { minLength: 0, maxLength: 4 }),
+        async (port, path, frames) => {
+          const result = await rawGrpcCall(port.url, path, frames, { giveUpMs: 10_000 });
+          if (path.endsWith("NoSuchMethod") && port.url === daemon.httpUrl) {
+            // connect-node's fallback: a plain 404, which gRPC clients read as UNIMPLEMENTED.
+            expect(result.httpStatus).toBe(404);
+            return;
+          }
+          expect(result.error, `${port.name} ${path}: ${result.error}`).toBeUndefined();
+          expect(result.grpcStatus, `${port.name} ${path}: no grpc-status`).toBeDefined();
+          // UNKNOWN would mean an error escaped our boundary without a code.
+          expect(result.grpcStatus).not.toBe(Code.Unknown);
+          if (result.grpcStatus === Code.Internal) {
+            // Only protocol-level failures may be INTERNAL, never an exception of ours.
+            expect(result.grpcMessage).not.toMatch(/internal error; the daemon log/);
+          }
+          if (result.grpcStatus !== 0) expect(result.grpcMessage.length).toBeGreaterThan(5);
+        },
+      ),
       { numRuns: 300 },
     );
     await expectDaemonAnswers();
@@ -228,13 +250,19 @@ describe("broken uploads and oversized messages", () => {
           yield { body: { case: "chunk" as const, value: Buffer.alloc(MAX_MESSAGE_BYTES + 1) } };
         })(),
       );
-      const err = await write.then(() => undefined, (e: unknown) => e);
+      const err = await write.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ConnectError);
       expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
       const head = await client.head({ reference });
       expect(head.exists).toBe(false);
       // A unary request over the limit: a 2 MiB reference.
-      const big = await client.head({ reference: `mem://b/${"k".repeat(2 * MiB)}` }).then(() => undefined, (e: unknown) => e);
+      const big = await client.head({ reference: `mem://b/${"k".repeat(2 * MiB)}` }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((big as ConnectError).code).toBe(Code.ResourceExhausted);
       // Exactly at the limit is fine: a chunk of MAX minus the framing.
       const fits = await client.writeRaw(
@@ -262,10 +290,16 @@ describe("errors about huge requests", () => {
         expect(result.grpcMessage).toMatch(/bytes, truncated\)$/);
       }
       const client = createClient(RawStoreService, createGrpcTransport({ baseUrl: url }));
-      const err = await client.head({ reference: `file://b/${"y".repeat(60_000)}` }, { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+      const err = await client.head({ reference: `file://b/${"y".repeat(60_000)}` }, { timeoutMs: 10_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
       expect((err as ConnectError).rawMessage).toContain("file://b/yyyy");
-      const tooLarge = await client.head({ reference: `file://b/${"y".repeat(200_000)}` }, { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+      const tooLarge = await client.head({ reference: `file://b/${"y".repeat(200_000)}` }, { timeoutMs: 10_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((tooLarge as ConnectError).code).toBe(Code.ResourceExhausted);
       expect((tooLarge as ConnectError).rawMessage).toContain(String(SMALL_REQUEST_BYTES));
     }

@@ -10,7 +10,13 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HeadRequestSchema, ListRequestSchema, RawStoreService, ReadRawRequestSchema, WriteRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
+import {
+  HeadRequestSchema,
+  ListRequestSchema,
+  RawStoreService,
+  ReadRawRequestSchema,
+  WriteRawRequestSchema,
+} from "../../gen/stowd/v1/raw_store_pb.js";
 import { builtBackend } from "../../server/decorators/scheme-router.js";
 import { createAzureStore } from "../../server/stores/azure/index.js";
 import { createRedisStore } from "../../server/stores/redis/index.js";
@@ -56,7 +62,9 @@ function backendsOn(tarpit: Tarpit, retry: Partial<RetryPolicy> = {}) {
   return {
     s3: builtBackend(createS3Store({ endpoint, credentials: { accessKeyId: "a", secretAccessKey: "b" }, retry })),
     redis: builtBackend(createRedisStore({ addr: `127.0.0.1:${tarpit.port}`, retry })),
-    abfs: builtBackend(createAzureStore({ account: "devstoreaccount1", key: AZURITE_KEY, endpoint: `${endpoint}/devstoreaccount1`, retry })),
+    abfs: builtBackend(
+      createAzureStore({ account: "devstoreaccount1", key: AZURITE_KEY, endpoint: `${endpoint}/devstoreaccount1`, retry }),
+    ),
   };
 }
 
@@ -110,7 +118,10 @@ describe("tarpit backends behind the daemon", () => {
     for (const url of [daemon.grpcUrl, daemon.httpUrl]) {
       const all = REFERENCES.flatMap((reference) => calls(reference).map((c) => ({ ...c, reference })));
       const outcomes = await Promise.all(
-        all.map(async (c) => ({ ...c, result: await rawGrpcCall(url, c.path, c.body, { headers: { "grpc-timeout": `${DEADLINE_MS}m` }, giveUpMs: 10_000 }) })),
+        all.map(async (c) => ({
+          ...c,
+          result: await rawGrpcCall(url, c.path, c.body, { headers: { "grpc-timeout": `${DEADLINE_MS}m` }, giveUpMs: 10_000 }),
+        })),
       );
       for (const { name, reference, result } of outcomes) {
         const label = `${url === daemon.grpcUrl ? "grpc" : "http"} ${name} ${reference}`;
@@ -130,7 +141,10 @@ describe("tarpit backends behind the daemon", () => {
   it("gives the SDK-style client DEADLINE_EXCEEDED too, and other schemes keep serving meanwhile", async () => {
     const client = createClient(RawStoreService, createGrpcTransport({ baseUrl: daemon.grpcUrl }));
     const started = Date.now();
-    const stuck = client.head({ reference: "s3://bucket/k" }, { timeoutMs: DEADLINE_MS }).then(() => undefined, (e: unknown) => e);
+    const stuck = client.head({ reference: "s3://bucket/k" }, { timeoutMs: DEADLINE_MS }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     // While it hangs on the tarpit, mem:// and file:// answer at once.
     const write = await client.writeRaw(
       (async function* () {
@@ -156,7 +170,9 @@ describe("tarpit backends without a client deadline", () => {
 
   beforeAll(async () => {
     tarpit = await startTarpit();
-    daemon = await startTestDaemon({ backends: backendsOn(tarpit, { attempts: 3, attemptTimeoutMs: 800, totalTimeoutMs: TOTAL_MS, baseDelayMs: 10, maxDelayMs: 20 }) });
+    daemon = await startTestDaemon({
+      backends: backendsOn(tarpit, { attempts: 3, attemptTimeoutMs: 800, totalTimeoutMs: TOTAL_MS, baseDelayMs: 10, maxDelayMs: 20 }),
+    });
   });
   afterAll(async () => {
     await daemon.close();
@@ -165,7 +181,11 @@ describe("tarpit backends without a client deadline", () => {
 
   it(`fails with DEADLINE_EXCEEDED naming the backend within the backend's total timeout + 10% (${TOTAL_MS} ms)`, async () => {
     const outcomes = await Promise.all(
-      REFERENCES.flatMap((reference) => calls(reference).filter((c) => c.name !== "WriteRaw").map(async (c) => ({ ...c, reference, result: await rawGrpcCall(daemon.grpcUrl, c.path, c.body, { giveUpMs: 10_000 }) }))),
+      REFERENCES.flatMap((reference) =>
+        calls(reference)
+          .filter((c) => c.name !== "WriteRaw")
+          .map(async (c) => ({ ...c, reference, result: await rawGrpcCall(daemon.grpcUrl, c.path, c.body, { giveUpMs: 10_000 }) })),
+      ),
     );
     const lines: string[] = [];
     for (const { name, reference, result } of outcomes) {

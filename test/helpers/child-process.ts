@@ -78,7 +78,11 @@ export function onProcessExit(cleanup: () => void): () => void {
 
 export function startChild(command: string, args: readonly string[], options: ChildOptions = {}): Child {
   installHooks();
-  const proc = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: options.stdio ?? ["ignore", "ignore", "pipe"] });
+  const proc = spawn(command, args, {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: options.env ?? process.env,
+    stdio: options.stdio ?? ["ignore", "ignore", "pipe"],
+  });
   let running = true;
   const exited = new Promise<number | null>((resolve) => {
     proc.once("exit", (code) => resolve(code));
@@ -136,7 +140,12 @@ export type Readiness = "ready" | "exited" | "timed out";
  * Calls `ready` every `intervalMs` until it answers true, the child exits, or
  * `timeoutMs` passes; the caller words the failure.
  */
-export async function waitUntilReady(child: Child, ready: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<Readiness> {
+export async function waitUntilReady(
+  child: Child,
+  ready: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<Readiness> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await ready()) return "ready";

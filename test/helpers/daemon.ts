@@ -57,7 +57,14 @@ export function testStorageConfig(overrides: Partial<StorageConfig> = {}): Stora
     limits: { maxDownloadMBs: 0 },
     redis: { addr: "", username: "", password: "", db: 0, cluster: [] },
     schemes: {},
-    defaultHttpClient: { headers: {}, timeoutMs: 0, maxIdleConns: 1024, maxIdleConnsPerHost: 1024, maxConnsPerHost: 0, idleConnTimeoutMs: 90_000 },
+    defaultHttpClient: {
+      headers: {},
+      timeoutMs: 0,
+      maxIdleConns: 1024,
+      maxIdleConnsPerHost: 1024,
+      maxConnsPerHost: 0,
+      idleConnTimeoutMs: 90_000,
+    },
     signedUrl: { stowConfigOverride: {} },
     ...overrides,
   };

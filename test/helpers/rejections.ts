@@ -30,7 +30,10 @@ export async function expectReason(promise: Promise<unknown>, ...reasons: ErrorR
 
 /** The StowdClientError an SDK call rejects with; fails the test on success or any other error. */
 export async function clientRejection(promise: Promise<unknown>): Promise<StowdClientError> {
-  const err = await promise.then(() => expect.fail("expected the call to fail"), (e: unknown) => e);
+  const err = await promise.then(
+    () => expect.fail("expected the call to fail"),
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(StowdClientError);
   return err as StowdClientError;
 }

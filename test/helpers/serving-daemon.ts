@@ -26,7 +26,10 @@ export interface ServingOptions {
 /** Starts `argv` (e.g. DAEMON_COMMAND + flags, or the CLI's serve) and waits for its "stowd serving" line. */
 export async function startServingProcess(argv: readonly string[], options: ServingOptions = {}): Promise<ServingProcess> {
   const [program = "", ...args] = argv;
-  const child = startChild(program, args, { ...(options.cwd === undefined ? {} : { cwd: options.cwd }), env: { ...process.env, ...options.env } });
+  const child = startChild(program, args, {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    env: { ...process.env, ...options.env },
+  });
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const servingLine = () => child.stderrLines.find((line) => line.includes('"stowd serving"'));
   const readiness = await waitUntilReady(child, () => servingLine() !== undefined, timeoutMs, 20);

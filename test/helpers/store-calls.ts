@@ -25,7 +25,11 @@ export async function* chunked(data: Uint8Array, sizes: number | readonly number
 }
 
 /** Yields `data` up to `failAt`, then throws like a broken client stream. */
-export async function* failingAfter(data: Uint8Array, failAt: number, sizes: number | readonly number[] = ODD_CHUNKS): AsyncGenerator<Uint8Array> {
+export async function* failingAfter(
+  data: Uint8Array,
+  failAt: number,
+  sizes: number | readonly number[] = ODD_CHUNKS,
+): AsyncGenerator<Uint8Array> {
   yield* chunked(data.subarray(0, failAt), sizes);
   throw new Error("client stream broke");
 }

@@ -48,14 +48,19 @@ describe("upload and message limits", () => {
         expect(declared.message).toContain("server.maxUploadMBs = 1");
         expect(declared.detail?.limit).toBe(BigInt(MiB));
         // No declared size: rejected while streaming, after a whole MiB went by.
-        const streamed = await rejection(client.write(`${scheme}://b/${tag}-streamed`, stalledBody(new Uint8Array(MiB), Promise.resolve(new Uint8Array(1)))));
+        const streamed = await rejection(
+          client.write(`${scheme}://b/${tag}-streamed`, stalledBody(new Uint8Array(MiB), Promise.resolve(new Uint8Array(1)))),
+        );
         expect(streamed.code).toBe(Code.ResourceExhausted);
         expect(streamed.message).toContain(`exceeds the upload limit of ${MiB} bytes (server.maxUploadMBs = 1); nothing was stored`);
         expect(await client.head(`${scheme}://b/${tag}-declared`)).toBeUndefined();
         expect(await client.head(`${scheme}://b/${tag}-streamed`)).toBeUndefined();
         // An over-limit overwrite leaves the old object as it was.
         await client.write(`${scheme}://b/${tag}-kept`, "old");
-        expect((await rejection(client.write(`${scheme}://b/${tag}-kept`, stalledBody(new Uint8Array(MiB), Promise.resolve(new Uint8Array(5)))))).code).toBe(Code.ResourceExhausted);
+        expect(
+          (await rejection(client.write(`${scheme}://b/${tag}-kept`, stalledBody(new Uint8Array(MiB), Promise.resolve(new Uint8Array(5))))))
+            .code,
+        ).toBe(Code.ResourceExhausted);
         expect(Buffer.from(await client.readBytes(`${scheme}://b/${tag}-kept`)).toString()).toBe("old");
         if (scheme === "file") {
           // Not even a temp file is left behind: only the kept object and its metadata sidecar are new.
@@ -71,7 +76,9 @@ describe("upload and message limits", () => {
     it(`${name}: a request message over maxMessageMBs is RESOURCE_EXHAUSTED and stores nothing`, async () => {
       const { client } = listener();
       const ref = `mem://b/${name.replace(" ", "-")}-big.pb`;
-      const err = await rejection(client.writeProtobuf(ref, BytesValueSchema, create(BytesValueSchema, { value: new Uint8Array(2 * MiB + 1) })));
+      const err = await rejection(
+        client.writeProtobuf(ref, BytesValueSchema, create(BytesValueSchema, { value: new Uint8Array(2 * MiB + 1) })),
+      );
       expect(err.code).toBe(Code.ResourceExhausted);
       // grpc-js and connect-node word it differently; both give the limit in bytes.
       expect(err.message).toContain(String(2 * MiB));
@@ -99,7 +106,14 @@ describe("maxConcurrentCalls", () => {
     const a = grpc.client.write("mem://b/slot-a", stalledBody(new Uint8Array(10), new Promise((r) => (releaseA = r))));
     const b = http.client.write("mem://b/slot-b", stalledBody(new Uint8Array(10), new Promise((r) => (releaseB = r))));
     // Both writes are in progress once their first chunk has arrived.
-    await expect.poll(async () => (await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(/stowd_rpc_in_flight\{method="stowd.v1.RawStoreService\/WriteRaw"\} (\d+)/)?.[1]).toBe("2");
+    await expect
+      .poll(
+        async () =>
+          (await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(
+            /stowd_rpc_in_flight\{method="stowd.v1.RawStoreService\/WriteRaw"\} (\d+)/,
+          )?.[1],
+      )
+      .toBe("2");
     for (const l of listeners) {
       const err = await rejection(l.client.head("mem://b/slot-a"));
       expect(err.code).toBe(Code.ResourceExhausted);
@@ -136,7 +150,9 @@ describe("idle streams and deadlines", () => {
       const err = await rejection(listener().client.write(ref, stalledBody(new Uint8Array(100), new Promise(() => {}))));
       expect(err.code).toBe(Code.ResourceExhausted);
       expect(err.reason).toBe(ErrorReason.LIMIT_EXCEEDED);
-      expect(err.message).toMatch(/the stream was idle for (4\d\d|[5-9]\d\d)ms: no message moved in either direction \(server\.idleStreamTimeout = 400ms\)/);
+      expect(err.message).toMatch(
+        /the stream was idle for (4\d\d|[5-9]\d\d)ms: no message moved in either direction \(server\.idleStreamTimeout = 400ms\)/,
+      );
       expect(await listener().client.head(ref)).toBeUndefined();
     });
 
@@ -183,7 +199,8 @@ describe("idle streams and deadlines", () => {
       const own = await rejection(client.write(`mem://b/${tag}-own-deadline`, trickle(), { timeoutMs: 600, size: 1000 }));
       expect(own.code).toBe(Code.DeadlineExceeded);
       expect(own.message).not.toContain("server.");
-      for (const suffix of ["no-deadline", "long-deadline", "own-deadline"]) expect(await client.head(`mem://b/${tag}-${suffix}`)).toBeUndefined();
+      for (const suffix of ["no-deadline", "long-deadline", "own-deadline"])
+        expect(await client.head(`mem://b/${tag}-${suffix}`)).toBeUndefined();
     });
   }
 });

@@ -43,7 +43,12 @@ interface Reader {
 function read(address: string, reference: string, pace: "park" | "free" | number): Reader {
   const session = http2.connect(`http://${address}`);
   session.on("error", () => {});
-  const stream = session.request({ ":method": "POST", ":path": "/stowd.v1.RawStoreService/ReadRaw", "content-type": "application/grpc", te: "trailers" });
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/stowd.v1.RawStoreService/ReadRaw",
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
   const message = toBinary(ReadRawRequestSchema, create(ReadRawRequestSchema, { reference }));
   const frame = Buffer.alloc(5 + message.length);
   frame.writeUInt32BE(message.length, 1);
@@ -97,7 +102,9 @@ async function gauge(daemon: TestDaemon, name: string): Promise<number> {
 describe("splitChunkMessage", () => {
   it("cuts a ReadRaw chunk message after n bytes, sharing its memory, and leaves other messages whole", () => {
     const chunk = Uint8Array.from([1, 2, 3, 4, 5]);
-    const [head, rest] = splitChunkMessage({ body: { case: "chunk", value: chunk } }, 2) as Array<{ body: { case: string; value: Uint8Array } }>;
+    const [head, rest] = splitChunkMessage({ body: { case: "chunk", value: chunk } }, 2) as Array<{
+      body: { case: string; value: Uint8Array };
+    }>;
     expect(head?.body).toEqual({ case: "chunk", value: Uint8Array.from([1, 2]) });
     expect(rest?.body).toEqual({ case: "chunk", value: Uint8Array.from([3, 4, 5]) });
     expect(rest?.body.value.buffer).toBe(chunk.buffer);

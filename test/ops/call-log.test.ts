@@ -47,11 +47,29 @@ describe.each(["grpc port", "http port"] as const)("%s", (name) => {
 
     const [write, read, missing, copy] = calls();
     expect(calls()).toHaveLength(4);
-    expect(write).toMatchObject({ level: "info", op: "RawStoreService/WriteRaw", reference: `mem://b/${tag}-logged`, bytesIn: 3 * MiB + 5, bytesOut: 0, code: "OK" });
-    expect(read).toMatchObject({ op: "RawStoreService/ReadRaw", reference: `mem://b/${tag}-logged`, bytesIn: 0, bytesOut: MiB, code: "OK" });
+    expect(write).toMatchObject({
+      level: "info",
+      op: "RawStoreService/WriteRaw",
+      reference: `mem://b/${tag}-logged`,
+      bytesIn: 3 * MiB + 5,
+      bytesOut: 0,
+      code: "OK",
+    });
+    expect(read).toMatchObject({
+      op: "RawStoreService/ReadRaw",
+      reference: `mem://b/${tag}-logged`,
+      bytesIn: 0,
+      bytesOut: MiB,
+      code: "OK",
+    });
     expect(missing).toMatchObject({ op: "RawStoreService/ReadRaw", code: "NOT_FOUND", bytesOut: 0 });
     expect(String(missing?.error)).toContain("does not exist");
-    expect(copy).toMatchObject({ op: "RawStoreService/CopyRaw", reference: `mem://b/${tag}-logged`, destination: `file://b/${tag}-copy`, code: "OK" });
+    expect(copy).toMatchObject({
+      op: "RawStoreService/CopyRaw",
+      reference: `mem://b/${tag}-logged`,
+      destination: `file://b/${tag}-copy`,
+      code: "OK",
+    });
     for (const line of calls()) {
       expect(typeof line.durationMs).toBe("number");
       expect(line.requestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -78,7 +96,11 @@ it("takes the caller's x-request-id and never logs credentials", async () => {
     metadata.set("x-request-id", "req-42");
     metadata.set("authorization", `Bearer ${secret}`);
     await new Promise<void>((resolve, reject) =>
-      (raw.Head as (req: object, md: grpc.Metadata, cb: (err: unknown) => void) => void)({ reference: `mem://user:${secret}@b/k` }, metadata, (err) => (err ? reject(err as Error) : resolve())),
+      (raw.Head as (req: object, md: grpc.Metadata, cb: (err: unknown) => void) => void)(
+        { reference: `mem://user:${secret}@b/k` },
+        metadata,
+        (err) => (err ? reject(err as Error) : resolve()),
+      ),
     ).catch(() => undefined);
   } finally {
     raw.close();
@@ -86,7 +108,12 @@ it("takes the caller's x-request-id and never logs credentials", async () => {
   // HTTP headers, through Connect JSON.
   await fetch(`${daemon.httpUrl}/stowd.v1.RawStoreService/Head`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-request-id": "req-43", authorization: `Bearer ${secret}`, cookie: `session=${secret}` },
+    headers: {
+      "content-type": "application/json",
+      "x-request-id": "req-43",
+      authorization: `Bearer ${secret}`,
+      cookie: `session=${secret}`,
+    },
     body: JSON.stringify({ reference: "mem://b/k" }),
   });
   // An unusable id (too long) is replaced with a fresh one.
@@ -102,9 +129,17 @@ it("takes the caller's x-request-id and never logs credentials", async () => {
   expect(JSON.stringify(lines)).not.toContain(secret);
 
   // Fields named like credentials are redacted wherever a caller logs them.
-  log("info", "config", { password: secret, stow: { secret_key: secret, access_key_id: secret, region: "us-east-1" }, headers: { authorization: secret } });
+  log("info", "config", {
+    password: secret,
+    stow: { secret_key: secret, access_key_id: secret, region: "us-east-1" },
+    headers: { authorization: secret },
+  });
   const last = lines.at(-1);
-  expect(last).toMatchObject({ password: "[redacted]", stow: { secret_key: "[redacted]", access_key_id: "[redacted]", region: "us-east-1" }, headers: { authorization: "[redacted]" } });
+  expect(last).toMatchObject({
+    password: "[redacted]",
+    stow: { secret_key: "[redacted]", access_key_id: "[redacted]", region: "us-east-1" },
+    headers: { authorization: "[redacted]" },
+  });
   expect(JSON.stringify(lines)).not.toContain(secret);
 });
 
@@ -125,6 +160,9 @@ describe("references in the call log", () => {
     expect(long.reference).toMatch(/^redis:\/\/user:\*\*\*@host\/x+ \.\.\. \(\d+ bytes, truncated\)$/);
     expect(Buffer.byteLength(long.reference ?? "")).toBeLessThanOrEqual(1024);
     expect(maskReference(`see s3://a:b@c/d and ${"a://:".repeat(100_000)}`)).toContain("s3://a:***@c/d");
-    expect(referencesOf({ sourceReference: "mem://b/k", destinationReference: "redis://:pw@h/k" })).toEqual({ reference: "mem://b/k", destination: "redis://:***@h/k" });
+    expect(referencesOf({ sourceReference: "mem://b/k", destinationReference: "redis://:pw@h/k" })).toEqual({
+      reference: "mem://b/k",
+      destination: "redis://:***@h/k",
+    });
   });
 });

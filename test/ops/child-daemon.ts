@@ -33,12 +33,15 @@ export interface ChildDaemon {
   cleanup(): Promise<void>;
 }
 
-
 /**
  * Starts the daemon with local disk at a fresh data dir plus mem://, and `server` lines appended to its server: block
  * (`schemeYaml` lines to its storage.schemes: block, e.g. an s3: scheme).
  */
-export async function startChildDaemon(serverYaml: string[] = [], extraEnv: Record<string, string> = {}, schemeYaml: string[] = []): Promise<ChildDaemon> {
+export async function startChildDaemon(
+  serverYaml: string[] = [],
+  extraEnv: Record<string, string> = {},
+  schemeYaml: string[] = [],
+): Promise<ChildDaemon> {
   const dir = await mkdtemp(join(tmpdir(), "stowd-ops-"));
   const dataDir = join(dir, "data");
   const [grpcPort, httpPort] = [await freePort(), await freePort()];

@@ -88,7 +88,10 @@ describe("the HTTP port", () => {
 describe("the gRPC port", () => {
   it("closes 50 silent connections and a one-byte one after the idle timeout", async () => {
     const port = portOf(daemon.grpcUrl);
-    const closed = await Promise.all([...Array.from({ length: 50 }, () => closedAfter(port, undefined, 15_000)), closedAfter(port, "P", 15_000)]);
+    const closed = await Promise.all([
+      ...Array.from({ length: 50 }, () => closedAfter(port, undefined, 15_000)),
+      closedAfter(port, "P", 15_000),
+    ]);
     const late = closed.filter((ms) => ms > IDLE_MS + 3000);
     expect(late, `closed after (ms): ${[...new Set(closed.map((ms) => Math.round(ms / 100) * 100))].join(", ")}`).toEqual([]);
   }, 30_000);

@@ -58,7 +58,9 @@ it(`keeps daemon RSS below (RSS before) + 2 x ${BUDGET_MIB} MiB + 2 MiB x ${READ
   }, 20);
   const address = daemon.grpcUrl.replace("http://", "");
   const sessions = Array.from({ length: CONNECTIONS }, () => connectRaw(address));
-  const readers = Array.from({ length: READERS }, (_, i) => rawRead(sessions[i % CONNECTIONS] as (typeof sessions)[number], "file://b/big", true));
+  const readers = Array.from({ length: READERS }, (_, i) =>
+    rawRead(sessions[i % CONNECTIONS] as (typeof sessions)[number], "file://b/big", true),
+  );
   await Promise.all(readers.map((r) => r.started));
   const pacer = setInterval(() => {
     for (const r of readers) r.stream.resume();
@@ -111,7 +113,12 @@ it(`keeps daemon RSS below (RSS before) + 2 x (${BUDGET_MIB} MiB + 64 KiB x ${PA
   const sessions = Array.from({ length: PARKED }, () => connectRaw(address));
   const gauge = async () => Number((await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(/^stowd_in_flight_bytes (\d+)$/m)?.[1]);
   try {
-    const { before, peak: measured, exact, result: held } = await daemon.peakRssDuring(async () => {
+    const {
+      before,
+      peak: measured,
+      exact,
+      result: held,
+    } = await daemon.peakRssDuring(async () => {
       const readers = sessions.map((s) => rawRead(s, "file://b/big", true));
       await Promise.all(readers.map((r) => r.started));
       await sleep(2000);

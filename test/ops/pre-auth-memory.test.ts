@@ -63,7 +63,12 @@ function unfinishedHttp1(httpPort: number): { status: Promise<string>; socket: n
 
 /** Starts a gRPC WriteProtobuf on `session` whose 15 MiB message never completes; resolves with its grpc-status. */
 function unfinishedGrpc(session: http2.ClientHttp2Session): Promise<string> {
-  const stream = session.request({ ":method": "POST", ":path": "/stowd.v1.ProtobufStoreService/WriteProtobuf", "content-type": "application/grpc", te: "trailers" });
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/stowd.v1.ProtobufStoreService/WriteProtobuf",
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
   stream.on("error", () => {});
   const prefix = Buffer.alloc(5);
   prefix.writeUInt32BE(BODY, 1);
@@ -98,16 +103,26 @@ describe("unauthenticated callers with unfinished bodies", () => {
       const settled = Promise.all([...h1.map((c) => c.status), ...h2]);
       // Let the bodies arrive for a while, as the audit's clients did.
       await sleep(3000);
-      const labelled = [...h1.map((c) => c.status), ...h2].map((p, i) => Promise.race([p, sleep(10_000).then(() => `call ${i} timed out`)]));
+      const labelled = [...h1.map((c) => c.status), ...h2].map((p, i) =>
+        Promise.race([p, sleep(10_000).then(() => `call ${i} timed out`)]),
+      );
       void settled;
       statuses.push(...(await Promise.all(labelled)));
       for (const c of h1) c.socket.destroy();
       for (const s of sessions) s.destroy();
     });
     const ceiling = 2 * BUDGET_MIB + 2 * streams + SLACK_MIB;
-    console.log(`pre-auth attack: RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MiB (+${(peak - before).toFixed(0)}, ceiling +${ceiling})`);
-    expect(statuses.slice(0, 30).every((s) => s.startsWith("HTTP/1.1 401")), statuses.slice(0, 30).join(" | ")).toBe(true);
-    expect(statuses.slice(30).every((s) => s === String(Code.Unauthenticated)), statuses.slice(30).join(" | ")).toBe(true);
+    console.log(
+      `pre-auth attack: RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MiB (+${(peak - before).toFixed(0)}, ceiling +${ceiling})`,
+    );
+    expect(
+      statuses.slice(0, 30).every((s) => s.startsWith("HTTP/1.1 401")),
+      statuses.slice(0, 30).join(" | "),
+    ).toBe(true);
+    expect(
+      statuses.slice(30).every((s) => s === String(Code.Unauthenticated)),
+      statuses.slice(30).join(" | "),
+    ).toBe(true);
     expect(peak - before).toBeLessThan(ceiling);
     // The refusals were logged as denials, like any other.
     expect(daemon.logs().filter((l) => l.msg === "call denied").length).toBeGreaterThanOrEqual(streams);
@@ -133,10 +148,12 @@ describe("a connection that keeps opening refused streams", () => {
 
 describe("authenticated single-message requests", () => {
   const clients = () =>
-    [createGrpcTransport({ baseUrl: daemon.grpcUrl }), createConnectTransport({ baseUrl: daemon.httpUrl, httpVersion: "1.1" })].map((transport) => ({
-      raw: createClient(RawStoreService, transport),
-      pb: createClient(ProtobufStoreService, transport),
-    }));
+    [createGrpcTransport({ baseUrl: daemon.grpcUrl }), createConnectTransport({ baseUrl: daemon.httpUrl, httpVersion: "1.1" })].map(
+      (transport) => ({
+        raw: createClient(RawStoreService, transport),
+        pb: createClient(ProtobufStoreService, transport),
+      }),
+    );
   const headers = { authorization: `Bearer ${TOKEN}` };
 
   it(`cap a small RPC's request at ${SMALL_REQUEST_BYTES / 1024} KiB on both ports, RESOURCE_EXHAUSTED`, async () => {

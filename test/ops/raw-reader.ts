@@ -23,7 +23,12 @@ export function connectRaw(address: string): http2.ClientHttp2Session {
 
 /** Starts ReadRaw of `reference` on `session`; the stream starts paused after its first bytes when `pauseAtStart`. */
 export function rawRead(session: http2.ClientHttp2Session, reference: string, pauseAtStart: boolean): RawReader {
-  const stream = session.request({ ":method": "POST", ":path": "/stowd.v1.RawStoreService/ReadRaw", "content-type": "application/grpc", te: "trailers" });
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/stowd.v1.RawStoreService/ReadRaw",
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
   stream.on("error", () => {});
   stream.end(grpcFrame(toBinary(ReadRawRequestSchema, create(ReadRawRequestSchema, { reference }))));
   let bytes = 0;

@@ -22,7 +22,8 @@ const unreachable: Backend = {
   capabilities,
   baseContainerReference: "s3://bucket",
   identity: memory.identity,
-  create: () => Promise.reject(new StowdError("BACKEND_UNAVAILABLE", "the s3 backend is unreachable: connect ECONNREFUSED 127.0.0.1:9", {})),
+  create: () =>
+    Promise.reject(new StowdError("BACKEND_UNAVAILABLE", "the s3 backend is unreachable: connect ECONNREFUSED 127.0.0.1:9", {})),
 };
 /** A backend that never answers. */
 const hanging: Backend = {

@@ -87,6 +87,10 @@ it("lets streams finish within the grace period, cancels the rest with UNAVAILAB
   expect(logs.find((l) => l.msg === "stopping")).toMatchObject({ signal: "SIGTERM", graceMs: GRACE_MS });
   expect(logs.find((l) => l.msg === "cancelling calls still running after the grace period")).toMatchObject({ calls: 1 });
   const calls = logs.filter((l) => l.msg === "call");
-  expect(calls.find((l) => l.reference === "file://b/abandoned")).toMatchObject({ op: "RawStoreService/WriteRaw", code: "UNAVAILABLE", bytesIn: MiB });
+  expect(calls.find((l) => l.reference === "file://b/abandoned")).toMatchObject({
+    op: "RawStoreService/WriteRaw",
+    code: "UNAVAILABLE",
+    bytesIn: MiB,
+  });
   expect(calls.find((l) => l.reference === "file://b/finished")).toMatchObject({ code: "OK", bytesIn: 3 * MiB });
 }, 60_000);

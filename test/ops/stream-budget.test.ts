@@ -134,23 +134,43 @@ describe("stream budget", () => {
 
 describe("call limits", () => {
   const context = () =>
-    createHandlerContext({ service: RawStoreService, method: RawStoreService.method.readRaw, protocolName: "test", requestMethod: "POST", url: "/x" });
+    createHandlerContext({
+      service: RawStoreService,
+      method: RawStoreService.method.readRaw,
+      protocolName: "test",
+      requestMethod: "POST",
+      url: "/x",
+    });
 
   it("names the byte budget when a stream timed out waiting for it", async () => {
-    const limits = createCallLimits({ maxConcurrentCalls: 0, idleStreamTimeoutMs: 100, defaultDeadlineMs: 0, maxDeadlineMs: 0, budget: createStreamBudget(8 * MiB) });
+    const limits = createCallLimits({
+      maxConcurrentCalls: 0,
+      idleStreamTimeoutMs: 100,
+      defaultDeadlineMs: 0,
+      maxDeadlineMs: 0,
+      budget: createStreamBudget(8 * MiB),
+    });
     const ctx = context();
     const call = limits.admit(ctx, true);
     call.setWaitingForBudget(true);
     await new Promise((r) => setTimeout(r, 250));
     expect(ctx.signal.aborted).toBe(true);
     expect(call.boundReason?.code).toBe(Code.ResourceExhausted);
-    expect(call.boundReason?.rawMessage).toMatch(/waited \d+ms for the in-flight byte budget \(server\.maxInFlightMBs = 8; server\.idleStreamTimeout = 100ms\)/);
+    expect(call.boundReason?.rawMessage).toMatch(
+      /waited \d+ms for the in-flight byte budget \(server\.maxInFlightMBs = 8; server\.idleStreamTimeout = 100ms\)/,
+    );
     call.finish();
     expect(limits.active).toBe(0);
   });
 
   it("refuses new calls with UNAVAILABLE once stopped, and cancels running ones with the given reason", () => {
-    const limits = createCallLimits({ maxConcurrentCalls: 0, idleStreamTimeoutMs: 0, defaultDeadlineMs: 0, maxDeadlineMs: 0, budget: createStreamBudget(0) });
+    const limits = createCallLimits({
+      maxConcurrentCalls: 0,
+      idleStreamTimeoutMs: 0,
+      defaultDeadlineMs: 0,
+      maxDeadlineMs: 0,
+      budget: createStreamBudget(0),
+    });
     const ctx = context();
     const call = limits.admit(ctx, false);
     limits.stop();
@@ -162,13 +182,25 @@ describe("call limits", () => {
   });
 
   it("formats durations in the config's own syntax", () => {
-    expect([250, 1000, 1500, 60_000, 90_000, 3_600_000, 86_400_000].map(formatMs)).toEqual(["250ms", "1s", "1.5s", "1m", "1m30s", "1h", "24h"]);
+    expect([250, 1000, 1500, 60_000, 90_000, 3_600_000, 86_400_000].map(formatMs)).toEqual([
+      "250ms",
+      "1s",
+      "1.5s",
+      "1m",
+      "1m30s",
+      "1h",
+      "24h",
+    ]);
   });
 
   it("rejects a default deadline longer than the maximum in the config", () => {
     expect(() => parseConfig("storage:\n  type: mem\nserver:\n  defaultDeadline: 2h\n  maxDeadline: 1h\n")).toThrow(ConfigError);
-    expect(() => parseConfig("storage:\n  type: mem\nserver:\n  defaultDeadline: 2h\n  maxDeadline: 1h\n")).toThrow("server.defaultDeadline: 2h is longer than server.maxDeadline (1h)");
-    expect(parseConfig("storage:\n  type: mem\nserver:\n  defaultDeadline: 2h\n  maxDeadline: 0\n").server.defaultDeadlineMs).toBe(7_200_000);
+    expect(() => parseConfig("storage:\n  type: mem\nserver:\n  defaultDeadline: 2h\n  maxDeadline: 1h\n")).toThrow(
+      "server.defaultDeadline: 2h is longer than server.maxDeadline (1h)",
+    );
+    expect(parseConfig("storage:\n  type: mem\nserver:\n  defaultDeadline: 2h\n  maxDeadline: 0\n").server.defaultDeadlineMs).toBe(
+      7_200_000,
+    );
   });
 });
 
@@ -187,7 +219,8 @@ describe("the budget in a daemon", () => {
     await daemon?.close();
   });
 
-  const gauge = async (name: string) => Number((await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
+  const gauge = async (name: string) =>
+    Number((await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
 
   it("lets other reads through at once while a stalled reader holds the budget, and makes a write chunk beyond the reserve wait until it reads on", async () => {
     for (const { name, client } of listeners) {

@@ -55,7 +55,9 @@ describe("server.maxUploadMBs = 1 on Append and CopyRaw", () => {
           const err = await rejection(client().append(ref, "x", options));
           expect(err.code).toBe(Code.ResourceExhausted);
           expect(err.reason).toBe(ErrorReason.LIMIT_EXCEEDED);
-          expect(err.message).toBe(`[resource_exhausted] the append to ${ref} would make it ${MiB + 1} bytes, which exceeds the upload limit of ${MiB} bytes (server.maxUploadMBs = 1); nothing was appended`);
+          expect(err.message).toBe(
+            `[resource_exhausted] the append to ${ref} would make it ${MiB + 1} bytes, which exceeds the upload limit of ${MiB} bytes (server.maxUploadMBs = 1); nothing was appended`,
+          );
           expect(err.detail?.limit).toBe(BigInt(MiB));
           expect(err.detail?.size).toBe(BigInt(MiB + 1));
         }
@@ -75,7 +77,9 @@ describe("server.maxUploadMBs = 1 on Append and CopyRaw", () => {
         const err = await rejection(client().copy("mem://src/over", destination));
         expect(err.code).toBe(Code.ResourceExhausted);
         expect(err.reason).toBe(ErrorReason.LIMIT_EXCEEDED);
-        expect(err.message).toBe(`[resource_exhausted] the copy of mem://src/over (${MiB + 1} bytes) to ${destination} exceeds the upload limit of ${MiB} bytes (server.maxUploadMBs = 1); nothing was copied`);
+        expect(err.message).toBe(
+          `[resource_exhausted] the copy of mem://src/over (${MiB + 1} bytes) to ${destination} exceeds the upload limit of ${MiB} bytes (server.maxUploadMBs = 1); nothing was copied`,
+        );
         expect(err.detail?.limit).toBe(BigInt(MiB));
         expect(await client().head(destination)).toBeUndefined();
         // Exactly the limit copies; the caller's own source etag still counts.
@@ -89,7 +93,9 @@ describe("server.maxUploadMBs = 1 on Append and CopyRaw", () => {
 
   it("queues concurrent appends to one object instead of failing them", async () => {
     const [{ client }] = listeners as [Listener];
-    await Promise.all(Array.from({ length: 8 }, (_, i) => client.append("mem://b/shared-log", new Uint8Array(1024).fill(i), { createIfMissing: true })));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => client.append("mem://b/shared-log", new Uint8Array(1024).fill(i), { createIfMissing: true })),
+    );
     expect((await client.head("mem://b/shared-log"))?.size).toBe(8n * 1024n);
   });
 
@@ -97,7 +103,10 @@ describe("server.maxUploadMBs = 1 on Append and CopyRaw", () => {
     const [{ client }] = listeners as [Listener];
     await client.write("mem://b/raced", "12345");
     let release!: (chunk: Uint8Array) => void;
-    const append = client.append("mem://b/raced", stalledBody(new Uint8Array([1]), new Promise<Uint8Array>((resolve) => (release = resolve))));
+    const append = client.append(
+      "mem://b/raced",
+      stalledBody(new Uint8Array([1]), new Promise<Uint8Array>((resolve) => (release = resolve))),
+    );
     await sleep(200); // the append has checked the size (5) and waits for its body
     await client.write("mem://b/raced", "replaced");
     release(new Uint8Array([2]));
@@ -124,7 +133,10 @@ describe("mem:// through the daemon: declared sizes", () => {
     const [{ client }] = listeners as [Listener];
     const before = process.memoryUsage().arrayBuffers;
     const cancel = new AbortController();
-    const write = client.write("mem://b/declared-3gib", stalledBody(new Uint8Array([1, 2, 3]), new Promise(() => {})), { size: 3 * GiB, signal: cancel.signal });
+    const write = client.write("mem://b/declared-3gib", stalledBody(new Uint8Array([1, 2, 3]), new Promise(() => {})), {
+      size: 3 * GiB,
+      signal: cancel.signal,
+    });
     await sleep(300); // the daemon has the header and the first bytes
     const held = process.memoryUsage().arrayBuffers - before;
     cancel.abort();
@@ -137,15 +149,23 @@ describe("mem:// through the daemon: declared sizes", () => {
     it(`${name}: a declared size over 4 GiB is not INTERNAL; one past the daemon's memory is RESOURCE_EXHAUSTED naming the limit`, async () => {
       const client = (listeners.find((l) => l.name === name) as Listener).client;
       // Past Node's largest Buffer: accepted, then held to the declared size like on any backend.
-      const short = await rejection(client.write("mem://b/declared-5gib", stalledBody(new Uint8Array(3), Promise.resolve(undefined)), { size: 5 * GiB }));
+      const short = await rejection(
+        client.write("mem://b/declared-5gib", stalledBody(new Uint8Array(3), Promise.resolve(undefined)), { size: 5 * GiB }),
+      );
       expect(short.code).toBe(Code.InvalidArgument);
       expect(short.message).toContain(`ended after 3 bytes but declared ${5 * GiB}; nothing was stored`);
       // Past the memory the daemon can have: refused from the header.
       const huge = 2 ** 50;
-      const err = await rejection(client.write("mem://b/declared-1pib", stalledBody(new Uint8Array(3), Promise.resolve(undefined)), { size: huge }));
+      const err = await rejection(
+        client.write("mem://b/declared-1pib", stalledBody(new Uint8Array(3), Promise.resolve(undefined)), { size: huge }),
+      );
       expect(err.code).toBe(Code.ResourceExhausted);
       expect(err.reason).toBe(ErrorReason.LIMIT_EXCEEDED);
-      expect(err.message).toMatch(new RegExp(`^\\[resource_exhausted\\] mem://b/declared-1pib is too large for the memory store: its declared size is ${huge} bytes, and mem:// keeps every object in the daemon's memory, at most \\d+ bytes per object \\((the machine's memory|the daemon's cgroup memory limit)\\); store it on a disk or cloud backend; nothing was stored$`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^\\[resource_exhausted\\] mem://b/declared-1pib is too large for the memory store: its declared size is ${huge} bytes, and mem:// keeps every object in the daemon's memory, at most \\d+ bytes per object \\((the machine's memory|the daemon's cgroup memory limit)\\); store it on a disk or cloud backend; nothing was stored$`,
+        ),
+      );
       expect(Number(err.detail?.limit)).toBeGreaterThan(0);
       expect(await client.head("mem://b/declared-1pib")).toBeUndefined();
     });

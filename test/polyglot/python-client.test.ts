@@ -24,7 +24,9 @@ function requirePrerequisites(): void {
   const tool = (command: string, args: string[], pkg: string) => {
     const probe = spawnSync(command, args, { encoding: "utf8" });
     if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error(`${command} is not usable (Debian package ${pkg}, needed by the Python client test); ${INSTALL_HINT}. ${probe.stderr ?? ""}`.trim());
+      throw new Error(
+        `${command} is not usable (Debian package ${pkg}, needed by the Python client test); ${INSTALL_HINT}. ${probe.stderr ?? ""}`.trim(),
+      );
     }
     return probe.stdout;
   };
@@ -32,7 +34,9 @@ function requirePrerequisites(): void {
   const version = /libprotoc (\d+)\.(\d+)/.exec(tool("protoc", ["--version"], "protobuf-compiler"));
   // proto3 `optional` (our WriteRawHeader.size) needs protoc 3.15 or later.
   if (version === null || Number(version[1]) * 100 + Number(version[2]) < 315) {
-    throw new Error(`protoc ${version?.[0] ?? "(unknown version)"} is too old for proto3 optional; install Debian's protobuf-compiler (3.21): ${INSTALL_HINT}`);
+    throw new Error(
+      `protoc ${version?.[0] ?? "(unknown version)"} is too old for proto3 optional; install Debian's protobuf-compiler (3.21): ${INSTALL_HINT}`,
+    );
   }
   tool("sh", ["-c", "command -v grpc_python_plugin"], "protobuf-compiler-grpc");
   if (!existsSync("/usr/include/google/protobuf/any.proto")) {
@@ -49,10 +53,15 @@ interface Run {
 
 function run(command: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: REPO, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd: REPO, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -78,7 +87,14 @@ function python(...args: string[]): Promise<Run> {
 
 describe("Python example client (Debian python3-grpcio, stubs from proto/ by Debian protoc)", () => {
   it("generates stubs for stowd.v1, the example's own Note type and google.rpc.Status", () => {
-    for (const module of ["stowd/v1/raw_store_pb2.py", "stowd/v1/raw_store_pb2_grpc.py", "stowd/v1/protobuf_store_pb2_grpc.py", "stowd/v1/error_pb2.py", "example/v1/note_pb2.py", "google/rpc/status_pb2.py"]) {
+    for (const module of [
+      "stowd/v1/raw_store_pb2.py",
+      "stowd/v1/raw_store_pb2_grpc.py",
+      "stowd/v1/protobuf_store_pb2_grpc.py",
+      "stowd/v1/error_pb2.py",
+      "example/v1/note_pb2.py",
+      "google/rpc/status_pb2.py",
+    ]) {
       expect(existsSync(join(stubs, module)), module).toBe(true);
     }
   });
@@ -108,7 +124,10 @@ describe("Python example client (Debian python3-grpcio, stubs from proto/ by Deb
         "ok: ReadProtobuf asking for another type: ErrorDetail reason ERROR_REASON_TYPE_MISMATCH",
         "ok: DeletePrefix removed 7 objects",
       ]) {
-        expect(lines.some((line) => line.startsWith(expected)), `output has a line starting with ${JSON.stringify(expected)}:\n${result.stdout}`).toBe(true);
+        expect(
+          lines.some((line) => line.startsWith(expected)),
+          `output has a line starting with ${JSON.stringify(expected)}:\n${result.stdout}`,
+        ).toBe(true);
       }
       expect(lines.filter((line) => line !== "").at(-1)).toBe("all checks passed");
       // The script cleaned up after itself.
@@ -130,7 +149,9 @@ describe("Python example client (Debian python3-grpcio, stubs from proto/ by Deb
       expect(result.code).toBe(1);
       expect(result.stdout).toContain("ok: Head: size 2097152");
       expect(result.stdout).not.toContain("all checks passed");
-      expect(result.stderr).toMatch(/^FAILED: unexpected error from stowd: RESOURCE_EXHAUSTED \(ERROR_REASON_LIMIT_EXCEEDED\): limit exceeded\./);
+      expect(result.stderr).toMatch(
+        /^FAILED: unexpected error from stowd: RESOURCE_EXHAUSTED \(ERROR_REASON_LIMIT_EXCEEDED\): limit exceeded\./,
+      );
     } finally {
       await limited.close();
     }

@@ -125,14 +125,19 @@ describe("ReadRaw ranges (properties, through the daemon)", () => {
         const chunks: Uint8Array[] = [];
         let header: { offset: bigint; length: bigint } | undefined;
         try {
-          for await (const message of client.readRaw({ reference: `${scheme}://b/obj-${n}`, ...(range ? { range: create(ByteRangeSchema, range) } : {}) })) {
+          for await (const message of client.readRaw({
+            reference: `${scheme}://b/obj-${n}`,
+            ...(range ? { range: create(ByteRangeSchema, range) } : {}),
+          })) {
             if (message.body.case === "header") header = message.body.value;
             else if (message.body.case === "chunk") chunks.push(message.body.value);
           }
         } catch (err) {
           expect(err).toBeInstanceOf(ConnectError);
           const code = (err as ConnectError).code;
-          expect(code === Code.OutOfRange ? "OUT_OF_RANGE" : code === Code.InvalidArgument ? "INVALID_ARGUMENT" : `code ${code}`).toBe(expected);
+          expect(code === Code.OutOfRange ? "OUT_OF_RANGE" : code === Code.InvalidArgument ? "INVALID_ARGUMENT" : `code ${code}`).toBe(
+            expected,
+          );
           return;
         }
         expect(expected).not.toBeTypeOf("string");

@@ -66,7 +66,11 @@ describe("download limit arithmetic (properties)", () => {
       fc.asyncProperty(
         limitMbs,
         fc.integer({ min: -3, max: 3 }),
-        fc.oneof(fc.constant(undefined), fc.record({ offset: fc.nat(64), length: fc.nat(64), suffixLength: fc.constant(0) }), fc.record({ offset: fc.constant(0), length: fc.constant(0), suffixLength: fc.integer({ min: 1, max: 64 }) })),
+        fc.oneof(
+          fc.constant(undefined),
+          fc.record({ offset: fc.nat(64), length: fc.nat(64), suffixLength: fc.constant(0) }),
+          fc.record({ offset: fc.constant(0), length: fc.constant(0), suffixLength: fc.integer({ min: 1, max: 64 }) }),
+        ),
         async (mbs, delta, range) => {
           // Objects right around the limit, where rounding would show.
           const limit = modelLimitBytes(mbs);
@@ -148,7 +152,9 @@ describe("download limit arithmetic (properties)", () => {
               before += n;
             }
             expect(passed).toBe(before);
-            expect((error as StowdError).facts.size).toBe(before + chunkSizes[chunkSizes.findIndex((_, i) => chunkSizes.slice(0, i + 1).reduce((a, b) => a + b, 0) > limit)]!);
+            expect((error as StowdError).facts.size).toBe(
+              before + chunkSizes[chunkSizes.findIndex((_, i) => chunkSizes.slice(0, i + 1).reduce((a, b) => a + b, 0) > limit)]!,
+            );
           }
         },
       ),
@@ -194,7 +200,12 @@ describe("download limit through ReadRaw (properties, through the daemon)", () =
         } catch {
           served = "OUT_OF_RANGE";
         }
-        const request = create(ReadRawRequestSchema, { reference: `mem://b/obj-${size}`, ...(r === undefined ? {} : { range: { offset: BigInt(r.offset), length: BigInt(r.length), suffixLength: BigInt(r.suffixLength) } }) });
+        const request = create(ReadRawRequestSchema, {
+          reference: `mem://b/obj-${size}`,
+          ...(r === undefined
+            ? {}
+            : { range: { offset: BigInt(r.offset), length: BigInt(r.length), suffixLength: BigInt(r.suffixLength) } }),
+        });
         const result = await rawGrpcCall(url, "/stowd.v1.RawStoreService/ReadRaw", grpcFrame(toBinary(ReadRawRequestSchema, request)));
         if (served === "OUT_OF_RANGE") {
           expect(result.grpcStatus).toBe(Code.OutOfRange);

@@ -35,7 +35,12 @@ async function files(dir: string, top = true): Promise<Map<string, string>> {
     if ((await stat(full)).isDirectory()) {
       for (const [rel, hash] of await files(full, false)) out.set(`${name}/${rel}`, hash);
     } else {
-      out.set(name, createHash("sha256").update(await readFile(full)).digest("hex"));
+      out.set(
+        name,
+        createHash("sha256")
+          .update(await readFile(full))
+          .digest("hex"),
+      );
     }
   }
   return out;
@@ -101,7 +106,8 @@ function spelling(o: ObjectName): fc.Arbitrary<string> {
     })
     .map((f) => {
       let scheme: string = o.scheme === "abfs" && f.azureAlias ? "abfss" : o.scheme;
-      scheme = f.schemeCase === "upper" ? scheme.toUpperCase() : f.schemeCase === "title" ? scheme[0]!.toUpperCase() + scheme.slice(1) : scheme;
+      scheme =
+        f.schemeCase === "upper" ? scheme.toUpperCase() : f.schemeCase === "title" ? scheme[0]!.toUpperCase() + scheme.slice(1) : scheme;
       const key = o.segments.map((s) => escapeSegment(s, f.encodeAll)).join(f.encodedSlash ? "%2F" : "/");
       const lead = f.extraLeadingSlash ? "/" : ""; // leading slashes of the path are trimmed, as Flyte does
       const tail = `${lead}${key}${f.trailingSlash ? "/" : ""}`;
@@ -118,10 +124,23 @@ type Step =
   | { kind: "unconfigured"; reference: string };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  objectName.chain((object) => fc.record({ kind: fc.constant("write" as const), object: fc.constant(object), via: spelling(object), content: fc.string({ maxLength: 20 }) })),
+  objectName.chain((object) =>
+    fc.record({
+      kind: fc.constant("write" as const),
+      object: fc.constant(object),
+      via: spelling(object),
+      content: fc.string({ maxLength: 20 }),
+    }),
+  ),
   objectName.chain((object) => fc.record({ kind: fc.constant("read" as const), object: fc.constant(object), via: spelling(object) })),
   objectName.chain((object) => fc.record({ kind: fc.constant("delete" as const), object: fc.constant(object), via: spelling(object) })),
-  fc.record({ kind: fc.constant("unconfigured" as const), reference: fc.stringMatching(/^[a-z][a-z0-9+.-]{0,30}$/).filter((s) => !CONFIGURED.includes(s)).map((s) => `${s}://b/k`) }),
+  fc.record({
+    kind: fc.constant("unconfigured" as const),
+    reference: fc
+      .stringMatching(/^[a-z][a-z0-9+.-]{0,30}$/)
+      .filter((s) => !CONFIGURED.includes(s))
+      .map((s) => `${s}://b/k`),
+  }),
 );
 
 async function readText(reference: string): Promise<string | undefined> {
@@ -162,7 +181,9 @@ describe("one canonical identity per stored object", () => {
             } catch (err) {
               // A key that is a file where another needs a directory (or the reverse) is the user's conflict on local disk.
               expect(s.object.scheme, `${s.via}: ${String(err)}`).toBe("file");
-              expect([Code.InvalidArgument, Code.FailedPrecondition, Code.AlreadyExists], `${s.via}: ${String(err)}`).toContain((err as ConnectError).code);
+              expect([Code.InvalidArgument, Code.FailedPrecondition, Code.AlreadyExists], `${s.via}: ${String(err)}`).toContain(
+                (err as ConnectError).code,
+              );
             }
           } else if (s.kind === "delete") {
             await raw.delete({ reference: s.via, allowMissing: true });
@@ -178,7 +199,11 @@ describe("one canonical identity per stored object", () => {
     );
     // The local root holds exactly the model's file:// objects.
     const onDisk = await files(daemon.localRoot);
-    const expected = new Map([...model].filter(([id]) => id.startsWith("file:")).map(([id, content]) => [id.slice("file:".length), createHash("sha256").update(content).digest("hex")]));
+    const expected = new Map(
+      [...model]
+        .filter(([id]) => id.startsWith("file:"))
+        .map(([id, content]) => [id.slice("file:".length), createHash("sha256").update(content).digest("hex")]),
+    );
     expect(Object.fromEntries(onDisk)).toEqual(Object.fromEntries(expected));
     // Nothing outside it changed.
     expect(await files(sentinel)).toEqual(before);

@@ -17,7 +17,21 @@ import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 const hostileChar = fc.constantFrom(
   ...Array.from("aZ09-_.~/:@?#%[]!$&'()*+,;= \\\t\n\u0000\u007f\u00e9\u0301\u212b\uff0e\u2024\ud83d\ude00"),
   "\ud800", // a lone surrogate
-  "%2e", "%2E", "%2f", "%2F", "%5c", "%00", "%zz", "%", "..", "//", "://", "s3://", "file://", "%c3%28", "%ff",
+  "%2e",
+  "%2E",
+  "%2f",
+  "%2F",
+  "%5c",
+  "%00",
+  "%zz",
+  "%",
+  "..",
+  "//",
+  "://",
+  "s3://",
+  "file://",
+  "%c3%28",
+  "%ff",
 );
 const hostileString = fc.oneof(
   fc.string({ unit: hostileChar, maxLength: 40 }),
@@ -53,9 +67,7 @@ function expectInvalidArgument(fn: () => unknown): void {
 
 /** A key segment that is legal and survives a round trip: no control characters, not `.` or `..`. */
 const segmentChar = fc.constantFrom(...Array.from("abcXYZ019-_.~ +%&=@$,;:!*()'[]\\é\u0301\u212b😀日本"));
-const segment = fc
-  .string({ unit: segmentChar, minLength: 1, maxLength: 12 })
-  .filter((s) => s !== "." && s !== "..");
+const segment = fc.string({ unit: segmentChar, minLength: 1, maxLength: 12 }).filter((s) => s !== "." && s !== "..");
 const key = fc.array(segment, { minLength: 0, maxLength: 5 }).map((segments) => segments.join("/"));
 const host = fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,20}$/);
 
@@ -158,10 +170,16 @@ describe("reference construction (properties)", () => {
 
   it("rejects a dot segment anywhere in the nested keys", () => {
     fc.assert(
-      fc.property(host, fc.array(plainSegment, { maxLength: 3 }), fc.constantFrom(".", "..", "%2e", "%2E%2e"), fc.array(plainSegment, { maxLength: 3 }), (container, before, dot, after) => {
-        const keys = [[...before, dot, ...after].join("/")];
-        expect(() => constructReference(`s3://${container}/base`, keys)).toThrow(StowdError);
-      }),
+      fc.property(
+        host,
+        fc.array(plainSegment, { maxLength: 3 }),
+        fc.constantFrom(".", "..", "%2e", "%2E%2e"),
+        fc.array(plainSegment, { maxLength: 3 }),
+        (container, before, dot, after) => {
+          const keys = [[...before, dot, ...after].join("/")];
+          expect(() => constructReference(`s3://${container}/base`, keys)).toThrow(StowdError);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -199,7 +217,8 @@ describe("reference RPCs (properties, through the daemon)", () => {
         } catch (err) {
           expect(err).toBeInstanceOf(ConnectError);
           expect((err as ConnectError).code).toBe(Code.InvalidArgument);
-          if (expected !== undefined) expect.fail(`SplitReference rejected ${JSON.stringify(reference)}, which parses: ${(err as Error).message}`);
+          if (expected !== undefined)
+            expect.fail(`SplitReference rejected ${JSON.stringify(reference)}, which parses: ${(err as Error).message}`);
         }
       }),
       { numRuns: 300 },

@@ -39,9 +39,15 @@ function expectInvalidArgument(fn: () => unknown): void {
 
 describe("reference vectors", () => {
   // A drift check, not a test of stowd: it needs ../shared, which a lone clone does not have.
-  it.skipIf(!existsSync(sharedPath))("the fixture copy equals ../shared/vectors/references.json (skipped when no ../shared is beside this checkout)", () => {
-    expect(readFileSync(fixtureUrl, "utf8"), "test/fixtures/reference-vectors.json differs from shared/vectors/references.json: copy it again").toBe(readFileSync(sharedPath, "utf8"));
-  });
+  it.skipIf(!existsSync(sharedPath))(
+    "the fixture copy equals ../shared/vectors/references.json (skipped when no ../shared is beside this checkout)",
+    () => {
+      expect(
+        readFileSync(fixtureUrl, "utf8"),
+        "test/fixtures/reference-vectors.json differs from shared/vectors/references.json: copy it again",
+      ).toBe(readFileSync(sharedPath, "utf8"));
+    },
+  );
 
   it("has vectors to run", () => {
     expect(vectors.split.length).toBeGreaterThan(20);

@@ -37,12 +37,18 @@ function authentications(): number {
 }
 
 function clientOf(protocol: "grpc" | "connect", token: string | undefined) {
-  const transport = createStowdTransport({ baseUrl: protocol === "grpc" ? daemon.grpcUrl : daemon.httpUrl, protocol, ...(token === undefined ? {} : { token }) });
+  const transport = createStowdTransport({
+    baseUrl: protocol === "grpc" ? daemon.grpcUrl : daemon.httpUrl,
+    protocol,
+    ...(token === undefined ? {} : { token }),
+  });
   transports.push(transport);
   return createClient(RawStoreService, transport);
 }
 
-async function* upload(reference: string): AsyncGenerator<{ body: { case: "header"; value: { reference: string } } | { case: "chunk"; value: Uint8Array } }> {
+async function* upload(
+  reference: string,
+): AsyncGenerator<{ body: { case: "header"; value: { reference: string } } | { case: "chunk"; value: Uint8Array } }> {
   yield { body: { case: "header", value: { reference } } };
   yield { body: { case: "chunk", value: new Uint8Array([1, 2, 3]) } };
 }

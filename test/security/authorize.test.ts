@@ -52,9 +52,13 @@ it("throws and logs the gate's refusal as a denied call", () => {
   const refusal = new StowdError("UNAUTHENTICATED", "this daemon requires authentication");
   lines.length = 0;
   expect(() => head.authenticate(contextOf(refusal))).toThrow(refusal);
-  expect(lines).toEqual([expect.objectContaining({ msg: "call denied", rpc: "stowd.v1.RawStoreService/Head", code: "UNAUTHENTICATED", caller: null })]);
+  expect(lines).toEqual([
+    expect.objectContaining({ msg: "call denied", rpc: "stowd.v1.RawStoreService/Head", code: "UNAUTHENTICATED", caller: null }),
+  ]);
 });
 
 it("refuses at startup an RPC with no permission rules", () => {
-  expect(() => createAuthorization({ credentials: () => credentialsOf(undefined, undefined) }).forRpc("stowd.v1.RawStoreService/Nope")).toThrow(/no entry in server\/security\/rpc-permissions.ts/);
+  expect(() =>
+    createAuthorization({ credentials: () => credentialsOf(undefined, undefined) }).forRpc("stowd.v1.RawStoreService/Nope"),
+  ).toThrow(/no entry in server\/security\/rpc-permissions.ts/);
 });

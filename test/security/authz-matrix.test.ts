@@ -18,7 +18,11 @@ import { startSecureDaemon, writeTokenFile, type SecureDaemon, type TokenSpec } 
 const OPS = ["read", "write", "list", "delete", "sign", "admin"] as const;
 type Op = (typeof OPS)[number];
 const tokenOf = (op: string) => `token-for-${op}-0123456789abcdef`;
-const TOKENS: TokenSpec[] = OPS.map((op) => ({ name: `only-${op}`, token: tokenOf(op), grants: [{ operations: [op], prefixes: ["mem://b/team-a/"] }] }));
+const TOKENS: TokenSpec[] = OPS.map((op) => ({
+  name: `only-${op}`,
+  token: tokenOf(op),
+  grants: [{ operations: [op], prefixes: ["mem://b/team-a/"] }],
+}));
 TOKENS.push({ name: "setup", token: "setup-token-0123456789abcdef", grants: [{ operations: ["admin"], prefixes: ["*"] }] });
 
 interface Clients {
@@ -43,23 +47,42 @@ interface RpcCase {
 }
 
 const CASES: RpcCase[] = [
-  { rpc: "ReadRaw", needs: ["read"], call: async (c, i) => { for await (const _ of c.raw.readRaw({ reference: ref(i) })) void _; } },
+  {
+    rpc: "ReadRaw",
+    needs: ["read"],
+    call: async (c, i) => {
+      for await (const _ of c.raw.readRaw({ reference: ref(i) })) void _;
+    },
+  },
   { rpc: "Head", needs: ["read"], call: (c, i) => c.raw.head({ reference: ref(i) }) },
   { rpc: "WriteRaw", needs: ["write"], call: (c, i) => c.raw.writeRaw(frames({ reference: ref(i, "w") })) },
   { rpc: "Append", needs: ["write"], call: (c, i) => c.raw.append(frames({ reference: ref(i, "a"), createIfMissing: true })) },
   { rpc: "List", needs: ["list"], call: (c, i) => c.raw.list({ reference: ref(i, "") }) },
   { rpc: "Delete", needs: ["delete"], call: (c, i) => c.raw.delete({ reference: ref(i, "gone"), allowMissing: true }) },
   { rpc: "DeletePrefix", needs: ["delete"], call: (c, i) => c.raw.deletePrefix({ reference: ref(i, "tmp/") }) },
-  { rpc: "CopyRaw", needs: ["read", "write"], call: (c, i) => c.raw.copyRaw({ sourceReference: ref(i), destinationReference: ref(i, "copy") }) },
-  { rpc: "CreateSignedUrl GET", needs: ["sign", "read"], call: (c, i) => c.raw.createSignedUrl({ reference: ref(i), method: SignedUrlMethod.GET, expiresIn: { seconds: 60n } }) },
-  { rpc: "CreateSignedUrl PUT", needs: ["sign", "write"], call: (c, i) => c.raw.createSignedUrl({ reference: ref(i), method: SignedUrlMethod.PUT, expiresIn: { seconds: 60n } }) },
+  {
+    rpc: "CopyRaw",
+    needs: ["read", "write"],
+    call: (c, i) => c.raw.copyRaw({ sourceReference: ref(i), destinationReference: ref(i, "copy") }),
+  },
+  {
+    rpc: "CreateSignedUrl GET",
+    needs: ["sign", "read"],
+    call: (c, i) => c.raw.createSignedUrl({ reference: ref(i), method: SignedUrlMethod.GET, expiresIn: { seconds: 60n } }),
+  },
+  {
+    rpc: "CreateSignedUrl PUT",
+    needs: ["sign", "write"],
+    call: (c, i) => c.raw.createSignedUrl({ reference: ref(i), method: SignedUrlMethod.PUT, expiresIn: { seconds: 60n } }),
+  },
   { rpc: "ConstructReference", needs: [], call: (c, i) => c.raw.constructReference({ baseReference: ref(i, ""), nestedKeys: ["x"] }) },
   { rpc: "SplitReference", needs: [], call: (c, i) => c.raw.splitReference({ reference: ref(i) }) },
   { rpc: "GetServerInfo", needs: [], call: (c) => c.raw.getServerInfo({}) },
   {
     rpc: "WriteProtobuf",
     needs: ["write"],
-    call: (c, i) => c.pb.writeProtobuf({ reference: ref(i, "m.pb"), message: anyPack(StringValueSchema, create(StringValueSchema, { value: "v" })) }),
+    call: (c, i) =>
+      c.pb.writeProtobuf({ reference: ref(i, "m.pb"), message: anyPack(StringValueSchema, create(StringValueSchema, { value: "v" })) }),
   },
   { rpc: "ReadProtobuf", needs: ["read"], call: (c, i) => c.pb.readProtobuf({ reference: ref(i, "m.pb") }) },
 ];
@@ -95,7 +118,10 @@ beforeAll(async () => {
   const setup = clients("gRPC port (grpc-js)", "setup-token-0123456789abcdef");
   for (const inside of [true, false]) {
     await setup.raw.writeRaw(frames({ reference: ref(inside) }));
-    await setup.pb.writeProtobuf({ reference: ref(inside, "m.pb"), message: anyPack(StringValueSchema, create(StringValueSchema, { value: "v" })) });
+    await setup.pb.writeProtobuf({
+      reference: ref(inside, "m.pb"),
+      message: anyPack(StringValueSchema, create(StringValueSchema, { value: "v" })),
+    });
   }
 });
 afterAll(async () => {
@@ -113,11 +139,14 @@ describe.each(Object.keys(LISTENERS) as Array<keyof typeof LISTENERS>)("%s", (li
         const granted = op === "admin" || rpcCase.needs.every((n) => n === op);
         const allowed = rpcCase.needs.length === 0 || (granted && inside);
         if (allowed) {
-          expect([Code.PermissionDenied, Code.Unauthenticated], `${rpcCase.rpc} by only-${op} ${inside ? "inside" : "outside"}: ${message}`).not.toContain(code);
+          expect(
+            [Code.PermissionDenied, Code.Unauthenticated],
+            `${rpcCase.rpc} by only-${op} ${inside ? "inside" : "outside"}: ${message}`,
+          ).not.toContain(code);
         } else {
           expect(code, `${rpcCase.rpc} by only-${op} ${inside ? "inside" : "outside"}`).toBe(Code.PermissionDenied);
           // Names the caller, the operation refused and the reference; never the token.
-          const missing = op === "admin" ? undefined : rpcCase.needs.find((n) => n !== op) ?? rpcCase.needs[0];
+          const missing = op === "admin" ? undefined : (rpcCase.needs.find((n) => n !== op) ?? rpcCase.needs[0]);
           expect(message).toContain(`only-${op}`);
           if (missing !== undefined && inside) expect(message).toContain(` may not ${missing} `);
           expect(message).toMatch(/mem:\/\/b\/team-[ab]\//);
@@ -172,11 +201,24 @@ describe.each(Object.keys(LISTENERS) as Array<keyof typeof LISTENERS>)("%s", (li
   });
 
   it("CopyRaw needs read on the source and write on the destination", async () => {
-    const t = writeTokenFile([{ name: "copier", token: "copier-token-0123456789abcdef", grants: [{ operations: ["read"], prefixes: ["mem://b/team-b/"] }, { operations: ["write"], prefixes: ["mem://b/team-a/"] }] }]);
+    const t = writeTokenFile([
+      {
+        name: "copier",
+        token: "copier-token-0123456789abcdef",
+        grants: [
+          { operations: ["read"], prefixes: ["mem://b/team-b/"] },
+          { operations: ["write"], prefixes: ["mem://b/team-a/"] },
+        ],
+      },
+    ]);
     const d = await startSecureDaemon({ auth: { tokenFile: t } });
     try {
       const url = listener.startsWith("gRPC") ? d.grpcUrl : d.httpUrl;
-      const tr = createStowdTransport({ baseUrl: url, token: "copier-token-0123456789abcdef", ...(listener.startsWith("gRPC") ? {} : { protocol: "connect" as const, httpVersion: "1.1" as const }) });
+      const tr = createStowdTransport({
+        baseUrl: url,
+        token: "copier-token-0123456789abcdef",
+        ...(listener.startsWith("gRPC") ? {} : { protocol: "connect" as const, httpVersion: "1.1" as const }),
+      });
       transports.push(tr);
       const raw = createClient(RawStoreService, tr);
       const ok = await codeOf(raw.copyRaw({ sourceReference: ref(false), destinationReference: ref(true, "c") }));
@@ -230,7 +272,9 @@ describe("token sources", () => {
   });
 
   it("reload() re-reads the token file; a broken file keeps the old tokens", async () => {
-    const file = writeTokenFile([{ name: "old", token: "old-token-0123456789abcdef", grants: [{ operations: ["read"], prefixes: ["*"] }] }]);
+    const file = writeTokenFile([
+      { name: "old", token: "old-token-0123456789abcdef", grants: [{ operations: ["read"], prefixes: ["*"] }] },
+    ]);
     const d = await startSecureDaemon({ auth: { tokenFile: file } });
     try {
       const head = (token: string) => {

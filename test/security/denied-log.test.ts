@@ -20,7 +20,9 @@ let restore: () => void;
 beforeAll(async () => {
   restore = redirectLog({ write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   setLogLevel("info");
-  const tokenFile = writeTokenFile([{ name: "reader", token: TOKEN, grants: [{ operations: ["read", "write"], prefixes: ["mem://b/team-a/"] }] }]);
+  const tokenFile = writeTokenFile([
+    { name: "reader", token: TOKEN, grants: [{ operations: ["read", "write"], prefixes: ["mem://b/team-a/"] }] },
+  ]);
   daemon = await startSecureDaemon({ auth: { tokenFile } });
   transport = createStowdTransport({ baseUrl: daemon.grpcUrl, token: TOKEN });
 });

@@ -24,7 +24,10 @@ export interface SecureDaemon extends Daemon {
 export async function startSecureDaemon(options: { tls?: TlsConfig; auth?: AuthConfig }): Promise<SecureDaemon> {
   const metrics = createMetrics();
   const tree = await buildStoreTree(
-    { storage: testStorageConfig(), server: { ...SERVER_DEFAULTS, grpcAddress: "127.0.0.1:0", httpAddress: "127.0.0.1:0", shutdownGraceMs: 1000 } },
+    {
+      storage: testStorageConfig(),
+      server: { ...SERVER_DEFAULTS, grpcAddress: "127.0.0.1:0", httpAddress: "127.0.0.1:0", shutdownGraceMs: 1000 },
+    },
     { metrics, backends: { mem: builtBackend(createMemoryStore()) } },
   );
   const daemon = await startDaemon({
@@ -59,7 +62,11 @@ export interface ClientSpec {
 }
 
 /** Writes a token file (hashing each token) into a temp dir; returns its path. */
-export function writeTokenFile(tokens: TokenSpec[], clients: ClientSpec[] = [], file = join(mkdtempSync(join(tmpdir(), "stowd-tokens-")), "tokens.yaml")): string {
+export function writeTokenFile(
+  tokens: TokenSpec[],
+  clients: ClientSpec[] = [],
+  file = join(mkdtempSync(join(tmpdir(), "stowd-tokens-")), "tokens.yaml"),
+): string {
   const doc = {
     tokens: tokens.map((t) => ({ name: t.name, sha256: createHash("sha256").update(t.token).digest("hex"), grants: t.grants })),
     ...(clients.length === 0 ? {} : { clients }),

@@ -51,31 +51,54 @@ describe("the insecure-bind guard", () => {
     const tokenOnly = await problems(["--grpc-address", "0.0.0.0:1"], { STOWD_AUTH_TOKEN: "0123456789abcdef0123" });
     expect(tokenOnly).toContain("no TLS");
     expect(tokenOnly).not.toContain("no authentication");
-    expect(await problems(["--config", configFile(tlsBlock), "--grpc-address", "0.0.0.0:1"], { STOWD_AUTH_TOKEN: "0123456789abcdef0123" })).toBe("");
-    expect(await problems(["--config", configFile(`${tlsBlock}  auth:\n    tokenFile: /etc/stowd/tokens.yaml\n`), "--grpc-address", "0.0.0.0:1"])).toBe("");
+    expect(
+      await problems(["--config", configFile(tlsBlock), "--grpc-address", "0.0.0.0:1"], { STOWD_AUTH_TOKEN: "0123456789abcdef0123" }),
+    ).toBe("");
+    expect(
+      await problems([
+        "--config",
+        configFile(`${tlsBlock}  auth:\n    tokenFile: /etc/stowd/tokens.yaml\n`),
+        "--grpc-address",
+        "0.0.0.0:1",
+      ]),
+    ).toBe("");
     // Mutual TLS authenticates clients by certificate.
-    expect(await problems(["--config", configFile(`${tlsBlock}    clientCaFile: /etc/stowd/ca.crt\n`), "--http-address", "0.0.0.0:1"])).toBe("");
+    expect(
+      await problems(["--config", configFile(`${tlsBlock}    clientCaFile: /etc/stowd/ca.crt\n`), "--http-address", "0.0.0.0:1"]),
+    ).toBe("");
   });
 
   it("lets --insecure, STOWD_INSECURE or server.insecure through, with a warning", async () => {
     const warnings: string[] = [];
     await loadConfig(["--grpc-address", "0.0.0.0:50051", "--insecure"], {}, { warn: (m) => warnings.push(m) });
-    expect(warnings).toEqual([expect.stringMatching(/^insecure: server\.grpcAddress 0\.0\.0\.0:50051 is not a loopback address .* serving anyway because of --insecure$/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^insecure: server\.grpcAddress 0\.0\.0\.0:50051 is not a loopback address .* serving anyway because of --insecure$/,
+      ),
+    ]);
     expect(await problems(["--grpc-address", "0.0.0.0:50051"], { STOWD_INSECURE: "true" })).toBe("");
     expect(await problems(["--config", configFile("  insecure: true\n"), "--grpc-address", "0.0.0.0:50051"])).toBe("");
-    expect(await problems(["--grpc-address", "0.0.0.0:50051"], { STOWD_INSECURE: "yes" })).toContain('STOWD_INSECURE: "yes" is not a boolean');
+    expect(await problems(["--grpc-address", "0.0.0.0:50051"], { STOWD_INSECURE: "yes" })).toContain(
+      'STOWD_INSECURE: "yes" is not a boolean',
+    );
   });
 
   it("treats only loopback addresses as loopback", () => {
-    for (const a of ["127.0.0.1:1", "127.9.8.7:1", "localhost:1", "[::1]:1", "[0:0:0:0:0:0:0:1]:1", "[::ffff:127.0.0.1]:1"]) expect(isLoopbackAddress(a), a).toBe(true);
-    for (const a of ["0.0.0.0:1", "[::]:1", "10.0.0.1:1", "192.168.1.1:1", "myhost:1", "[::ffff:10.0.0.1]:1", "128.0.0.1:1"]) expect(isLoopbackAddress(a), a).toBe(false);
+    for (const a of ["127.0.0.1:1", "127.9.8.7:1", "localhost:1", "[::1]:1", "[0:0:0:0:0:0:0:1]:1", "[::ffff:127.0.0.1]:1"])
+      expect(isLoopbackAddress(a), a).toBe(true);
+    for (const a of ["0.0.0.0:1", "[::]:1", "10.0.0.1:1", "192.168.1.1:1", "myhost:1", "[::ffff:10.0.0.1]:1", "128.0.0.1:1"])
+      expect(isLoopbackAddress(a), a).toBe(false);
   });
 
   it("makes server/main.ts exit 2 with the message", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--grpc-address", "0.0.0.0:0", "--http-address", "127.0.0.1:0"], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, STOWD_AUTH_TOKEN: "", STOWD_INSECURE: "" },
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "server/main.ts", "--grpc-address", "0.0.0.0:0", "--http-address", "127.0.0.1:0"],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, STOWD_AUTH_TOKEN: "", STOWD_INSECURE: "" },
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
@@ -87,7 +110,10 @@ describe("the insecure-bind guard", () => {
 
 describe("server.tls and server.auth keys", () => {
   it("reports half-given TLS settings and unknown keys with their lines", async () => {
-    const message = await problems(["--config", configFile("  tls:\n    certFile: /x.crt\n    clientCA: /ca.crt\n  auth:\n    tokens: /t.yaml\n")]);
+    const message = await problems([
+      "--config",
+      configFile("  tls:\n    certFile: /x.crt\n    clientCA: /ca.crt\n  auth:\n    tokens: /t.yaml\n"),
+    ]);
     expect(message).toContain(":6: server.tls.certFile: needs keyFile too");
     expect(message).toContain(":7: server.tls.clientCA: unknown key (did you mean clientCaFile?)");
     expect(message).toContain(":9: server.auth.tokens: unknown key");
@@ -103,7 +129,11 @@ describe("server.tls and server.auth keys", () => {
 
   it("a missing certificate file stops the daemon with exit 2 naming the key", async () => {
     const file = configFile("  tls:\n    certFile: /nonexistent/tls.crt\n    keyFile: /nonexistent/tls.key\n");
-    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", file, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "server/main.ts", "--config", file, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(2);
@@ -139,7 +169,9 @@ describe("the token file", () => {
     }
     expect(message).toContain("tokens.yaml:3: tokens[0].sha256: must be the 64 hex digits of the token's SHA-256");
     expect(message).not.toContain("my-secret-token");
-    expect(message).toContain('tokens.yaml:5: tokens[0].grants[0].operations[1]: "reed" is not one of read, write, list, delete, sign, admin');
+    expect(message).toContain(
+      'tokens.yaml:5: tokens[0].grants[0].operations[1]: "reed" is not one of read, write, list, delete, sign, admin',
+    );
     expect(message).toContain('tokens.yaml:6: tokens[0].grants[0].prefixes[0]: "s3://b/team-a" must end with "/"');
     expect(message).toContain('tokens.yaml:7: tokens[1].name: "a" is also the name of tokens[0].name');
     expect(message).toContain("tokens.yaml:9: tokens[1].grant: unknown key; tokens[1] takes name, sha256, grants");
@@ -192,7 +224,8 @@ describe("grant prefixes", () => {
 
   it("let admin stand for every operation", () => {
     const grants = [{ operations: new Set(["admin"] as const), prefixes: [prefix("s3://b/team-a/")] }];
-    for (const op of ["read", "write", "list", "delete", "sign"] as const) expect(allows(grants, op, parseReference("s3://b/team-a/x"))).toBe(true);
+    for (const op of ["read", "write", "list", "delete", "sign"] as const)
+      expect(allows(grants, op, parseReference("s3://b/team-a/x"))).toBe(true);
     expect(allows(grants, "read", parseReference("s3://b/team-b/x"))).toBe(false);
   });
 });

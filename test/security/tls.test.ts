@@ -52,9 +52,16 @@ function handshake(port: number, options: tls.ConnectionOptions): Promise<"ok" |
   });
 }
 
-function grpcHead(address: string, credentials: grpc.ChannelCredentials, reference: string, token?: string): Promise<{ code: number; details: string }> {
+function grpcHead(
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  reference: string,
+  token?: string,
+): Promise<{ code: number; details: string }> {
   const { RawStoreService: Ctor } = loadStowdPackage().stowd.v1;
-  const client = new Ctor(address, credentials) as unknown as grpc.Client & { Head: (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void };
+  const client = new Ctor(address, credentials) as unknown as grpc.Client & {
+    Head: (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void;
+  };
   const md = new grpc.Metadata();
   if (token !== undefined) md.set("authorization", `Bearer ${token}`);
   return new Promise((resolve) => {
@@ -68,13 +75,19 @@ function grpcHead(address: string, credentials: grpc.ChannelCredentials, referen
 describe("TLS", () => {
   let daemon: SecureDaemon;
   beforeAll(async () => {
-    const tokenFile = writeTokenFile([{ name: "ci", token: "ci-token-0123456789abcdef", grants: [{ operations: ["read", "write"], prefixes: ["mem://b/"] }] }]);
+    const tokenFile = writeTokenFile([
+      { name: "ci", token: "ci-token-0123456789abcdef", grants: [{ operations: ["read", "write"], prefixes: ["mem://b/"] }] },
+    ]);
     daemon = await startSecureDaemon({ tls: { certFile: certs.serverCert, keyFile: certs.serverKey }, auth: { tokenFile } });
   });
   afterAll(() => daemon?.close());
 
   it("serves the SDK over the gRPC port with a token", async () => {
-    const stowd = createStowdClient({ baseUrl: daemon.grpcUrl, token: "ci-token-0123456789abcdef", tls: { ca: certs.read(certs.serverCa) } });
+    const stowd = createStowdClient({
+      baseUrl: daemon.grpcUrl,
+      token: "ci-token-0123456789abcdef",
+      tls: { ca: certs.read(certs.serverCa) },
+    });
     try {
       await stowd.write("mem://b/tls.txt", "over tls");
       expect(new TextDecoder().decode(await stowd.readBytes("mem://b/tls.txt"))).toBe("over tls");
@@ -89,7 +102,13 @@ describe("TLS", () => {
     ["grpc-web", "2"],
     ["grpc-web", "1.1"],
   ] as const)("serves %s over HTTP/%s on the HTTP port", async (protocol, httpVersion) => {
-    const transport = createStowdTransport({ baseUrl: daemon.httpUrl, protocol, httpVersion, token: "ci-token-0123456789abcdef", tls: { ca: certs.read(certs.serverCa) } });
+    const transport = createStowdTransport({
+      baseUrl: daemon.httpUrl,
+      protocol,
+      httpVersion,
+      token: "ci-token-0123456789abcdef",
+      tls: { ca: certs.read(certs.serverCa) },
+    });
     try {
       const info = await createClient(RawStoreService, transport).getServerInfo({});
       expect(info.backends.map((b) => b.scheme)).toContain("mem");
@@ -100,9 +119,12 @@ describe("TLS", () => {
 
   it("serves /healthz over HTTPS", async () => {
     const body = await new Promise<string>((resolve, reject) => {
-      const socket = tls.connect({ host: "127.0.0.1", port: daemon.httpPort, ca: certs.read(certs.serverCa), ALPNProtocols: ["http/1.1"] }, () => {
-        socket.end("GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
-      });
+      const socket = tls.connect(
+        { host: "127.0.0.1", port: daemon.httpPort, ca: certs.read(certs.serverCa), ALPNProtocols: ["http/1.1"] },
+        () => {
+          socket.end("GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+        },
+      );
       let text = "";
       socket.on("data", (d: Buffer) => (text += d.toString()));
       socket.once("end", () => resolve(text));
@@ -112,16 +134,30 @@ describe("TLS", () => {
   });
 
   it("serves a grpc-js client using createSsl and a bearer token in metadata", async () => {
-    const ok = await grpcHead(daemon.grpcAddress, grpc.credentials.createSsl(certs.read(certs.serverCa)), "mem://b/tls.txt", "ci-token-0123456789abcdef");
+    const ok = await grpcHead(
+      daemon.grpcAddress,
+      grpc.credentials.createSsl(certs.read(certs.serverCa)),
+      "mem://b/tls.txt",
+      "ci-token-0123456789abcdef",
+    );
     expect(ok).toEqual({ code: 0, details: "" });
     const anonymous = await grpcHead(daemon.grpcAddress, grpc.credentials.createSsl(certs.read(certs.serverCa)), "mem://b/tls.txt");
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it("fails the handshake for a client that trusts another CA, and refuses cleartext", async () => {
-    const wrong = await grpcHead(daemon.grpcAddress, grpc.credentials.createSsl(certs.read(certs.wrongCa)), "mem://b/x", "ci-token-0123456789abcdef");
+    const wrong = await grpcHead(
+      daemon.grpcAddress,
+      grpc.credentials.createSsl(certs.read(certs.wrongCa)),
+      "mem://b/x",
+      "ci-token-0123456789abcdef",
+    );
     expect(wrong.code).toBe(grpc.status.UNAVAILABLE);
-    const stowd = createStowdClient({ baseUrl: daemon.httpUrl.replace("https:", "http:"), token: "ci-token-0123456789abcdef", timeoutMs: 5000 });
+    const stowd = createStowdClient({
+      baseUrl: daemon.httpUrl.replace("https:", "http:"),
+      token: "ci-token-0123456789abcdef",
+      timeoutMs: 5000,
+    });
     try {
       await expect(stowd.head("mem://b/x")).rejects.toBeInstanceOf(StowdClientError);
     } finally {
@@ -140,10 +176,17 @@ describe("mutual TLS", () => {
       [{ name: "ci", token: "ci-token-0123456789abcdef", grants: [{ operations: ["admin"], prefixes: ["*"] }] }],
       [
         { name: "worker-a", commonName: "worker-a", grants: [{ operations: ["read", "write"], prefixes: ["mem://b/team-a/"] }] },
-        { name: "worker-b-by-san", subjectAltName: "DNS:worker-b.internal", grants: [{ operations: ["read"], prefixes: ["mem://b/team-b/"] }] },
+        {
+          name: "worker-b-by-san",
+          subjectAltName: "DNS:worker-b.internal",
+          grants: [{ operations: ["read"], prefixes: ["mem://b/team-b/"] }],
+        },
       ],
     );
-    daemon = await startSecureDaemon({ tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.clientCa }, auth: { tokenFile } });
+    daemon = await startSecureDaemon({
+      tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.clientCa },
+      auth: { tokenFile },
+    });
   });
   afterAll(() => daemon?.close());
 
@@ -158,8 +201,12 @@ describe("mutual TLS", () => {
     ["connect", "1.1"],
   ] as const)("gives a client certificate the grants of its clients: entry (%s, HTTP/%s)", async (protocol, httpVersion) => {
     const baseUrl = protocol === "grpc" ? daemon.grpcUrl : daemon.httpUrl;
-    const a = createStowdClient({ transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, tls: client(certs.clientCert, certs.clientKey) })) });
-    const b = createStowdClient({ transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, tls: client(certs.otherClientCert, certs.otherClientKey) })) });
+    const a = createStowdClient({
+      transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, tls: client(certs.clientCert, certs.clientKey) })),
+    });
+    const b = createStowdClient({
+      transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, tls: client(certs.otherClientCert, certs.otherClientKey) })),
+    });
     await a.write("mem://b/team-a/by-cert", "a");
     expect(await a.head("mem://b/team-a/by-cert")).toBeDefined();
     const denied = await a.head("mem://b/team-b/x").catch((e: unknown) => e);
@@ -171,14 +218,25 @@ describe("mutual TLS", () => {
     expect(((await b.head("mem://b/team-a/by-cert").catch((e: unknown) => e)) as StowdClientError).code).toBe(Code.PermissionDenied);
     // A token, when sent, decides who the caller is.
     const withToken = createStowdClient({
-      transport: opened(createStowdTransport({ baseUrl, protocol, httpVersion, token: "ci-token-0123456789abcdef", tls: client(certs.otherClientCert, certs.otherClientKey) })),
+      transport: opened(
+        createStowdTransport({
+          baseUrl,
+          protocol,
+          httpVersion,
+          token: "ci-token-0123456789abcdef",
+          tls: client(certs.otherClientCert, certs.otherClientKey),
+        }),
+      ),
     });
     expect(await withToken.head("mem://b/team-a/by-cert")).toBeDefined();
   });
 
   it("refuses a verified certificate that no clients: entry names as UNAUTHENTICATED", async () => {
     const tokenFile = writeTokenFile([], [{ name: "only-a", commonName: "worker-a", grants: [{ operations: ["read"], prefixes: ["*"] }] }]);
-    const d = await startSecureDaemon({ tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.clientCa }, auth: { tokenFile } });
+    const d = await startSecureDaemon({
+      tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.clientCa },
+      auth: { tokenFile },
+    });
     try {
       const b = createStowdClient({ baseUrl: d.grpcUrl, tls: client(certs.otherClientCert, certs.otherClientKey) });
       const err = (await b.head("mem://b/x").catch((e: unknown) => e)) as StowdClientError;
@@ -202,7 +260,11 @@ describe("mutual TLS", () => {
       "mem://b/team-a/x",
     );
     expect(wrong.code).toBe(grpc.status.UNAVAILABLE);
-    const right = await grpcHead(daemon.grpcAddress, grpc.credentials.createSsl(certs.read(certs.serverCa), certs.read(certs.clientKey), certs.read(certs.clientCert)), "mem://b/team-a/x");
+    const right = await grpcHead(
+      daemon.grpcAddress,
+      grpc.credentials.createSsl(certs.read(certs.serverCa), certs.read(certs.clientKey), certs.read(certs.clientCert)),
+      "mem://b/team-a/x",
+    );
     expect(right.code).toBe(0);
   });
 });
@@ -270,11 +332,18 @@ describe("SIGHUP", () => {
     copyFileSync(certs.serverCert, certFile);
     copyFileSync(certs.serverKey, keyFile);
     const config = join(certs.dir, "hup.yaml");
-    writeFileSync(config, `storage:\n  type: mem\n  enable-multicontainer: true\nserver:\n  tls:\n    certFile: ${certFile}\n    keyFile: ${keyFile}\n`);
-    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, STOWD_AUTH_TOKEN: "hup-token-0123456789abcdef" },
-    });
+    writeFileSync(
+      config,
+      `storage:\n  type: mem\n  enable-multicontainer: true\nserver:\n  tls:\n    certFile: ${certFile}\n    keyFile: ${keyFile}\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "server/main.ts", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, STOWD_AUTH_TOKEN: "hup-token-0123456789abcdef" },
+      },
+    );
     const lines = createInterface({ input: child.stderr! });
     const waitFor = (msg: string) =>
       new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -64,7 +64,10 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
   try {
     const blobHost = await new Promise<string>((resolve, reject) => {
       let output = "";
-      const timer = setTimeout(() => reject(new Error(`azurite did not start within ${options.startTimeoutMs ?? 20_000} ms; output:\n${output}`)), options.startTimeoutMs ?? 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`azurite did not start within ${options.startTimeoutMs ?? 20_000} ms; output:\n${output}`)),
+        options.startTimeoutMs ?? 20_000,
+      );
       const onData = (data: Buffer) => {
         output += data.toString();
         const match = /listens on (https?:\/\/[^\s]+)/.exec(output);
@@ -81,7 +84,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       });
     });
     const blobUrl = `${blobHost}/${AZURITE_ACCOUNT}`;
-    const service = new BlobServiceClient(blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY), { retryOptions: { maxTries: 1 } });
+    const service = new BlobServiceClient(blobUrl, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY), {
+      retryOptions: { maxTries: 1 },
+    });
     const container = options.container ?? "stowd-test";
     // Creating the container is also the readiness check: it answers only once the service is up.
     for (let attempt = 0; ; attempt++) {

@@ -79,10 +79,12 @@ async function checkBinaries(): Promise<void> {
   if (missing.length > 0) throw new Error(`the Ceph test server needs ${missing.join(", ")}, which are not installed: ${INSTALL_HINT}`);
 }
 
-
 function tail(file: string, lines: number): string {
   try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines - 1).join("\n");
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .slice(-lines - 1)
+      .join("\n");
   } catch {
     return `(no log at ${file})`;
   }
@@ -168,9 +170,12 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
       return stdout;
     } catch (err) {
       const e = err as { stderr?: string; message?: string };
-      throw new Error(`${binary} ${args.join(" ")} failed: ${e.message ?? String(err)}\n${e.stderr ?? ""}\n--- ${logName} log ---\n${tail(path.join(logDir, logName), 30)}`, {
-        cause: err,
-      });
+      throw new Error(
+        `${binary} ${args.join(" ")} failed: ${e.message ?? String(err)}\n${e.stderr ?? ""}\n--- ${logName} log ---\n${tail(path.join(logDir, logName), 30)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -182,7 +187,9 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
   }
 
   function failure(what: string, daemon: Daemon["name"], cause?: unknown): Error {
-    const dead = daemons.filter((d) => !d.child.isRunning()).map((d) => `${d.name} exited (${d.child.proc.exitCode ?? d.child.proc.signalCode})`);
+    const dead = daemons
+      .filter((d) => !d.child.isRunning())
+      .map((d) => `${d.name} exited (${d.child.proc.exitCode ?? d.child.proc.signalCode})`);
     return new Error(
       `Ceph RGW test server: ${what}${dead.length > 0 ? ` [${dead.join(", ")}]` : ""}\n--- ${daemon} log (${logs[daemon]}) ---\n${tail(logs[daemon], 40)}`,
       cause === undefined ? undefined : { cause },
@@ -231,7 +238,11 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     startDaemon("osd", "ceph-osd", ["-i", id]);
 
     // Creates the realm, zone and pools (waiting for the OSD) before the gateway starts.
-    await exec("radosgw-admin", ["user", "create", "--uid=stowd-test", "--display-name=stowd test", `--access-key=${accessKeyId}`, `--secret-key=${secretAccessKey}`], "client.admin.log");
+    await exec(
+      "radosgw-admin",
+      ["user", "create", "--uid=stowd-test", "--display-name=stowd test", `--access-key=${accessKeyId}`, `--secret-key=${secretAccessKey}`],
+      "client.admin.log",
+    );
     startDaemon("rgw", "radosgw", ["-n", "client.rgw"]);
 
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
@@ -242,7 +253,8 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
         await createBucket(bucket);
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw failure(`the gateway at ${endpoint} did not answer S3 requests within ${options.startTimeoutMs ?? 60_000} ms`, "rgw", err);
+        if (Date.now() > deadline)
+          throw failure(`the gateway at ${endpoint} did not answer S3 requests within ${options.startTimeoutMs ?? 60_000} ms`, "rgw", err);
         await sleep(100);
       }
     }
@@ -265,7 +277,8 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
         await s3.send(new HeadBucketCommand({ Bucket: bucket }));
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw failure(`the restarted gateway at ${endpoint} did not answer within ${options.startTimeoutMs ?? 60_000} ms`, "rgw", err);
+        if (Date.now() > deadline)
+          throw failure(`the restarted gateway at ${endpoint} did not answer within ${options.startTimeoutMs ?? 60_000} ms`, "rgw", err);
         await sleep(100);
       }
     }

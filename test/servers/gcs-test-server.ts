@@ -131,7 +131,11 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       ctx.res.end(object.data);
       return;
     }
-    ctx.res.writeHead(206, { ...mediaHeaders(object), "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
+    ctx.res.writeHead(206, {
+      ...mediaHeaders(object),
+      "Content-Length": range.end - range.start + 1,
+      "Content-Range": `bytes ${range.start}-${range.end}/${size}`,
+    });
     ctx.res.end(object.data.subarray(range.start, range.end + 1));
   }
 
@@ -192,7 +196,13 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     if (state.copied < size) {
       const next = token ?? `rw${++rewriteCounter}`;
       rewrites.set(next, state);
-      sendJson(ctx.res, 200, { kind: "storage#rewriteResponse", totalBytesRewritten: String(state.copied), objectSize: String(size), done: false, rewriteToken: next });
+      sendJson(ctx.res, 200, {
+        kind: "storage#rewriteResponse",
+        totalBytesRewritten: String(state.copied),
+        objectSize: String(size),
+        done: false,
+        rewriteToken: next,
+      });
       return;
     }
     if (token) rewrites.delete(token);
@@ -206,7 +216,13 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       metadata: given ? metadataFrom(resource.metadata) : source.metadata,
       ...(source.componentCount === undefined ? {} : { componentCount: source.componentCount }),
     });
-    sendJson(ctx.res, 200, { kind: "storage#rewriteResponse", totalBytesRewritten: String(size), objectSize: String(size), done: true, resource: objectResource(object, ctx.origin) });
+    sendJson(ctx.res, 200, {
+      kind: "storage#rewriteResponse",
+      totalBytesRewritten: String(size),
+      objectSize: String(size),
+      done: true,
+      resource: objectResource(object, ctx.origin),
+    });
   }
 
   async function route(ctx: Context, rawPath: string): Promise<void> {
@@ -231,8 +247,17 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
         if (method === "GET") return getObject(ctx, bucket, object);
         if (method === "DELETE") return deleteObject(ctx, bucket, object);
       }
-      if (s4 === "o" && object !== undefined && s6 === "compose" && rest.length === 0 && method === "POST") return compose(ctx, bucket, object);
-      if (s4 === "o" && object !== undefined && s6 === "rewriteTo" && rest.length === 4 && rest[0] === "b" && rest[2] === "o" && method === "POST") {
+      if (s4 === "o" && object !== undefined && s6 === "compose" && rest.length === 0 && method === "POST")
+        return compose(ctx, bucket, object);
+      if (
+        s4 === "o" &&
+        object !== undefined &&
+        s6 === "rewriteTo" &&
+        rest.length === 4 &&
+        rest[0] === "b" &&
+        rest[2] === "o" &&
+        method === "POST"
+      ) {
         return rewrite(ctx, bucket, object, rest[1]!, rest[3]!);
       }
     }
@@ -263,7 +288,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
         req.resume();
         return; // closed by close()
       }
-      if (fault !== undefined) throw new GcsHttpError(fault.status, `Injected fault: ${fault.status}`, fault.status === 403 ? "forbidden" : "backendError");
+      if (fault !== undefined)
+        throw new GcsHttpError(fault.status, `Injected fault: ${fault.status}`, fault.status === 403 ? "forbidden" : "backendError");
       await route(ctx, rawPath);
     } catch (err) {
       if (err instanceof ClientGone) return; // the client went away: nothing to answer, nothing committed
@@ -306,4 +332,3 @@ function safeDecode(path: string): string {
     return path;
   }
 }
-

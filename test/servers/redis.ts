@@ -55,11 +55,12 @@ function requireBinaries(): void {
   for (const binary of ["redis-server", "redis-cli"]) {
     const probe = spawnSync(binary, ["--version"], { stdio: "ignore" });
     if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error(`${binary} is not installed (needed by the redis store tests); run \`bash scripts/install-test-servers.sh\` to install it`);
+      throw new Error(
+        `${binary} is not installed (needed by the redis store tests); run \`bash scripts/install-test-servers.sh\` to install it`,
+      );
     }
   }
 }
-
 
 async function cli(port: number, ...args: string[]): Promise<string> {
   const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(port), "--no-auth-warning", ...args], { maxBuffer: 64 << 20 });
@@ -98,7 +99,12 @@ async function startProcess(extraArgs: (dir: string) => string[], password?: str
   const args = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs(dir)];
   const child = startChild("redis-server", args, { stdio: ["ignore", out, out] });
   closeSync(out);
-  const readiness = await waitUntilReady(child, async () => (await cliAs(password)(port, "PING").catch(() => "")).trim() === "PONG", 10_000, 20);
+  const readiness = await waitUntilReady(
+    child,
+    async () => (await cliAs(password)(port, "PING").catch(() => "")).trim() === "PONG",
+    10_000,
+    20,
+  );
   if (readiness === "exited") throw new Error(`redis-server on port ${port} exited (${child.proc.exitCode}):\n${tail(log)}`);
   if (readiness === "timed out") {
     await child.kill();
@@ -166,10 +172,14 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       const busPort = await freePort();
       processes.push(
         await startProcess((dir) => [
-          "--cluster-enabled", "yes",
-          "--cluster-port", String(busPort),
-          "--cluster-config-file", path.join(dir, "nodes.conf"),
-          "--cluster-node-timeout", "5000",
+          "--cluster-enabled",
+          "yes",
+          "--cluster-port",
+          String(busPort),
+          "--cluster-config-file",
+          path.join(dir, "nodes.conf"),
+          "--cluster-node-timeout",
+          "5000",
         ]),
       );
     }
@@ -209,7 +219,9 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
         let moved = 0;
         while (moved < limit) {
           const batch = Math.min(100, limit - moved);
-          const keys = (await cli(source.port, "CLUSTER", "GETKEYSINSLOT", String(slot), String(batch))).split("\n").filter((k) => k !== "");
+          const keys = (await cli(source.port, "CLUSTER", "GETKEYSINSLOT", String(slot), String(batch)))
+            .split("\n")
+            .filter((k) => k !== "");
           if (keys.length === 0) break;
           const reply = await cli(source.port, "MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS", ...keys);
           if (!/OK|NOKEY/.test(reply)) throw new Error(`MIGRATE failed: ${reply}`);

@@ -44,7 +44,6 @@ type Cancel = (ref: string, plan: Plan, size?: number) => Promise<unknown>;
 let daemon: TestDaemon;
 const closers: (() => void)[] = [];
 
-
 beforeAll(async () => {
   daemon = await startTestDaemon();
 });
@@ -84,8 +83,8 @@ function sdk(client: StowdClient, rpc: "write" | "append"): Cancel {
 function grpcJs(client: grpc.Client & Record<string, (...args: never[]) => unknown>): Cancel {
   return (ref, plan, size) =>
     new Promise((resolve) => {
-      const call = (client.WriteRaw as unknown as (cb: (err: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<object>)((err) =>
-        resolve(err ?? new Error(`the cancelled WriteRaw of ${ref} succeeded`)),
+      const call = (client.WriteRaw as unknown as (cb: (err: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<object>)(
+        (err) => resolve(err ?? new Error(`the cancelled WriteRaw of ${ref} succeeded`)),
       );
       const write = (message: object) => new Promise<void>((done) => call.write(message, () => done()));
       const timer = plan.timerMs === undefined ? undefined : setTimeout(() => call.cancel(), plan.timerMs);
@@ -126,7 +125,13 @@ async function settle(fence: () => Promise<unknown>): Promise<void> {
 }
 
 /** Runs `count` cancelled uploads, PARALLEL at a time, next to uploads that finish; returns the refs of the cancelled ones. */
-async function cancelMany(cancel: Cancel, base: string, count: number, finishing: (ref: string) => Promise<void>, size?: number): Promise<string[]> {
+async function cancelMany(
+  cancel: Cancel,
+  base: string,
+  count: number,
+  finishing: (ref: string) => Promise<void>,
+  size?: number,
+): Promise<string[]> {
   const refs: string[] = [];
   const codes: string[] = [];
   for (let start = 0; start < count; start += PARALLEL) {
@@ -164,7 +169,9 @@ beforeAll(() => {
   closers.push(() => raw.close());
   const rawHead = (ref: string) =>
     new Promise((resolve, reject) =>
-      (raw.Head as unknown as (req: object, cb: (err: unknown, res: unknown) => void) => void)({ reference: ref }, (err, res) => (err ? reject(err as Error) : resolve(res))),
+      (raw.Head as unknown as (req: object, cb: (err: unknown, res: unknown) => void) => void)({ reference: ref }, (err, res) =>
+        err ? reject(err as Error) : resolve(res),
+      ),
     );
   const sdkPort = (options: Parameters<typeof createStowdTransport>[0]): Port => {
     const transport = createStowdTransport(options);
@@ -217,9 +224,15 @@ describe("other uploads", () => {
   it("stores nothing for cancelled uploads of declared size, and stores finished ones", async () => {
     const { client, cancel, fence } = port(PORTS[0]);
     const base = `mem://cancel/${randomUUID()}`;
-    const refs = await cancelMany(cancel, base, 14, async (ref) => {
-      await client.write(ref, CHUNK);
-    }, 8 * CHUNK.length);
+    const refs = await cancelMany(
+      cancel,
+      base,
+      14,
+      async (ref) => {
+        await client.write(ref, CHUNK);
+      },
+      8 * CHUNK.length,
+    );
     await settle(fence);
     for (const ref of refs) expect(await client.head(ref)).toBeUndefined();
     expect((await client.head(`${base}/finished-0`))?.size).toBe(BigInt(CHUNK.length));
@@ -233,16 +246,21 @@ describe("other uploads", () => {
     const codes: string[] = [];
     for (let start = 0; start < 14; start += PARALLEL) {
       // Appends to one object serialize; a few at a time still overlap their ends.
-      const batch = Array.from({ length: Math.min(PARALLEL, 14 - start) }, (_, k) => cancel(ref, PLANS[(start + k) % PLANS.length] as Plan));
+      const batch = Array.from({ length: Math.min(PARALLEL, 14 - start) }, (_, k) =>
+        cancel(ref, PLANS[(start + k) % PLANS.length] as Plan),
+      );
       for (const err of await Promise.all(batch)) codes.push(codeOf(err));
     }
     expect(new Set(codes)).toEqual(new Set(["Canceled"]));
     await settle(() => client.head(ref));
     expect((await client.head(ref))?.size).toBe(5n);
     // And an Append that finishes still appends.
-    await client.append(ref, (async function* () {
-      yield CHUNK;
-    })());
+    await client.append(
+      ref,
+      (async function* () {
+        yield CHUNK;
+      })(),
+    );
     expect((await client.head(ref))?.size).toBe(BigInt(5 + CHUNK.length));
   });
 });

@@ -52,7 +52,9 @@ describe("download limit through the daemon", () => {
   it("limits a range by the bytes it asks for", async () => {
     await client.write("mem://b/big", new Uint8Array(3 * MiB));
     expect((await client.readBytes("mem://b/big", { range: { suffixLength: MiB } })).length).toBe(MiB);
-    expect((await clientRejection(client.read("mem://b/big", { range: { offset: 0, length: MiB + 1 } }))).code).toBe(Code.ResourceExhausted);
+    expect((await clientRejection(client.read("mem://b/big", { range: { offset: 0, length: MiB + 1 } }))).code).toBe(
+      Code.ResourceExhausted,
+    );
   });
 
   it("applies to ReadProtobuf too, but not to copies", async () => {
@@ -90,10 +92,18 @@ describe("/metrics", () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(sample(text, "stowd_rpc_requests_total", { method: "stowd.v1.RawStoreService/Head", code: "OK" })).toBeGreaterThanOrEqual(3);
-    expect(sample(text, "stowd_rpc_requests_total", { method: "stowd.v1.RawStoreService/ReadRaw", code: "RESOURCE_EXHAUSTED" })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, "stowd_rpc_duration_seconds_count", { method: "stowd.v1.RawStoreService/Head", code: "OK" })).toBeGreaterThanOrEqual(3);
-    expect(sample(text, "stowd_store_operations_total", { node: "backend", backend: "memory", scheme: "mem", op: "head", code: "OK" })).toBeGreaterThanOrEqual(3);
-    expect(sample(text, "stowd_store_operations_total", { node: "download-limit", op: "read", code: "RESOURCE_EXHAUSTED" })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, "stowd_rpc_requests_total", { method: "stowd.v1.RawStoreService/ReadRaw", code: "RESOURCE_EXHAUSTED" }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, "stowd_rpc_duration_seconds_count", { method: "stowd.v1.RawStoreService/Head", code: "OK" }),
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      sample(text, "stowd_store_operations_total", { node: "backend", backend: "memory", scheme: "mem", op: "head", code: "OK" }),
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      sample(text, "stowd_store_operations_total", { node: "download-limit", op: "read", code: "RESOURCE_EXHAUSTED" }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, "stowd_store_written_bytes_total", { node: "backend", backend: "memory", scheme: "mem" })).toBeGreaterThan(MiB);
     expect(sample(text, "stowd_store_read_bytes_total", { node: "backend", backend: "memory", scheme: "mem" })).toBeGreaterThan(0);
     expect(text).toMatch(/^stowd_cache_hits_total \d+/m);

@@ -40,7 +40,10 @@ describe("Connect JSON over HTTP/1.1", () => {
     );
     expect(written.status).toBe(200);
     const head = await call("Head", { reference: "mem://b/msg.pb" });
-    expect(head.json).toMatchObject({ exists: true, info: { reference: "mem://b/msg.pb", size: "2", metadata: { stowd_type_url: "type.googleapis.com/google.protobuf.Int64Value" } } });
+    expect(head.json).toMatchObject({
+      exists: true,
+      info: { reference: "mem://b/msg.pb", size: "2", metadata: { stowd_type_url: "type.googleapis.com/google.protobuf.Int64Value" } },
+    });
     const read = await call("ReadProtobuf", { reference: "mem://b/msg.pb" }, "stowd.v1.ProtobufStoreService");
     expect(read.json).toMatchObject({ message: { "@type": "type.googleapis.com/google.protobuf.Int64Value", value: "42" } });
     expect(value).toBe("CCo=");
@@ -63,8 +66,14 @@ describe("Connect JSON over HTTP/1.1", () => {
   });
 
   it("splits and constructs references", async () => {
-    expect((await call("SplitReference", { reference: "s3://bucket/a/b/" })).json).toEqual({ scheme: "s3", container: "bucket", key: "a/b" });
-    expect((await call("ConstructReference", { baseReference: "s3://bucket", nestedKeys: ["x", "ü"] })).json).toEqual({ reference: "s3://bucket/x/%C3%BC" });
+    expect((await call("SplitReference", { reference: "s3://bucket/a/b/" })).json).toEqual({
+      scheme: "s3",
+      container: "bucket",
+      key: "a/b",
+    });
+    expect((await call("ConstructReference", { baseReference: "s3://bucket", nestedKeys: ["x", "ü"] })).json).toEqual({
+      reference: "s3://bucket/x/%C3%BC",
+    });
   });
 
   it("rejects malformed JSON with a 400 and keeps serving", async () => {

@@ -44,9 +44,9 @@ function unary<T>(method: string, request: object): Promise<T> {
 /** Sends a WriteRaw stream: header, then the body in `chunkSize` pieces. */
 function writeRaw(header: object, body: Buffer, chunkSize = 1024 * 1024): Promise<{ info: ObjectInfo }> {
   return new Promise((resolve, reject) => {
-    const call = (client.WriteRaw as (cb: (err: grpc.ServiceError | null, res: { info: ObjectInfo }) => void) => grpc.ClientWritableStream<object>)(
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
+    const call = (
+      client.WriteRaw as (cb: (err: grpc.ServiceError | null, res: { info: ObjectInfo }) => void) => grpc.ClientWritableStream<object>
+    )((err, res) => (err ? reject(err) : resolve(res)));
     call.write({ header });
     for (let offset = 0; offset < body.length; offset += chunkSize) call.write({ chunk: body.subarray(offset, offset + chunkSize) });
     call.end();
@@ -60,7 +60,9 @@ interface ReadResult {
 
 function readRaw(request: object): Promise<ReadResult> {
   return new Promise((resolve, reject) => {
-    const call = (client.ReadRaw as (req: object) => grpc.ClientReadableStream<{ header?: ReadResult["header"]; chunk?: Buffer; body: string }>)(request);
+    const call = (
+      client.ReadRaw as (req: object) => grpc.ClientReadableStream<{ header?: ReadResult["header"]; chunk?: Buffer; body: string }>
+    )(request);
     let header: ReadResult["header"] | undefined;
     const chunks: Buffer[] = [];
     call.on("data", (msg) => {
@@ -91,7 +93,10 @@ describe("a proto-loader grpc-js client", () => {
   it("writes 64 MiB, heads it, reads it back byte-identical, reads a suffix, lists with a delimiter and deletes it", async () => {
     const body = randomBytes(64 * 1024 * 1024);
     const ref = "file://bucket/big/object.bin";
-    const written = await writeRaw({ reference: ref, size: String(body.length), content_type: "application/octet-stream", metadata: { team: "a" } }, body);
+    const written = await writeRaw(
+      { reference: ref, size: String(body.length), content_type: "application/octet-stream", metadata: { team: "a" } },
+      body,
+    );
     expect(written.info.size).toBe(String(body.length));
     expect(written.info.etag).not.toBe("");
 
@@ -139,7 +144,14 @@ describe("a proto-loader grpc-js client", () => {
   });
 
   it("never touches files outside the local root, whatever the reference", async () => {
-    const hostile = ["file://../escape/x", "file://./x", "file:///../../etc/passwd", "file://bucket/%2e%2e/%2e%2e/x", "file://bucket/a%2F..%2F..%2Fx", "file://.stowd/tmp/x"];
+    const hostile = [
+      "file://../escape/x",
+      "file://./x",
+      "file:///../../etc/passwd",
+      "file://bucket/%2e%2e/%2e%2e/x",
+      "file://bucket/a%2F..%2F..%2Fx",
+      "file://.stowd/tmp/x",
+    ];
     for (const reference of hostile) {
       await expectStatus(writeRaw({ reference, size: "1" }, Buffer.from("x")), grpc.status.INVALID_ARGUMENT);
     }
@@ -184,7 +196,10 @@ describe("a proto-loader grpc-js client", () => {
   });
 
   it("rejects a message over the size limit with RESOURCE_EXHAUSTED and keeps serving", async () => {
-    await expectStatus(writeRaw({ reference: "mem://b/huge-frame" }, Buffer.alloc(20 * 1024 * 1024), 20 * 1024 * 1024), grpc.status.RESOURCE_EXHAUSTED);
+    await expectStatus(
+      writeRaw({ reference: "mem://b/huge-frame" }, Buffer.alloc(20 * 1024 * 1024), 20 * 1024 * 1024),
+      grpc.status.RESOURCE_EXHAUSTED,
+    );
     expect((await unary<{ exists: boolean }>("Head", { reference: "mem://b/huge-frame" })).exists).toBe(false);
   });
 
@@ -214,7 +229,11 @@ describe("a proto-loader grpc-js client", () => {
     expect((await readRaw({ reference: ref, range: { offset: "2", length: "3" } })).data.toString()).toBe("234");
     expect((await readRaw({ reference: ref, range: { offset: "7" } })).data.toString()).toBe("789");
     await expectStatus(readRaw({ reference: ref, range: { offset: "10" } }), grpc.status.OUT_OF_RANGE, ErrorReason.OUT_OF_RANGE);
-    await expectStatus(readRaw({ reference: ref, range: { offset: "1", suffix_length: "2" } }), grpc.status.INVALID_ARGUMENT, ErrorReason.INVALID_ARGUMENT);
+    await expectStatus(
+      readRaw({ reference: ref, range: { offset: "1", suffix_length: "2" } }),
+      grpc.status.INVALID_ARGUMENT,
+      ErrorReason.INVALID_ARGUMENT,
+    );
   });
 
   it("answers if_none_match with not_modified and no data", async () => {
@@ -223,19 +242,30 @@ describe("a proto-loader grpc-js client", () => {
     const result = await readRaw({ reference: ref, if_none_match_etag: info.etag });
     expect(result.header.not_modified).toBe(true);
     expect(result.data.length).toBe(0);
-    await expectStatus(readRaw({ reference: ref, if_match_etag: "other" }), grpc.status.FAILED_PRECONDITION, ErrorReason.PRECONDITION_FAILED);
+    await expectStatus(
+      readRaw({ reference: ref, if_match_etag: "other" }),
+      grpc.status.FAILED_PRECONDITION,
+      ErrorReason.PRECONDITION_FAILED,
+    );
   });
 
   it("enforces create-only writes with ALREADY_EXISTS", async () => {
     const ref = "mem://b/create-only";
     await writeRaw({ reference: ref, size: "1", preconditions: { if_not_exists: true } }, Buffer.from("a"));
-    await expectStatus(writeRaw({ reference: ref, size: "1", preconditions: { if_not_exists: true } }, Buffer.from("b")), grpc.status.ALREADY_EXISTS, ErrorReason.ALREADY_EXISTS);
+    await expectStatus(
+      writeRaw({ reference: ref, size: "1", preconditions: { if_not_exists: true } }, Buffer.from("b")),
+      grpc.status.ALREADY_EXISTS,
+      ErrorReason.ALREADY_EXISTS,
+    );
     expect((await readRaw({ reference: ref })).data.toString()).toBe("a");
   });
 
   it("copies across schemes and answers CreateSignedUrl on local disk with UNIMPLEMENTED", async () => {
     await writeRaw({ reference: "mem://b/src", size: "3", content_type: "text/plain" }, Buffer.from("abc"));
-    const copied = await unary<{ info: ObjectInfo }>("CopyRaw", { source_reference: "mem://b/src", destination_reference: "file://bucket/dst" });
+    const copied = await unary<{ info: ObjectInfo }>("CopyRaw", {
+      source_reference: "mem://b/src",
+      destination_reference: "file://bucket/dst",
+    });
     expect(copied.info.reference).toBe("file://bucket/dst");
     expect(copied.info.content_type).toBe("text/plain");
     expect((await readRaw({ reference: "file://bucket/dst" })).data.toString()).toBe("abc");
@@ -247,9 +277,18 @@ describe("a proto-loader grpc-js client", () => {
   });
 
   it("constructs and splits references and describes the server", async () => {
-    expect(await unary("ConstructReference", { base_reference: "s3://bucket/prefix", nested_keys: ["a", "my file"] })).toEqual({ reference: "s3://bucket/prefix/a/my%20file" });
-    expect(await unary("SplitReference", { reference: "abfs://c@acct.dfs.core.windows.net/p/x" })).toEqual({ scheme: "abfs", container: "c", key: "p/x" });
-    const info = await unary<{ version: string; backends: { scheme: string; kind: string; capabilities: Record<string, boolean> }[] }>("GetServerInfo", {});
+    expect(await unary("ConstructReference", { base_reference: "s3://bucket/prefix", nested_keys: ["a", "my file"] })).toEqual({
+      reference: "s3://bucket/prefix/a/my%20file",
+    });
+    expect(await unary("SplitReference", { reference: "abfs://c@acct.dfs.core.windows.net/p/x" })).toEqual({
+      scheme: "abfs",
+      container: "c",
+      key: "p/x",
+    });
+    const info = await unary<{ version: string; backends: { scheme: string; kind: string; capabilities: Record<string, boolean> }[] }>(
+      "GetServerInfo",
+      {},
+    );
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(info.backends.map((b) => [b.scheme, b.kind])).toEqual([
       ["mem", "memory"],

@@ -14,7 +14,12 @@ import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { create, createFileRegistry, equals, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto, type FileDescriptorSet } from "@bufbuild/protobuf/wkt";
+import {
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+  type FileDescriptorProto,
+  type FileDescriptorSet,
+} from "@bufbuild/protobuf/wkt";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
@@ -40,7 +45,12 @@ interface ReflectionResponse {
 /** One reflection stream, like a grpcurl invocation; `ask` sends one request and awaits its answer. */
 function openReflection(version: "v1" | "v1alpha") {
   const pkg = grpc.loadPackageDefinition(
-    loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [reflectionProtoRoot], keepCase: true, oneofs: true, bytes: Buffer }),
+    loadSync(`grpc/reflection/${version}/reflection.proto`, {
+      includeDirs: [reflectionProtoRoot],
+      keepCase: true,
+      oneofs: true,
+      bytes: Buffer,
+    }),
   ) as unknown as { grpc: { reflection: Record<string, { ServerReflection: grpc.ServiceClientConstructor }> } };
   const Client = pkg.grpc.reflection[version]!.ServerReflection;
   const client = new Client(daemon.grpcAddress, grpc.credentials.createInsecure());
@@ -79,7 +89,9 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
       try {
         const files = await fetchFiles(r, [symbol]);
         const [pkg, name] = [symbol.slice(0, symbol.lastIndexOf(".")), symbol.slice(symbol.lastIndexOf(".") + 1)];
-        const owner = [...files.values()].find((f) => f.package === pkg && (f.service.some((s) => s.name === name) || f.messageType.some((m) => m.name === name)));
+        const owner = [...files.values()].find(
+          (f) => f.package === pkg && (f.service.some((s) => s.name === name) || f.messageType.some((m) => m.name === name)),
+        );
         expect(owner, `file defining ${symbol}`).toBeDefined();
       } finally {
         r.close();
@@ -119,12 +131,14 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
     for (const file of registry.files) {
       for (const message of allMessages(file.messages)) {
         for (const field of message.fields) {
-          if (field.fieldKind === "map") expect(field.proto.typeName, `${message.typeName}.${field.name}`).toBe(`.${message.typeName}.${mapEntryName(field.name)}`);
+          if (field.fieldKind === "map")
+            expect(field.proto.typeName, `${message.typeName}.${field.name}`).toBe(`.${message.typeName}.${mapEntryName(field.name)}`);
         }
       }
     }
     // Every service listed resolves with its methods.
-    for (const name of ["stowd.v1.RawStoreService", "stowd.v1.ProtobufStoreService"]) expect(registry.getService(name)?.methods.length, name).toBeGreaterThan(0);
+    for (const name of ["stowd.v1.RawStoreService", "stowd.v1.ProtobufStoreService"])
+      expect(registry.getService(name)?.methods.length, name).toBeGreaterThan(0);
 
     // The served health file is the canonical health.proto (grpc-health-check's copy) as buf compiles it.
     const canonical = await compileHealthProto();
@@ -146,7 +160,7 @@ async function fetchFiles(r: ReturnType<typeof openReflection>, symbols: readonl
     }
   };
   for (const symbol of symbols) add(await r.ask({ file_containing_symbol: symbol }));
-  for (let pending = [...files.values()]; pending.length > 0; ) {
+  for (let pending = [...files.values()]; pending.length > 0;) {
     const file = pending.pop()!;
     for (const dep of file.dependency) {
       if (files.has(dep)) continue;
@@ -189,7 +203,10 @@ async function compileHealthProto(): Promise<FileDescriptorProto> {
   const dir = await mkdtemp(join(tmpdir(), "stowd-health-proto-"));
   try {
     await mkdir(join(dir, "grpc/health/v1"), { recursive: true });
-    await writeFile(join(dir, "grpc/health/v1/health.proto"), await readFile(join(repoRoot, "node_modules/grpc-health-check/proto/health/v1/health.proto")));
+    await writeFile(
+      join(dir, "grpc/health/v1/health.proto"),
+      await readFile(join(repoRoot, "node_modules/grpc-health-check/proto/health/v1/health.proto")),
+    );
     await run(join(repoRoot, "node_modules/.bin/buf"), ["build", dir, "--exclude-source-info", "-o", join(dir, "out.binpb")], { cwd: dir });
     const [file] = fromBinary(FileDescriptorSetSchema, await readFile(join(dir, "out.binpb"))).file;
     return file!;
@@ -210,7 +227,11 @@ async function protocAccepts(set: FileDescriptorSet): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "stowd-reflection-set-"));
   try {
     await writeFile(join(dir, "set.binpb"), toBinary(FileDescriptorSetSchema, set));
-    await run("protoc", [`--descriptor_set_in=${join(dir, "set.binpb")}`, `--descriptor_set_out=${join(dir, "out.binpb")}`, ...set.file.map((f) => f.name)], { cwd: dir });
+    await run(
+      "protoc",
+      [`--descriptor_set_in=${join(dir, "set.binpb")}`, `--descriptor_set_out=${join(dir, "out.binpb")}`, ...set.file.map((f) => f.name)],
+      { cwd: dir },
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -218,14 +239,29 @@ async function protocAccepts(set: FileDescriptorSet): Promise<void> {
 
 describe("buf curl over reflection", () => {
   const bufCurl = async (...args: string[]) =>
-    (await run(join(repoRoot, "node_modules/.bin/buf"), ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { timeout: 30_000 })).stdout;
+    (
+      await run(join(repoRoot, "node_modules/.bin/buf"), ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], {
+        timeout: 30_000,
+      })
+    ).stdout;
 
   it("calls grpc.health.v1.Health/Check and List, and lists every method", async () => {
-    expect(JSON.parse(await bufCurl("-d", "{}", `http://${daemon.grpcAddress}/grpc.health.v1.Health/Check`))).toEqual({ status: "SERVING" });
-    const list = JSON.parse(await bufCurl("-d", "{}", `http://${daemon.grpcAddress}/grpc.health.v1.Health/List`)) as { statuses: Record<string, unknown> };
+    expect(JSON.parse(await bufCurl("-d", "{}", `http://${daemon.grpcAddress}/grpc.health.v1.Health/Check`))).toEqual({
+      status: "SERVING",
+    });
+    const list = JSON.parse(await bufCurl("-d", "{}", `http://${daemon.grpcAddress}/grpc.health.v1.Health/List`)) as {
+      statuses: Record<string, unknown>;
+    };
     expect(list.statuses["stowd.v1.RawStoreService"]).toEqual({ status: "SERVING" });
     const methods = (await bufCurl("--list-methods", `http://${daemon.grpcAddress}`)).trim().split("\n");
-    expect(methods).toEqual(expect.arrayContaining(["grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch", "grpc.health.v1.Health/List", "stowd.v1.RawStoreService/ReadRaw"]));
+    expect(methods).toEqual(
+      expect.arrayContaining([
+        "grpc.health.v1.Health/Check",
+        "grpc.health.v1.Health/Watch",
+        "grpc.health.v1.Health/List",
+        "stowd.v1.RawStoreService/ReadRaw",
+      ]),
+    );
   });
 });
 
@@ -238,7 +274,9 @@ describe("grpc.health.v1", () => {
     try {
       for (const service of ["", "stowd.v1.RawStoreService"]) {
         const res = await new Promise<{ status: string }>((resolve, reject) =>
-          (client.Check as (req: object, cb: (e: Error | null, r: { status: string }) => void) => void)({ service }, (e, r) => (e ? reject(e) : resolve(r))),
+          (client.Check as (req: object, cb: (e: Error | null, r: { status: string }) => void) => void)({ service }, (e, r) =>
+            e ? reject(e) : resolve(r),
+          ),
         );
         expect(res.status).toBe("SERVING");
       }

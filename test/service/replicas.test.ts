@@ -27,7 +27,10 @@ const replicas: Replica[] = [];
 
 /** Starts `server/main.ts` on free ports and waits for its "stowd serving" log line. */
 async function startReplica(config: string): Promise<Replica> {
-  const { child, grpc, http, log } = await startServingProcess([...DAEMON_COMMAND, "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], { startTimeoutMs: 20_000 });
+  const { child, grpc, http, log } = await startServingProcess(
+    [...DAEMON_COMMAND, "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
+    { startTimeoutMs: 20_000 },
+  );
   return { child, client: createStowdClient({ baseUrl: `http://${grpc}` }), httpUrl: `http://${http}`, log };
 }
 
@@ -39,7 +42,7 @@ async function stopReplicas(list: Replica[]): Promise<void> {
 
 /** Waits until the replica has logged a line containing `text`. */
 async function logged(replica: Replica, text: string, timeoutMs = 5_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !replica.log.some((line) => line.includes(text)); ) {
+  for (const deadline = Date.now() + timeoutMs; !replica.log.some((line) => line.includes(text));) {
     if (Date.now() > deadline) throw new Error(`the replica did not log "${text}" within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -54,7 +57,20 @@ beforeAll(async () => {
   redis = await startRedisServer();
   dir = await mkdtemp(join(tmpdir(), "stowd-replicas-"));
   const config = join(dir, "replica.yaml");
-  await writeFile(config, ["storage:", "  type: redis", "  redis:", `    addr: ${redis.addr}`, "  cache:", "    max_size_mbs: 16", "  limits:", "    maxDownloadMBs: 0", ""].join("\n"));
+  await writeFile(
+    config,
+    [
+      "storage:",
+      "  type: redis",
+      "  redis:",
+      `    addr: ${redis.addr}`,
+      "  cache:",
+      "    max_size_mbs: 16",
+      "  limits:",
+      "    maxDownloadMBs: 0",
+      "",
+    ].join("\n"),
+  );
   replicas.push(await startReplica(config), await startReplica(config));
 }, 60_000);
 
@@ -76,7 +92,7 @@ describe("two replicas sharing Redis", () => {
 
     await a.client.write(ref, "v2");
     let seen = "";
-    for (const deadline = Date.now() + 2_000; Date.now() < deadline && seen !== "v2"; ) {
+    for (const deadline = Date.now() + 2_000; Date.now() < deadline && seen !== "v2";) {
       seen = new TextDecoder().decode(await b.client.readBytes(ref));
       if (seen !== "v2") await new Promise((r) => setTimeout(r, 20));
     }
@@ -84,7 +100,7 @@ describe("two replicas sharing Redis", () => {
 
     await a.client.delete(ref);
     let exists = true;
-    for (const deadline = Date.now() + 2_000; Date.now() < deadline && exists; ) {
+    for (const deadline = Date.now() + 2_000; Date.now() < deadline && exists;) {
       exists = (await b.client.head(ref)) !== undefined;
       if (exists) await new Promise((r) => setTimeout(r, 20));
     }
@@ -99,7 +115,7 @@ describe("two replicas on shared local disk, invalidations over Redis", () => {
   const read = async (replica: Replica, ref: string) => new TextDecoder().decode(await replica.client.readBytes(ref));
   /** Reads until a read of `expected` is a cache hit (an invalidation still in flight may drop the first fill). */
   const answeredFromCache = async (replica: Replica, ref: string, expected: string) => {
-    for (const deadline = Date.now() + 2_000; ; ) {
+    for (const deadline = Date.now() + 2_000; ;) {
       const hits = await cacheHits(replica);
       expect(await read(replica, ref)).toBe(expected);
       if ((await cacheHits(replica)) > hits) return;
@@ -161,7 +177,7 @@ describe("two replicas on shared local disk, invalidations over Redis", () => {
     expect(await read(b, ref)).toBe("v2");
     await a.client.write(ref, "v3");
     let seen = "";
-    for (const deadline = Date.now() + 2_000; Date.now() < deadline && seen !== "v3"; ) {
+    for (const deadline = Date.now() + 2_000; Date.now() < deadline && seen !== "v3";) {
       seen = await read(b, ref);
       if (seen !== "v3") await new Promise((r) => setTimeout(r, 20));
     }

@@ -244,9 +244,19 @@ describe("azure store", () => {
   describe("append", () => {
     it("re-commits the block list of a staged blob, keeping its blocks", async () => {
       const base = randomBytes(BLOCK + 5);
-      const first = await store.write(ref(key("log")), chunks(base), writeOptions({ contentType: "text/plain", metadata: { "run-id": "7" } }), never);
+      const first = await store.write(
+        ref(key("log")),
+        chunks(base),
+        writeOptions({ contentType: "text/plain", metadata: { "run-id": "7" } }),
+        never,
+      );
       const before = await container.getBlockBlobClient(`${prefix}/${key("log")}`).getBlockList("committed");
-      const appended = await store.append(ref(key("log")), chunks(Buffer.from("tail")), { expectedOffset: base.length, ifMatchEtag: first.etag, createIfMissing: false, contentType: "" }, never);
+      const appended = await store.append(
+        ref(key("log")),
+        chunks(Buffer.from("tail")),
+        { expectedOffset: base.length, ifMatchEtag: first.etag, createIfMissing: false, contentType: "" },
+        never,
+      );
       expect(appended.size).toBe(base.length + 4);
       const after = await container.getBlockBlobClient(`${prefix}/${key("log")}`).getBlockList("committed");
       expect((after.committedBlocks ?? []).slice(0, 2)).toEqual(before.committedBlocks);
@@ -255,14 +265,22 @@ describe("azure store", () => {
       expect(got.meta).toMatchObject({ contentType: "text/plain", metadata: { "run-id": "7" }, etag: appended.etag });
       const content = Buffer.concat([base, Buffer.from("tail")]);
       // The old MD5 no longer describes the content (Azure then reports none; azurite computes one).
-      if (got.meta.contentMd5 !== undefined) expect(Buffer.from(got.meta.contentMd5).equals(createHash("md5").update(content).digest())).toBe(true);
+      if (got.meta.contentMd5 !== undefined)
+        expect(Buffer.from(got.meta.contentMd5).equals(createHash("md5").update(content).digest())).toBe(true);
       expect((await drain(got)).equals(content)).toBe(true);
     });
 
     it("converts a blob written in one Put Blob call (e.g. by Flyte) on its first append", async () => {
-      await container.getBlockBlobClient(`${prefix}/${key("flyte")}`).upload("written by flyte;", 17, { metadata: { flyteContentMD5: "bm90IHRoZSBtZDUgYW55bW9yZQ==" } });
+      await container
+        .getBlockBlobClient(`${prefix}/${key("flyte")}`)
+        .upload("written by flyte;", 17, { metadata: { flyteContentMD5: "bm90IHRoZSBtZDUgYW55bW9yZQ==" } });
       expect(await committedSizes(key("flyte"))).toEqual([]);
-      const meta = await store.append(ref(key("flyte")), chunks(Buffer.from(" appended")), { expectedOffset: 17, createIfMissing: false, contentType: "" }, never);
+      const meta = await store.append(
+        ref(key("flyte")),
+        chunks(Buffer.from(" appended")),
+        { expectedOffset: 17, createIfMissing: false, contentType: "" },
+        never,
+      );
       expect(meta.size).toBe(26);
       expect(await committedSizes(key("flyte"))).toEqual([17, 9]);
       const got = await store.read(ref(key("flyte")), {}, never);
@@ -274,11 +292,27 @@ describe("azure store", () => {
       const client = container.getAppendBlobClient(`${prefix}/${key("appendblob")}`);
       await client.create();
       await client.appendBlock("abc", 3);
-      await store.append(ref(key("appendblob")), chunks(Buffer.from("def")), { expectedOffset: 3, createIfMissing: false, contentType: "" }, never);
-      expect((await stowdRejection(store.append(ref(key("appendblob")), chunks(Buffer.from("x")), { expectedOffset: 3, createIfMissing: false, contentType: "" }, never))).reason).toBe(
-        "PRECONDITION_FAILED",
+      await store.append(
+        ref(key("appendblob")),
+        chunks(Buffer.from("def")),
+        { expectedOffset: 3, createIfMissing: false, contentType: "" },
+        never,
       );
-      const tooBig = await stowdRejection(store.append(ref(key("appendblob")), chunks(randomBytes(4 * MiB + 1)), { createIfMissing: false, contentType: "" }, never));
+      expect(
+        (
+          await stowdRejection(
+            store.append(
+              ref(key("appendblob")),
+              chunks(Buffer.from("x")),
+              { expectedOffset: 3, createIfMissing: false, contentType: "" },
+              never,
+            ),
+          )
+        ).reason,
+      ).toBe("PRECONDITION_FAILED");
+      const tooBig = await stowdRejection(
+        store.append(ref(key("appendblob")), chunks(randomBytes(4 * MiB + 1)), { createIfMissing: false, contentType: "" }, never),
+      );
       expect(tooBig.reason).toBe("UNSUPPORTED");
       expect((await drain(await store.read(ref(key("appendblob")), {}, never))).toString()).toBe("abcdef");
     });
@@ -286,7 +320,11 @@ describe("azure store", () => {
     it("applies concurrent appends from two processes exactly once each", async () => {
       await store.write(ref(key("shared")), chunks(Buffer.alloc(0)), writeOptions(), never);
       const parts = Array.from({ length: 8 }, (_, i) => Buffer.alloc(100 + i, 65 + i));
-      await Promise.all(parts.map((part, i) => (i % 2 === 0 ? store : other).append(ref(key("shared")), chunks(part), { createIfMissing: false, contentType: "" }, never)));
+      await Promise.all(
+        parts.map((part, i) =>
+          (i % 2 === 0 ? store : other).append(ref(key("shared")), chunks(part), { createIfMissing: false, contentType: "" }, never),
+        ),
+      );
       const got = (await drain(await store.read(ref(key("shared")), {}, never))).toString("latin1");
       const runs = got.match(/(.)\1*/g) ?? [];
       expect(runs.map((r) => r.length).sort()).toEqual(parts.map((p) => p.length).sort());
@@ -373,7 +411,9 @@ describe("azure store", () => {
       const got = await store.read(ref(key("dst")), {}, never);
       expect(got.meta.etag).toBe(copied.etag);
       expect((await drain(got)).equals(data)).toBe(true);
-      expect((await stowdRejection(asyncCopies.copy(ref(key("src")), ref(key("dst")), { preconditions: { ifNotExists: true } }, never))).reason).toBe("ALREADY_EXISTS");
+      expect(
+        (await stowdRejection(asyncCopies.copy(ref(key("src")), ref(key("dst")), { preconditions: { ifNotExists: true } }, never))).reason,
+      ).toBe("ALREADY_EXISTS");
     });
   });
 
@@ -381,8 +421,16 @@ describe("azure store", () => {
     it("round-trips through plain fetch: PUT with the required headers, then GET", async () => {
       const data = Buffer.from("uploaded through a SAS URL");
       const md5 = createHash("md5").update(data).digest();
-      const put = await store.signUrl(ref(key("sas")), { method: "PUT", expiresInSeconds: 300, contentType: "text/plain", contentMd5: md5 }, never);
-      expect(put.requiredHeaders).toEqual({ "x-ms-blob-type": "BlockBlob", "Content-Type": "text/plain", "Content-MD5": md5.toString("base64") });
+      const put = await store.signUrl(
+        ref(key("sas")),
+        { method: "PUT", expiresInSeconds: 300, contentType: "text/plain", contentMd5: md5 },
+        never,
+      );
+      expect(put.requiredHeaders).toEqual({
+        "x-ms-blob-type": "BlockBlob",
+        "Content-Type": "text/plain",
+        "Content-MD5": md5.toString("base64"),
+      });
       const putResponse = await fetch(put.url, { method: "PUT", headers: put.requiredHeaders, body: data });
       expect(putResponse.status).toBe(201);
       // A wrong body is refused through the required Content-MD5.
@@ -403,7 +451,9 @@ describe("azure store", () => {
       const { blobUrl, account } = server();
       const anonymous = createAzureStore({ account, endpoint: blobUrl });
       expect(anonymous.capabilities.signedUrls).toBe(false);
-      expect((await stowdRejection(anonymous.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "" }, never))).reason).toBe("UNSUPPORTED");
+      expect(
+        (await stowdRejection(anonymous.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "" }, never))).reason,
+      ).toBe("UNSUPPORTED");
     });
   });
 
@@ -422,7 +472,9 @@ describe("azure store", () => {
 
     it("refuses keys Azure would store under another name", async () => {
       for (const bad of ["back\\slash", "dir./x", "ends.", "x".repeat(1025)]) {
-        expect((await stowdRejection(store.write(ref(bad), chunks(Buffer.from("x")), writeOptions(), never))).reason, bad).toBe("INVALID_REFERENCE");
+        expect((await stowdRejection(store.write(ref(bad), chunks(Buffer.from("x")), writeOptions(), never))).reason, bad).toBe(
+          "INVALID_REFERENCE",
+        );
       }
     });
   });
@@ -430,7 +482,12 @@ describe("azure store", () => {
   describe("failures", () => {
     it("names the missing container, and never creates it", async () => {
       const { account } = server();
-      const missing: Ref = { scheme: "abfs", container: "no-such-container", authority: `no-such-container@${account}.dfs.core.windows.net`, key: "k" };
+      const missing: Ref = {
+        scheme: "abfs",
+        container: "no-such-container",
+        authority: `no-such-container@${account}.dfs.core.windows.net`,
+        key: "k",
+      };
       for (const call of [
         () => store.head(missing, never),
         () => store.write(missing, chunks(Buffer.from("x")), writeOptions(), never),
@@ -451,7 +508,12 @@ describe("azure store", () => {
         });
       });
       const endpoint = `http://127.0.0.1:${port}/${server().account}`;
-      const down = createAzureStore({ account: server().account, key: server().key, endpoint, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
+      const down = createAzureStore({
+        account: server().account,
+        key: server().key,
+        endpoint,
+        retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 },
+      });
       const started = Date.now();
       const err = await stowdRejection(down.head(ref(key("x")), never));
       expect(err.reason).toBe("BACKEND_UNAVAILABLE");
@@ -513,7 +575,10 @@ describe("azure store", () => {
           endpoint: `http://127.0.0.1:${port}/${server().account}`,
           retry: { attempts: 3, attemptTimeoutMs: 300, totalTimeoutMs: 1_000, baseDelayMs: 10, maxDelayMs: 20 },
         });
-        for (const call of [() => slow.head(ref(key("x")), never), () => slow.write(ref(key("x")), chunks(Buffer.from("x")), writeOptions(), never)]) {
+        for (const call of [
+          () => slow.head(ref(key("x")), never),
+          () => slow.write(ref(key("x")), chunks(Buffer.from("x")), writeOptions(), never),
+        ]) {
           const started = Date.now();
           const err = await stowdRejection(call());
           expect(err.reason).toBe("DEADLINE_EXCEEDED");
@@ -529,7 +594,9 @@ describe("azure store", () => {
 
 describe("Flyte's azure stow.config", () => {
   it("maps account, key, domain_suffix and upload_concurrency", () => {
-    expect(azureOptionsFromStowConfig({ account: "myacct", key: "c2VjcmV0", domain_suffix: "core.chinacloudapi.cn", upload_concurrency: "8" })).toEqual({
+    expect(
+      azureOptionsFromStowConfig({ account: "myacct", key: "c2VjcmV0", domain_suffix: "core.chinacloudapi.cn", upload_concurrency: "8" }),
+    ).toEqual({
       account: "myacct",
       key: "c2VjcmV0",
       domainSuffix: "core.chinacloudapi.cn",
@@ -539,20 +606,32 @@ describe("Flyte's azure stow.config", () => {
   });
 
   it("reads the deprecated base_url as the domain suffix, after domain_suffix, like stow", () => {
-    expect(azureOptionsFromStowConfig({ account: "myacct", base_url: "core.usgovcloudapi.net" }).domainSuffix).toBe("core.usgovcloudapi.net");
-    expect(azureOptionsFromStowConfig({ account: "myacct", base_url: "old.example", domain_suffix: "new.example" }).domainSuffix).toBe("new.example");
+    expect(azureOptionsFromStowConfig({ account: "myacct", base_url: "core.usgovcloudapi.net" }).domainSuffix).toBe(
+      "core.usgovcloudapi.net",
+    );
+    expect(azureOptionsFromStowConfig({ account: "myacct", base_url: "old.example", domain_suffix: "new.example" }).domainSuffix).toBe(
+      "new.example",
+    );
     expect(azureOptionsFromStowConfig({ account: "myacct", domain_suffix: "", key: "" })).toEqual({ account: "myacct" });
   });
 
   it("builds https://<account>.blob.<domain_suffix> like stow (seen in a signed URL)", async () => {
-    const store = createAzureStore(azureOptionsFromStowConfig({ account: "myacct", key: "c2VjcmV0", domain_suffix: "core.chinacloudapi.cn" }));
-    const signed = await store.signUrl({ scheme: "abfs", container: "data", authority: "data@myacct.dfs.core.chinacloudapi.cn", key: "a/b" }, { method: "GET", expiresInSeconds: 60, contentType: "" }, never);
+    const store = createAzureStore(
+      azureOptionsFromStowConfig({ account: "myacct", key: "c2VjcmV0", domain_suffix: "core.chinacloudapi.cn" }),
+    );
+    const signed = await store.signUrl(
+      { scheme: "abfs", container: "data", authority: "data@myacct.dfs.core.chinacloudapi.cn", key: "a/b" },
+      { method: "GET", expiresInSeconds: 60, contentType: "" },
+      never,
+    );
     expect(new URL(signed.url).origin + new URL(signed.url).pathname).toBe("https://myacct.blob.core.chinacloudapi.cn/data/a/b");
     expect(new URL(signed.url).searchParams.get("sp")).toBe("r");
   });
 
   it("accepts stowd's endpoint key for emulators", () => {
-    expect(azureOptionsFromStowConfig({ account: "devstoreaccount1", endpoint: "http://127.0.0.1:10000/devstoreaccount1" }).endpoint).toBe("http://127.0.0.1:10000/devstoreaccount1");
+    expect(azureOptionsFromStowConfig({ account: "devstoreaccount1", endpoint: "http://127.0.0.1:10000/devstoreaccount1" }).endpoint).toBe(
+      "http://127.0.0.1:10000/devstoreaccount1",
+    );
   });
 
   it.each([

@@ -40,7 +40,9 @@ describe("s3", () => {
     const sdk = Object.assign(new Error("connect ECONNREFUSED 10.20.30.40:9000"), { code: "ECONNREFUSED" });
     const err = fromS3Error(sdk, ctx);
     expect(err.reason).toBe("BACKEND_UNAVAILABLE");
-    expect(err.message).toBe("HEAD s3://bkt/a/b failed: the s3 backend is unavailable (ECONNREFUSED: connect ECONNREFUSED <endpoint>); retry later (the daemon's log names the endpoint)");
+    expect(err.message).toBe(
+      "HEAD s3://bkt/a/b failed: the s3 backend is unavailable (ECONNREFUSED: connect ECONNREFUSED <endpoint>); retry later (the daemon's log names the endpoint)",
+    );
     expectHidden(err, ctx.reference, hidden);
     expect(err.facts.cause).toBe(sdk);
   });
@@ -49,16 +51,23 @@ describe("s3", () => {
     const named = { ...ctx, endpoint: "https://minio.storage.internal:9443" };
     const dns = Object.assign(new Error("getaddrinfo ENOTFOUND minio.storage.internal"), { code: "ENOTFOUND" });
     expectHidden(fromS3Error(dns, named), ctx.reference, ["minio.storage.internal", "9443"]);
-    const answer = Object.assign(new Error("We encountered an internal error at https://minio.storage.internal:9443/bkt/a/b. Please try again."), {
-      name: "InternalError",
-      $metadata: { httpStatusCode: 503 },
-    });
+    const answer = Object.assign(
+      new Error("We encountered an internal error at https://minio.storage.internal:9443/bkt/a/b. Please try again."),
+      {
+        name: "InternalError",
+        $metadata: { httpStatusCode: 503 },
+      },
+    );
     const unavailable = fromS3Error(answer, named);
     expect(unavailable.reason).toBe("BACKEND_UNAVAILABLE");
     expectHidden(unavailable, ctx.reference, ["minio.storage.internal", "9443"]);
     const v6 = Object.assign(new Error("connect ECONNREFUSED fd00::5:9000"), { code: "ECONNREFUSED" });
     expectHidden(fromS3Error(v6, { ...ctx, endpoint: "http://[fd00::5]:9000" }), ctx.reference, ["fd00::5", "9000"]);
-    const timeout = new StowdError("DEADLINE_EXCEEDED", `HEAD s3://bkt/a/b at ${endpoint}: the s3 backend did not answer in time (3 attempts)`, { backend: "s3" });
+    const timeout = new StowdError(
+      "DEADLINE_EXCEEDED",
+      `HEAD s3://bkt/a/b at ${endpoint}: the s3 backend did not answer in time (3 attempts)`,
+      { backend: "s3" },
+    );
     const passed = fromS3Error(timeout, ctx);
     expect(passed.reason).toBe("DEADLINE_EXCEEDED");
     expect(passed.message).toBe("HEAD s3://bkt/a/b: the s3 backend did not answer in time (3 attempts)");
@@ -70,14 +79,19 @@ describe("s3", () => {
 
   it("a missing bucket, refused credentials and unexpected answers keep their advice but not the endpoint", () => {
     const missing = noSuchBucket(ctx);
-    expect(missing.message).toBe('bucket "bkt" does not exist on the s3 backend; stowd does not create buckets: create it, or correct the container of s3://bkt/a/b');
+    expect(missing.message).toBe(
+      'bucket "bkt" does not exist on the s3 backend; stowd does not create buckets: create it, or correct the container of s3://bkt/a/b',
+    );
     expectHidden(missing, ctx.reference, hidden);
     const denied = Object.assign(new Error("Access Denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
     const err = fromS3Error(denied, ctx);
     expect(err.reason).toBe("PERMISSION_DENIED");
     expect(err.message).toContain("check the S3 credentials and the bucket policy");
     expectHidden(err, ctx.reference, hidden);
-    const odd = Object.assign(new Error("unexpected redirect to http://10.20.30.40:9000/bkt"), { name: "PermanentRedirect", $metadata: { httpStatusCode: 301 } });
+    const odd = Object.assign(new Error("unexpected redirect to http://10.20.30.40:9000/bkt"), {
+      name: "PermanentRedirect",
+      $metadata: { httpStatusCode: 301 },
+    });
     expectHidden(fromS3Error(odd, ctx), ctx.reference, hidden);
   });
 
@@ -96,12 +110,17 @@ describe("azure", () => {
   it("an unreachable endpoint is UNAVAILABLE without the endpoint or the account", () => {
     const err = fromAzureError(new RestError("connect ECONNREFUSED 127.0.0.1:10000", { code: "ECONNREFUSED" }), ctx);
     expect(err.reason).toBe("BACKEND_UNAVAILABLE");
-    expect(err.message).toBe("the azure backend could not be reached for abfs://box/k (ECONNREFUSED); retry later (the daemon's log names the endpoint)");
+    expect(err.message).toBe(
+      "the azure backend could not be reached for abfs://box/k (ECONNREFUSED); retry later (the daemon's log names the endpoint)",
+    );
     expectHidden(err, ctx.reference, hidden);
   });
 
   it("a missing container names the container, not the account or endpoint", () => {
-    const err = fromAzureError(new RestError("The specified container does not exist.\nRequestId:1", { code: "ContainerNotFound", statusCode: 404 }), ctx);
+    const err = fromAzureError(
+      new RestError("The specified container does not exist.\nRequestId:1", { code: "ContainerNotFound", statusCode: 404 }),
+      ctx,
+    );
     expect(err.reason).toBe("NOT_FOUND");
     expect(err.message).toContain('container "box" does not exist');
     expectHidden(err, ctx.reference, hidden);
@@ -124,16 +143,27 @@ describe("gcs", () => {
   const hidden = ["gcs.corp.example", "4443", "10.9.8.7"];
 
   it("a refused connection, a 5xx, throttling and a timeout name no endpoint", () => {
-    const refused = Object.assign(new Error("request to http://gcs.corp.example:4443/storage/v1/b/bkt/o failed, reason: connect ECONNREFUSED 10.9.8.7:4443"), {
-      code: "ECONNREFUSED",
-    });
+    const refused = Object.assign(
+      new Error("request to http://gcs.corp.example:4443/storage/v1/b/bkt/o failed, reason: connect ECONNREFUSED 10.9.8.7:4443"),
+      {
+        code: "ECONNREFUSED",
+      },
+    );
     const err = fromGcsError(refused, ctx);
     expect(err.reason).toBe("BACKEND_UNAVAILABLE");
     expect(err.message).toBe("cannot reach GCS (ECONNREFUSED) while reading gs://bkt/o; retry later (the daemon's log names the endpoint)");
     expectHidden(err, ctx.reference, hidden.slice(0, 2));
-    expectHidden(fromGcsError(Object.assign(new Error("backend at 10.9.8.7:4443 (http://gcs.corp.example:4443) is down"), { code: 503 }), ctx), ctx.reference, hidden);
+    expectHidden(
+      fromGcsError(Object.assign(new Error("backend at 10.9.8.7:4443 (http://gcs.corp.example:4443) is down"), { code: 503 }), ctx),
+      ctx.reference,
+      hidden,
+    );
     expectHidden(fromGcsError(Object.assign(new Error("Too many requests"), { code: 429 }), ctx), ctx.reference, hidden.slice(0, 2));
-    expectHidden(fromGcsError(Object.assign(new Error("network timeout at: http://gcs.corp.example:4443/x"), { type: "request-timeout" }), ctx), ctx.reference, hidden.slice(0, 2));
+    expectHidden(
+      fromGcsError(Object.assign(new Error("network timeout at: http://gcs.corp.example:4443/x"), { type: "request-timeout" }), ctx),
+      ctx.reference,
+      hidden.slice(0, 2),
+    );
     const passed = fromGcsError(new StowdError("DEADLINE_EXCEEDED", `reading gs://bkt/o at ${endpoint}: timed out`, {}), ctx);
     expect(passed.message).toBe("reading gs://bkt/o: timed out");
   });

@@ -27,6 +27,11 @@ describe("resolveRange", () => {
       expect(isStowdError(err, "OUT_OF_RANGE")).toBe(true);
       if (isStowdError(err)) expect(err.facts).toMatchObject({ reference: "mem://b/k", size: 100 });
     }
-    expect(isStowdError(thrown(() => resolveRange(range(1, 0), 0, "mem://b/k")), "OUT_OF_RANGE")).toBe(true);
+    expect(
+      isStowdError(
+        thrown(() => resolveRange(range(1, 0), 0, "mem://b/k")),
+        "OUT_OF_RANGE",
+      ),
+    ).toBe(true);
   });
 });

@@ -64,7 +64,10 @@ describe("gcsStoreOptionsFromStowConfig", () => {
 
   it("builds a store that signs with the configured key", async () => {
     const server = await startGcsTestServer({ buckets: ["b"], signingKeys: { [key.client_email]: publicKey } });
-    const store = createGcsStore({ ...gcsStoreOptionsFromStowConfig({ json: JSON.stringify(key), project_id: "p" }), apiEndpoint: server.endpoint });
+    const store = createGcsStore({
+      ...gcsStoreOptionsFromStowConfig({ json: JSON.stringify(key), project_id: "p" }),
+      apiEndpoint: server.endpoint,
+    });
     try {
       expect(store.capabilities.signedUrls).toBe(true);
       const ref = { scheme: "gs", container: "b", authority: "b", key: "flyte/upload" };

@@ -128,7 +128,11 @@ describe("gcs store", () => {
       const from = server.requests.length;
       await store.write(ref(name), chunks(data), writeOptions({ size: data.length }), never);
       const puts = uploadsOf(name, from).filter((r) => r.method === "PUT");
-      expect(puts.map((p) => p.contentRange)).toEqual([`bytes 0-${CHUNK - 1}/${data.length}`, `bytes ${CHUNK}-${2 * CHUNK - 1}/${data.length}`, `bytes ${2 * CHUNK}-${2 * CHUNK + 4}/${data.length}`]);
+      expect(puts.map((p) => p.contentRange)).toEqual([
+        `bytes 0-${CHUNK - 1}/${data.length}`,
+        `bytes ${CHUNK}-${2 * CHUNK - 1}/${data.length}`,
+        `bytes ${2 * CHUNK}-${2 * CHUNK + 4}/${data.length}`,
+      ]);
       expect((await readAll(store, ref(name))).equals(data)).toBe(true);
     });
 
@@ -222,8 +226,12 @@ describe("gcs store", () => {
       expect(Buffer.from(meta.contentMd5 ?? []).equals(Buffer.from(md5))).toBe(true);
       expect(meta.metadata).toEqual({ a: "b" });
       const wrong = Uint8Array.from(createHash("md5").update("other").digest());
-      expect(await reason(store.write(ref(key("bad-md5")), chunks(data), writeOptions({ contentMd5: wrong }), never))).toBe("INVALID_ARGUMENT");
-      expect(await reason(store.write(ref(key("bad-md5-big")), chunks(randomBytes(CHUNK + 1)), writeOptions({ contentMd5: wrong }), never))).toBe("INVALID_ARGUMENT");
+      expect(await reason(store.write(ref(key("bad-md5")), chunks(data), writeOptions({ contentMd5: wrong }), never))).toBe(
+        "INVALID_ARGUMENT",
+      );
+      expect(
+        await reason(store.write(ref(key("bad-md5-big")), chunks(randomBytes(CHUNK + 1)), writeOptions({ contentMd5: wrong }), never)),
+      ).toBe("INVALID_ARGUMENT");
     });
 
     it("refuses keys GCS cannot name before reading the body", async () => {
@@ -279,9 +287,19 @@ describe("gcs store", () => {
   describe("append via compose", () => {
     it("composes the object with a staged part under its generation and removes the stage", async () => {
       const name = key("log");
-      await store.write(ref(name), chunks(Buffer.from("hello")), writeOptions({ contentType: "text/plain", metadata: { kind: "log" } }), never);
+      await store.write(
+        ref(name),
+        chunks(Buffer.from("hello")),
+        writeOptions({ contentType: "text/plain", metadata: { kind: "log" } }),
+        never,
+      );
       const from = server.requests.length;
-      const appended = await store.append(ref(name), chunks(Buffer.from(" world")), { createIfMissing: false, contentType: "", expectedOffset: 5 }, never);
+      const appended = await store.append(
+        ref(name),
+        chunks(Buffer.from(" world")),
+        { createIfMissing: false, contentType: "", expectedOffset: 5 },
+        never,
+      );
       expect(appended.size).toBe(11);
       expect(appended.contentType).toBe("text/plain");
       expect(appended.metadata).toEqual({ kind: "log" });
@@ -307,14 +325,22 @@ describe("gcs store", () => {
     it("a failed append leaves no staging object behind", async () => {
       const name = key("failed-append");
       await store.write(ref(name), chunks(Buffer.from("x")), writeOptions(), never);
-      expect(await reason(store.append(ref(name), chunks(Buffer.from("y")), { createIfMissing: false, contentType: "", expectedOffset: 0 }, never))).toBe("PRECONDITION_FAILED");
+      expect(
+        await reason(
+          store.append(ref(name), chunks(Buffer.from("y")), { createIfMissing: false, contentType: "", expectedOffset: 0 }, never),
+        ),
+      ).toBe("PRECONDITION_FAILED");
       async function* broken() {
         yield Buffer.from("partial");
         throw new Error("client stream broke");
       }
-      await expect(store.append(ref(name), broken(), { createIfMissing: false, contentType: "" }, never)).rejects.toThrow("client stream broke");
+      await expect(store.append(ref(name), broken(), { createIfMissing: false, contentType: "" }, never)).rejects.toThrow(
+        "client stream broke",
+      );
       // Asked of the server directly: the store hides the staging prefix from its listings.
-      const staged = (await (await fetch(`${server.endpoint}/storage/v1/b/${BUCKET}/o?prefix=.stowd-tmp/`)).json()) as { items?: unknown[] };
+      const staged = (await (await fetch(`${server.endpoint}/storage/v1/b/${BUCKET}/o?prefix=.stowd-tmp/`)).json()) as {
+        items?: unknown[];
+      };
       expect(staged.items).toBeUndefined();
       expect((await readAll(store, ref(name))).toString()).toBe("x");
     });
@@ -344,7 +370,11 @@ describe("gcs store", () => {
       const name = key("signed file.txt");
       const data = Buffer.from("uploaded through a signed URL");
       const md5 = Uint8Array.from(createHash("md5").update(data).digest());
-      const put = await store.signUrl(ref(name), { method: "PUT", expiresInSeconds: 300, contentMd5: md5, contentType: "text/plain" }, never);
+      const put = await store.signUrl(
+        ref(name),
+        { method: "PUT", expiresInSeconds: 300, contentMd5: md5, contentType: "text/plain" },
+        never,
+      );
       expect(new URL(put.url).searchParams.get("X-Goog-Algorithm")).toBe("GOOG4-RSA-SHA256");
       expect(put.requiredHeaders).toMatchObject({ "Content-MD5": Buffer.from(md5).toString("base64"), "Content-Type": "text/plain" });
       const uploaded = await fetch(put.url, { method: "PUT", headers: put.requiredHeaders, body: data });
@@ -388,12 +418,16 @@ describe("gcs store", () => {
     });
 
     it("refuses GET options that only a PUT can carry, and answers UNSUPPORTED without a key", async () => {
-      expect(await reason(store.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "text/plain" }, never))).toBe("INVALID_ARGUMENT");
+      expect(await reason(store.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "text/plain" }, never))).toBe(
+        "INVALID_ARGUMENT",
+      );
       const withoutKey = storeOptions(server);
       delete withoutKey.credentials;
       const keyless = createGcsStore(withoutKey);
       expect(keyless.capabilities.signedUrls).toBe(false);
-      expect(await reason(keyless.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "" }, never))).toBe("UNSUPPORTED");
+      expect(await reason(keyless.signUrl(ref(key("x")), { method: "GET", expiresInSeconds: 60, contentType: "" }, never))).toBe(
+        "UNSUPPORTED",
+      );
     });
   });
 

@@ -24,7 +24,11 @@ describe("GCS test server", () => {
   const object = (key: string) => api(`/o/${encodeURIComponent(key)}`);
 
   async function media(key: string, body: string | Buffer, query = ""): Promise<Response> {
-    return fetch(upload(`uploadType=media&name=${encodeURIComponent(key)}${query}`), { method: "POST", body, headers: { "Content-Type": "text/plain" } });
+    return fetch(upload(`uploadType=media&name=${encodeURIComponent(key)}${query}`), {
+      method: "POST",
+      body,
+      headers: { "Content-Type": "text/plain" },
+    });
   }
 
   async function startSession(key: string, query = "", resource: Record<string, unknown> = {}): Promise<string> {
@@ -69,10 +73,17 @@ describe("GCS test server", () => {
     const again = await media(key, "two", "&ifGenerationMatch=0");
     expect(again.status).toBe(412);
     expect(((await again.json()) as ErrorBody).error.errors[0]?.reason).toBe("conditionNotMet");
-    const current = (await (await fetch(object(key))).json()) as { generation: string; metageneration: string; size: string; md5Hash: string };
+    const current = (await (await fetch(object(key))).json()) as {
+      generation: string;
+      metageneration: string;
+      size: string;
+      md5Hash: string;
+    };
     expect(current.size).toBe("3");
     expect(current.md5Hash).toBe(createHash("md5").update("one").digest("base64"));
-    expect((await media(key, "three", `&ifGenerationMatch=${current.generation}&ifMetagenerationMatch=${current.metageneration}`)).status).toBe(200);
+    expect(
+      (await media(key, "three", `&ifGenerationMatch=${current.generation}&ifMetagenerationMatch=${current.metageneration}`)).status,
+    ).toBe(200);
     expect((await media(key, "four", `&ifGenerationMatch=${current.generation}`)).status).toBe(412);
     // ifGenerationNotMatch=0: "there is a live object".
     expect((await media(name("absent"), "x", "&ifGenerationNotMatch=0")).status).toBe(412);
@@ -86,7 +97,12 @@ describe("GCS test server", () => {
     const key = name("multipart");
     const boundary = "xyz";
     const whole = `--${boundary}\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ name: key })}\r\n--${boundary}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--`;
-    const send = (body: string) => fetch(upload("uploadType=multipart"), { method: "POST", body, headers: { "Content-Type": `multipart/related; boundary=${boundary}` } });
+    const send = (body: string) =>
+      fetch(upload("uploadType=multipart"), {
+        method: "POST",
+        body,
+        headers: { "Content-Type": `multipart/related; boundary=${boundary}` },
+      });
     expect((await send(whole.slice(0, -2 - boundary.length - 4))).status).toBe(400);
     expect((await fetch(object(key))).status).toBe(404);
     expect((await send(whole)).status).toBe(200);
@@ -97,7 +113,8 @@ describe("GCS test server", () => {
     const key = name("resumable");
     const session = await startSession(key);
     const data = Buffer.alloc(CHUNK + 5, 7);
-    const put = (range: string, body: Buffer = Buffer.alloc(0)) => fetch(session, { method: "PUT", body, headers: { "Content-Range": range } });
+    const put = (range: string, body: Buffer = Buffer.alloc(0)) =>
+      fetch(session, { method: "PUT", body, headers: { "Content-Range": range } });
     expect((await put("bytes 0-99/*", data.subarray(0, 100))).status).toBe(400); // not a multiple of 256 KiB
     const first = await put(`bytes 0-${CHUNK - 1}/*`, data.subarray(0, CHUNK));
     expect(first.status).toBe(308);
@@ -126,7 +143,11 @@ describe("GCS test server", () => {
     const hashed = await startSession(name("hashed"), "", { md5Hash: createHash("md5").update("expected").digest("base64") });
     expect((await fetch(hashed, { method: "PUT", body: "different", headers: { "Content-Range": "bytes 0-8/9" } })).status).toBe(400);
     const headerHashed = await startSession(name("header-hashed"));
-    const wrong = await fetch(headerHashed, { method: "PUT", body: "abc", headers: { "Content-Range": "bytes 0-2/3", "X-Goog-Hash": `crc32c=${crc32cBase64(Buffer.from("abd"))}` } });
+    const wrong = await fetch(headerHashed, {
+      method: "PUT",
+      body: "abc",
+      headers: { "Content-Range": "bytes 0-2/3", "X-Goog-Hash": `crc32c=${crc32cBase64(Buffer.from("abd"))}` },
+    });
     expect(wrong.status).toBe(400);
   });
 
@@ -136,7 +157,9 @@ describe("GCS test server", () => {
     expect((await fetch(cancelled, { method: "PUT", headers: { "Content-Range": "bytes */*" } })).status).toBe(404);
     const shortLived = await startGcsTestServer({ buckets: [BUCKET], sessionTtlMs: 500 });
     try {
-      const res = await fetch(`${shortLived.endpoint}/upload/storage/v1/b/${BUCKET}/o?uploadType=resumable&name=expire`, { method: "POST" });
+      const res = await fetch(`${shortLived.endpoint}/upload/storage/v1/b/${BUCKET}/o?uploadType=resumable&name=expire`, {
+        method: "POST",
+      });
       const expiring = res.headers.get("location")!;
       expect(shortLived.openSessions()).toBe(1);
       await new Promise((resolve) => setTimeout(resolve, 600));
@@ -152,7 +175,9 @@ describe("GCS test server", () => {
     await media(key, "0123456789");
     const get = (range?: string) => fetch(`${object(key)}?alt=media`, range === undefined ? {} : { headers: { Range: range } });
     const whole = await get();
-    expect(whole.headers.get("x-goog-hash")).toBe(`crc32c=${crc32cBase64(Buffer.from("0123456789"))},md5=${createHash("md5").update("0123456789").digest("base64")}`);
+    expect(whole.headers.get("x-goog-hash")).toBe(
+      `crc32c=${crc32cBase64(Buffer.from("0123456789"))},md5=${createHash("md5").update("0123456789").digest("base64")}`,
+    );
     expect(whole.headers.get("x-goog-stored-content-encoding")).toBe("identity");
     const part = await get("bytes=2-4");
     expect(part.status).toBe(206);
@@ -170,7 +195,9 @@ describe("GCS test server", () => {
     const base = name("list");
     for (const key of ["a", "d/1", "d/2", "e", "\u{1F600}", "\uFF21"]) await media(`${base}/${key}`, key);
     const page = async (token?: string) =>
-      (await (await fetch(api(`/o?prefix=${encodeURIComponent(base + "/")}&delimiter=/&maxResults=2${token ? `&pageToken=${token}` : ""}`))).json()) as {
+      (await (
+        await fetch(api(`/o?prefix=${encodeURIComponent(base + "/")}&delimiter=/&maxResults=2${token ? `&pageToken=${token}` : ""}`))
+      ).json()) as {
         items?: Array<{ name: string }>;
         prefixes?: string[];
         nextPageToken?: string;
@@ -183,7 +210,9 @@ describe("GCS test server", () => {
     const third = await page(second.nextPageToken);
     expect(third.items?.map((i) => i.name)).toEqual([`${base}/\u{1F600}`]);
     expect(third.nextPageToken).toBeUndefined();
-    const offset = (await (await fetch(api(`/o?prefix=${encodeURIComponent(base + "/")}&startOffset=${encodeURIComponent(base + "/d0")}`))).json()) as { items: Array<{ name: string }> };
+    const offset = (await (
+      await fetch(api(`/o?prefix=${encodeURIComponent(base + "/")}&startOffset=${encodeURIComponent(base + "/d0")}`))
+    ).json()) as { items: Array<{ name: string }> };
     expect(offset.items.map((i) => i.name)).toEqual([`${base}/e`, `${base}/\uFF21`, `${base}/\u{1F600}`]);
     expect((await fetch(api("/o?versions=true"))).status).toBe(501);
   });
@@ -193,8 +222,16 @@ describe("GCS test server", () => {
     const b = name("b");
     const genA = ((await (await media(a, "left ")).json()) as { generation: string }).generation;
     await media(b, "right");
-    const compose = (body: unknown, query = "") => fetch(`${object(a)}/compose${query}`, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
-    const ok = await compose({ sourceObjects: [{ name: a, generation: genA }, { name: b }], destination: { contentType: "text/x-log", metadata: { k: "v" } } }, `?ifGenerationMatch=${genA}`);
+    const compose = (body: unknown, query = "") =>
+      fetch(`${object(a)}/compose${query}`, {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json" },
+      });
+    const ok = await compose(
+      { sourceObjects: [{ name: a, generation: genA }, { name: b }], destination: { contentType: "text/x-log", metadata: { k: "v" } } },
+      `?ifGenerationMatch=${genA}`,
+    );
     expect(ok.status).toBe(200);
     const composite = (await ok.json()) as Record<string, unknown>;
     expect(composite).toMatchObject({ size: "10", componentCount: 2, contentType: "text/x-log", metadata: { k: "v" } });
@@ -213,11 +250,17 @@ describe("GCS test server", () => {
       body: `--q\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ name: src, contentType: "image/png", metadata: { m: "1" } })}\r\n--q\r\nContent-Type: image/png\r\n\r\nPNG\r\n--q--`,
     });
     const rewrite = (dest: string, query = "", body: unknown = {}) =>
-      fetch(`${object(src)}/rewriteTo/b/${BUCKET}/o/${encodeURIComponent(dest)}${query}`, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+      fetch(`${object(src)}/rewriteTo/b/${BUCKET}/o/${encodeURIComponent(dest)}${query}`, {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json" },
+      });
     const copied = (await (await rewrite(name("dst"))).json()) as { done: boolean; resource: Record<string, unknown> };
     expect(copied.done).toBe(true);
     expect(copied.resource).toMatchObject({ contentType: "image/png", metadata: { m: "1" }, size: "3" });
-    const replaced = (await (await rewrite(name("dst2"), "", { contentType: "text/plain" })).json()) as { resource: Record<string, unknown> };
+    const replaced = (await (await rewrite(name("dst2"), "", { contentType: "text/plain" })).json()) as {
+      resource: Record<string, unknown>;
+    };
     expect(replaced.resource.contentType).toBe("text/plain");
     expect(replaced.resource.metadata).toBeUndefined();
     expect((await rewrite(name("dst3"), "?sourceGeneration=1")).status).toBe(404);

@@ -46,7 +46,13 @@ describe("pageKeys", () => {
 
   it("skips everything under a common prefix named by the token, and tells the producer", async () => {
     const rolled: string[] = [];
-    const page = await pageKeys(keys, "p/", opts({ delimiter: "/", pageToken: encodePageToken({ entry: "p/b/", isCommonPrefix: true }) }), "mem://b/p", (cp) => rolled.push(cp));
+    const page = await pageKeys(
+      keys,
+      "p/",
+      opts({ delimiter: "/", pageToken: encodePageToken({ entry: "p/b/", isCommonPrefix: true }) }),
+      "mem://b/p",
+      (cp) => rolled.push(cp),
+    );
     expect(page.keys).toEqual(["p/c", "p/g"]);
     expect(page.commonPrefixes).toEqual(["p/d/"]);
     expect(rolled).toEqual(["p/d/"]);

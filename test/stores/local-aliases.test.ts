@@ -32,7 +32,12 @@ async function* untouchable(): AsyncGenerator<Uint8Array> {
   throw new Error("the body was read, but the call should have been refused before");
 }
 
-const options = (extra: Partial<WriteOptions> = {}): WriteOptions => ({ contentType: "text/plain", metadata: {}, preconditions: {}, ...extra });
+const options = (extra: Partial<WriteOptions> = {}): WriteOptions => ({
+  contentType: "text/plain",
+  metadata: {},
+  preconditions: {},
+  ...extra,
+});
 
 async function text(store: RawStore, ref: Ref): Promise<{ content: string; meta: ObjectMeta }> {
   const opened = await store.read(ref, {}, never);
@@ -149,22 +154,44 @@ describe("one object under two names", () => {
     const one = parseReference(first);
     const other = parseReference(second);
     const written = await store.write(one, bytes("abc"), options({ contentType: "text/csv", metadata: { m: "1" } }), never);
-    const appended = await store.append(other, bytes("def"), { createIfMissing: false, contentType: "", ifMatchEtag: written.etag, expectedOffset: 3 }, never);
+    const appended = await store.append(
+      other,
+      bytes("def"),
+      { createIfMissing: false, contentType: "", ifMatchEtag: written.etag, expectedOffset: 3 },
+      never,
+    );
     expect(appended).toMatchObject({ size: 6, contentType: "text/csv", metadata: { m: "1" } });
     expect(await store.head(one, never)).toMatchObject({ etag: appended.etag, size: 6 });
-    await expectReason(store.write(one, bytes("x"), options({ preconditions: { ifMatchEtag: written.etag } }), never), "PRECONDITION_FAILED");
+    await expectReason(
+      store.write(one, bytes("x"), options({ preconditions: { ifMatchEtag: written.etag } }), never),
+      "PRECONDITION_FAILED",
+    );
     expect((await text(store, one)).content).toBe("abcdef");
   });
 
   it("a copy onto one name replaces what the other name reads, metadata included", async () => {
-    await store.write(parseReference("file:///src/a"), bytes("source"), options({ contentType: "text/src", metadata: { from: "src" } }), never);
+    await store.write(
+      parseReference("file:///src/a"),
+      bytes("source"),
+      options({ contentType: "text/src", metadata: { from: "src" } }),
+      never,
+    );
     await store.write(parseReference("file:///dst/b"), bytes("old"), options({ contentType: "text/old" }), never);
     const copied = await store.copy(parseReference("file://src/a"), parseReference("file://dst/b"), { preconditions: {} }, never);
-    expect(await store.head(parseReference("file:///dst/b"), never)).toMatchObject({ etag: copied.etag, contentType: "text/src", metadata: { from: "src" } });
+    expect(await store.head(parseReference("file:///dst/b"), never)).toMatchObject({
+      etag: copied.etag,
+      contentType: "text/src",
+      metadata: { from: "src" },
+    });
   });
 
   it("a listing through either name returns the metadata head returns", async () => {
-    const written = await store.write(parseReference("file:///b/dir/k"), bytes("x"), options({ contentType: "text/a", metadata: { a: "1" } }), never);
+    const written = await store.write(
+      parseReference("file:///b/dir/k"),
+      bytes("x"),
+      options({ contentType: "text/a", metadata: { a: "1" } }),
+      never,
+    );
     const viaRoot = await store.list(parsePrefixReference("file:///b/"), { pageSize: 10, pageToken: "", delimiter: "" }, never);
     const viaContainer = await store.list(parsePrefixReference("file://b/"), { pageSize: 10, pageToken: "", delimiter: "" }, never);
     expect(viaRoot.objects).toMatchObject([{ key: "b/dir/k", etag: written.etag, contentType: "text/a", metadata: { a: "1" } }]);
@@ -184,7 +211,11 @@ describe("one object under two names", () => {
     await writeFile(legacy, JSON.stringify({ ...sidecar, container: "", key: "b/k" }));
     await rm(canonical);
     for (const name of ["file:///b/k", "file://b/k"]) {
-      expect(await store.head(parseReference(name), never)).toMatchObject({ etag: written.etag, contentType: "text/kept", metadata: { old: "yes" } });
+      expect(await store.head(parseReference(name), never)).toMatchObject({
+        etag: written.etag,
+        contentType: "text/kept",
+        metadata: { old: "yes" },
+      });
     }
     // The next write moves the metadata to the canonical place and removes the old sidecar.
     const next = await store.write(parseReference("file://b/k"), bytes("next"), options({ contentType: "text/next" }), never);
@@ -199,9 +230,15 @@ describe("an object at the root versus a container of the same name", () => {
     const { message } = await expectReason(store.write(parseReference("file://newc/x"), untouchable(), options(), never), "PATH_CONFLICT");
     expect(message).toContain("file:///newc");
     expect(message).toContain("file://newc/x");
-    const { message: appendMessage } = await expectReason(store.append(parseReference("file://newc/x"), untouchable(), { createIfMissing: true, contentType: "" }, never), "PATH_CONFLICT");
+    const { message: appendMessage } = await expectReason(
+      store.append(parseReference("file://newc/x"), untouchable(), { createIfMissing: true, contentType: "" }, never),
+      "PATH_CONFLICT",
+    );
     expect(appendMessage).toContain("file:///newc");
-    await expectReason(store.copy(parseReference("file:///newc"), parseReference("file://newc/x"), { preconditions: {} }, never), "PATH_CONFLICT");
+    await expectReason(
+      store.copy(parseReference("file:///newc"), parseReference("file://newc/x"), { preconditions: {} }, never),
+      "PATH_CONFLICT",
+    );
     expect(await store.head(parseReference("file://newc/x"), never)).toBeUndefined();
     expect((await text(store, parseReference("file:///newc"))).content).toBe("root object");
     expect(await tree(root)).toEqual(["newc"]);
@@ -210,10 +247,16 @@ describe("an object at the root versus a container of the same name", () => {
 
   it("names both references when a deeper object blocks a key, in either spelling", async () => {
     await store.write(parseReference("file://b/a"), bytes("object"), options(), never);
-    const { message: viaContainer } = await expectReason(store.write(parseReference("file://b/a/c/d"), untouchable(), options(), never), "PATH_CONFLICT");
+    const { message: viaContainer } = await expectReason(
+      store.write(parseReference("file://b/a/c/d"), untouchable(), options(), never),
+      "PATH_CONFLICT",
+    );
     expect(viaContainer).toContain("file://b/a/c/d");
     expect(viaContainer).toContain("file://b/a ");
-    const { message: viaRoot } = await expectReason(store.write(parseReference("file:///b/a/c"), untouchable(), options(), never), "PATH_CONFLICT");
+    const { message: viaRoot } = await expectReason(
+      store.write(parseReference("file:///b/a/c"), untouchable(), options(), never),
+      "PATH_CONFLICT",
+    );
     expect(viaRoot).toContain("file:///b/a/c");
     expect(viaRoot).toContain("file:///b/a ");
   });

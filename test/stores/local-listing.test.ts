@@ -44,7 +44,11 @@ async function* bytes(text: string): AsyncGenerator<Uint8Array> {
 }
 
 /** Every page of a listing: the entries of each (object keys and common prefixes). */
-async function listAll(store: RawStore, prefix: Ref, options: Omit<ListOptions, "pageToken">): Promise<Array<{ objects: string[]; commonPrefixes: string[] }>> {
+async function listAll(
+  store: RawStore,
+  prefix: Ref,
+  options: Omit<ListOptions, "pageToken">,
+): Promise<Array<{ objects: string[]; commonPrefixes: string[] }>> {
   const pages: Array<{ objects: string[]; commonPrefixes: string[] }> = [];
   let pageToken = "";
   do {
@@ -62,7 +66,9 @@ describe("sorting and searching directory names", () => {
     const random = seededRandom(7);
     for (const withSurrogates of [false, true]) {
       const letters = withSurrogates ? alphabet : alphabet.filter((c) => c.length === 1);
-      const names = Array.from({ length: 500 }, () => Array.from({ length: 1 + Math.floor(random() * 4) }, () => letters[Math.floor(random() * letters.length)]).join(""));
+      const names = Array.from({ length: 500 }, () =>
+        Array.from({ length: 1 + Math.floor(random() * 4) }, () => letters[Math.floor(random() * letters.length)]).join(""),
+      );
       const expected = [...new Set(names)].sort(compareKeys);
       for (const runLength of [1, 3, 7, 64, 1000]) expect(await sortNames(names, runLength)).toEqual(expected);
     }
@@ -135,7 +141,12 @@ describe("local listing", () => {
     }
     for (const key of keys) {
       await store.write(ref(`t/${key}`), bytes(key), { contentType: "", metadata: {}, preconditions: {} }, never);
-      await memory.write({ scheme: "mem", container: "c", authority: "c", key: `t/${key}` }, bytes(key), { contentType: "", metadata: {}, preconditions: {} }, never);
+      await memory.write(
+        { scheme: "mem", container: "c", authority: "c", key: `t/${key}` },
+        bytes(key),
+        { contentType: "", metadata: {}, preconditions: {} },
+        never,
+      );
     }
     for (const prefix of ["", "t/", "t/a", "t/a/", "t/a-", "t/é/", "t/\u{1F600}", "t/zz", "t"]) {
       for (const delimiter of ["", "/", "-"]) {

@@ -41,7 +41,12 @@ async function* failing(): AsyncGenerator<Uint8Array> {
   throw new Error("client went away");
 }
 
-const options = (extra: Partial<WriteOptions> = {}): WriteOptions => ({ contentType: "text/plain", metadata: {}, preconditions: {}, ...extra });
+const options = (extra: Partial<WriteOptions> = {}): WriteOptions => ({
+  contentType: "text/plain",
+  metadata: {},
+  preconditions: {},
+  ...extra,
+});
 
 /** Every file and directory under `dir`, relative, excluding stowd's internal directory. */
 async function tree(dir: string): Promise<string[]> {
@@ -135,7 +140,7 @@ describe("local store", () => {
   });
 
   describe("layout and atomicity", () => {
-    it("stores data at <root>/<container>/<key>, container \"\" being the root", async () => {
+    it('stores data at <root>/<container>/<key>, container "" being the root', async () => {
       await write("a/b/c.txt", "in root");
       await write("k", "in bucket", "bucket");
       expect(await readFile(path.join(root, "a", "b", "c.txt"), "utf8")).toBe("in root");

@@ -43,7 +43,11 @@ describe("memory store", () => {
   const MiB = 1024 * 1024;
   const at = (key: string): Ref => ({ scheme: "mem", container: "b", authority: "b", key });
   const options = (size?: number) => ({ contentType: "", metadata: {}, preconditions: {}, ...(size === undefined ? {} : { size }) });
-  async function readAll(store: ReturnType<typeof createMemoryStore>, ref: Ref, range?: { offset: number; length: number; suffixLength: number }) {
+  async function readAll(
+    store: ReturnType<typeof createMemoryStore>,
+    ref: Ref,
+    range?: { offset: number; length: number; suffixLength: number },
+  ) {
     const read = await store.read(ref, range === undefined ? {} : { range }, never);
     const chunks: Uint8Array[] = [];
     for await (const chunk of read.body) chunks.push(chunk);
@@ -90,7 +94,9 @@ describe("memory store", () => {
     }
     const declared = await store.write(at("declared"), body(1), options(2 * MiB + 1), never).catch((e: unknown) => e);
     expect(isStowdError(declared, "LIMIT_EXCEEDED")).toBe(true);
-    expect(String((declared as Error).message)).toMatch(/declared size is 2097153 bytes.*at most 2097152 bytes per object \(the memory store's maxObjectBytes\).*nothing was stored/);
+    expect(String((declared as Error).message)).toMatch(
+      /declared size is 2097153 bytes.*at most 2097152 bytes per object \(the memory store's maxObjectBytes\).*nothing was stored/,
+    );
     const streamed = await store.write(at("streamed"), body(2 * MiB + 1), options(), never).catch((e: unknown) => e);
     expect(isStowdError(streamed, "LIMIT_EXCEEDED")).toBe(true);
     expect(await store.head(at("declared"), never)).toBeUndefined();
@@ -102,7 +108,9 @@ describe("memory store", () => {
     expect(isStowdError(over, "LIMIT_EXCEEDED")).toBe(true);
     expect((await store.head(at("grown"), never))?.size).toBe(2 * MiB);
     // The default limit is the memory the daemon can have.
-    const unbounded = await createMemoryStore().write(at("x"), body(1), options(Number.MAX_SAFE_INTEGER), never).catch((e: unknown) => e);
+    const unbounded = await createMemoryStore()
+      .write(at("x"), body(1), options(Number.MAX_SAFE_INTEGER), never)
+      .catch((e: unknown) => e);
     expect(isStowdError(unbounded, "LIMIT_EXCEEDED")).toBe(true);
     expect(String((unbounded as Error).message)).toMatch(/\((the machine's memory|the daemon's cgroup memory limit)\)/);
   });
@@ -118,7 +126,10 @@ describe("memory store", () => {
         at += n;
       }
     }
-    for (const [name, size] of [["declared", data.length], ["undeclared", undefined]] as const) {
+    for (const [name, size] of [
+      ["declared", data.length],
+      ["undeclared", undefined],
+    ] as const) {
       await store.write(at(name), pieces(data, [1, 70_000, 1 << 20, 3, 500_000]), options(size), never);
       const whole = await readAll(store, at(name));
       expect(whole.bytes.equals(data)).toBe(true);

@@ -51,7 +51,11 @@ describeRawStoreConformance("redis (single node)", {
 
 describeRawStoreConformance("redis (cluster, odd chunk size)", {
   // The host of a redis:// reference is advisory: any container reaches the configured cluster.
-  create: async () => ({ store: createRedisStore({ cluster: clustered().nodes, chunkBytes: 300_007 }), scheme: "redis", container: "advisory-host:6379" }),
+  create: async () => ({
+    store: createRedisStore({ cluster: clustered().nodes, chunkBytes: 300_007 }),
+    scheme: "redis",
+    container: "advisory-host:6379",
+  }),
   awkwardKeys: "accept-all",
 });
 
@@ -209,7 +213,9 @@ for (const kind of ["single", "cluster"] as const) {
         const key = fresh("log");
         const base = randomBytes(MiB - 10);
         const first = await capped.write(ref(key), chunks(base), options(), never);
-        const failure = await stowdRejection(capped.append(ref(key), chunks(randomBytes(11)), { createIfMissing: false, contentType: "" }, never));
+        const failure = await stowdRejection(
+          capped.append(ref(key), chunks(randomBytes(11)), { createIfMissing: false, contentType: "" }, never),
+        );
         expect(failure.reason).toBe("LIMIT_EXCEEDED");
         expect((await capped.head(ref(key), never))?.etag).toBe(first.etag);
         await capped.append(ref(key), chunks(randomBytes(10)), { createIfMissing: false, contentType: "" }, never);
@@ -227,7 +233,9 @@ for (const kind of ["single", "cluster"] as const) {
       it("leaves no key and no index entry after a body that fails midway", async () => {
         const key = fresh("failed");
         const small = open({ chunkBytes: 64 * 1024 });
-        await expect(small.write(ref(key), failingAfter(randomBytes(MiB), 700_000, 64 * 1024), options(), never)).rejects.toThrow("client stream broke");
+        await expect(small.write(ref(key), failingAfter(randomBytes(MiB), 700_000, 64 * 1024), options(), never)).rejects.toThrow(
+          "client stream broke",
+        );
         expect(await inspect.keysOf(key)).toEqual([]);
         expect(await inspect.indexed(key)).toBe(false);
       });
@@ -244,8 +252,21 @@ for (const kind of ["single", "cluster"] as const) {
           yield randomBytes(10);
         }
         await expect(small.write(ref(key), body(), options(), controller.signal)).rejects.toBeDefined();
-        expect((await stowdRejection(small.write(ref(key), chunks(randomBytes(300_000)), options({ preconditions: { ifMatchEtag: "nope" } }), never))).reason).toBe("PRECONDITION_FAILED");
-        await expect(small.append(ref(key), failingAfter(randomBytes(300_000), 200_000, 64 * 1024), { createIfMissing: false, contentType: "" }, never)).rejects.toBeDefined();
+        expect(
+          (
+            await stowdRejection(
+              small.write(ref(key), chunks(randomBytes(300_000)), options({ preconditions: { ifMatchEtag: "nope" } }), never),
+            )
+          ).reason,
+        ).toBe("PRECONDITION_FAILED");
+        await expect(
+          small.append(
+            ref(key),
+            failingAfter(randomBytes(300_000), 200_000, 64 * 1024),
+            { createIfMissing: false, contentType: "" },
+            never,
+          ),
+        ).rejects.toBeDefined();
         expect(await inspect.keysOf(key)).toEqual(before);
         expect((await small.head(ref(key), never))?.etag).toBe(old.etag);
         expect(await inspect.indexed(key)).toBe(true);
@@ -279,7 +300,8 @@ for (const kind of ["single", "cluster"] as const) {
         }
         release();
         await writing;
-        for (const k of (await inspect.keysOf(key)).filter((k) => k.includes(":c:") || k.includes(":m:"))) expect(await inspect.pttl(k), k).toBe(-1);
+        for (const k of (await inspect.keysOf(key)).filter((k) => k.includes(":c:") || k.includes(":m:")))
+          expect(await inspect.pttl(k), k).toBe(-1);
       });
 
       it("expires objects after ttlSeconds when configured", async () => {
@@ -306,9 +328,11 @@ for (const kind of ["single", "cluster"] as const) {
         const it = opened.body[Symbol.asyncIterator]();
         expect((await it.next()).done).toBe(false);
         await hasty.write(ref(key), chunks(randomBytes(500_000)), options(), never);
-        const failure = await stowdRejection((async () => {
-          for (let next = await it.next(); !next.done; next = await it.next());
-        })());
+        const failure = await stowdRejection(
+          (async () => {
+            for (let next = await it.next(); !next.done; next = await it.next());
+          })(),
+        );
         expect(failure.reason).toBe("BACKEND_UNAVAILABLE");
         expect(failure.message).toMatch(/overwritten or deleted while it was read.*retry/);
       });
@@ -325,7 +349,9 @@ for (const kind of ["single", "cluster"] as const) {
         const small = open({ chunkBytes: 4096, maxObjectBytes: 16 * MiB });
         await small.write(ref(key), chunks(Buffer.alloc(1000, 0x40)), options(), never);
         const parts = Array.from({ length: 8 }, (_, i) => Buffer.alloc(3001 + i, 0x41 + i));
-        await Promise.all(parts.map((part) => small.append(ref(key), chunks(part, 999), { createIfMissing: false, contentType: "" }, never)));
+        await Promise.all(
+          parts.map((part) => small.append(ref(key), chunks(part, 999), { createIfMissing: false, contentType: "" }, never)),
+        );
         const got = (await readAll(small, ref(key))).bytes.toString("latin1");
         const runs = got.match(/(.)\1*/g) ?? [];
         expect(runs.map((r) => r.length).sort((a, b) => a - b)).toEqual([1000, ...parts.map((p) => p.length)].sort((a, b) => a - b));
@@ -405,9 +431,11 @@ for (const kind of ["single", "cluster"] as const) {
           probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
         });
       });
-      const options: RedisStoreOptions =
-        kind === "single" ? { addr: `127.0.0.1:${port}` } : { cluster: [{ host: "127.0.0.1", port }] };
-      const gone = createRedisStore({ ...options, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 2_000, totalTimeoutMs: 5_000 } });
+      const options: RedisStoreOptions = kind === "single" ? { addr: `127.0.0.1:${port}` } : { cluster: [{ host: "127.0.0.1", port }] };
+      const gone = createRedisStore({
+        ...options,
+        retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 2_000, totalTimeoutMs: 5_000 },
+      });
       stores.push(gone);
       const started = Date.now();
       const failure = await stowdRejection(gone.head(ref("x"), never));
@@ -429,12 +457,16 @@ describe("redis store deadlines", () => {
     const address = tarpit.address();
     const port = typeof address === "object" && address !== null ? address.port : 0;
     const totalTimeoutMs = 1_200;
-    const store = createRedisStore({ addr: `127.0.0.1:${port}`, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 400, totalTimeoutMs } });
+    const store = createRedisStore({
+      addr: `127.0.0.1:${port}`,
+      retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 400, totalTimeoutMs },
+    });
     try {
       for (const call of [
         () => store.head({ scheme: "redis", container: "x", authority: "x", key: "k" }, never),
         () => store.write({ scheme: "redis", container: "x", authority: "x", key: "k" }, chunks(Buffer.from("data")), options(), never),
-        () => store.list({ scheme: "redis", container: "x", authority: "x", key: "" }, { pageSize: 10, pageToken: "", delimiter: "" }, never),
+        () =>
+          store.list({ scheme: "redis", container: "x", authority: "x", key: "" }, { pageSize: 10, pageToken: "", delimiter: "" }, never),
       ]) {
         const started = Date.now();
         const failure = await stowdRejection(call());
@@ -473,7 +505,11 @@ describe("redis cluster slot moves", () => {
       await store.write(ref, chunks(replacement), options(), never);
       await store.append(ref, chunks(Buffer.from("tail")), { createIfMissing: false, contentType: "" }, never);
       expect(sha256((await readAll(store, ref)).bytes)).toBe(sha256(Buffer.concat([replacement, Buffer.from("tail")])));
-      const listed = await store.list({ ...ref, key: key.slice(0, key.indexOf("/") + 1) }, { pageSize: 10, pageToken: "", delimiter: "" }, never);
+      const listed = await store.list(
+        { ...ref, key: key.slice(0, key.indexOf("/") + 1) },
+        { pageSize: 10, pageToken: "", delimiter: "" },
+        never,
+      );
       expect(listed.objects.map((o) => o.key)).toEqual([key]);
 
       // Move it back halfway: some keys on each master. Reads follow ASK; a write waits out TRYAGAIN.
@@ -500,7 +536,11 @@ describe("redis credentials", () => {
     const secured = await startRedisServer(["--requirepass", "s3cret"]);
     const ref: Ref = { scheme: "redis", container: "x", authority: "x", key: "k" };
     const good = createRedisStore({ addr: secured.addr, password: "s3cret" });
-    const bad = createRedisStore({ addr: secured.addr, password: "wrong", retry: { attempts: 2, baseDelayMs: 10, attemptTimeoutMs: 2_000, totalTimeoutMs: 5_000 } });
+    const bad = createRedisStore({
+      addr: secured.addr,
+      password: "wrong",
+      retry: { attempts: 2, baseDelayMs: 10, attemptTimeoutMs: 2_000, totalTimeoutMs: 5_000 },
+    });
     try {
       await good.write(ref, chunks(Buffer.from("secret data")), options(), never);
       expect((await readAll(good, ref)).bytes.toString()).toBe("secret data");
@@ -516,7 +556,12 @@ describe("redis credentials", () => {
 
 describe("redis store options", () => {
   it("maps Flyte's redis block (addr, username, password, db) and stowd's cluster", () => {
-    expect(redisStoreOptionsFromFlyte({ addr: "localhost:6379", username: "u", password: "p", db: 2 })).toEqual({ addr: "localhost:6379", username: "u", password: "p", db: 2 });
+    expect(redisStoreOptionsFromFlyte({ addr: "localhost:6379", username: "u", password: "p", db: 2 })).toEqual({
+      addr: "localhost:6379",
+      username: "u",
+      password: "p",
+      db: 2,
+    });
     expect(redisStoreOptionsFromFlyte({ addr: "cache", username: "", password: "", db: 0, cluster: [] })).toEqual({ addr: "cache:6379" });
     expect(redisStoreOptionsFromFlyte({ addr: "", cluster: ["10.0.0.1:7000", "[::1]:7001"] })).toEqual({
       cluster: [

@@ -15,40 +15,56 @@ function hang(signal: AbortSignal): Promise<never> {
 describe("withRetries", () => {
   it("retries a retryable failure and returns the later success", async () => {
     let calls = 0;
-    const result = await withRetries(async () => {
-      calls++;
-      if (calls < 3) throw new Error("503");
-      return "ok";
-    }, { ...base, idempotent: true });
+    const result = await withRetries(
+      async () => {
+        calls++;
+        if (calls < 3) throw new Error("503");
+        return "ok";
+      },
+      { ...base, idempotent: true },
+    );
     expect(result).toBe("ok");
     expect(calls).toBe(3);
   });
 
   it("does not retry a non-idempotent operation", async () => {
     let calls = 0;
-    await expect(withRetries(async () => {
-      calls++;
-      throw new Error("503");
-    }, { ...base, idempotent: false })).rejects.toThrow("503");
+    await expect(
+      withRetries(
+        async () => {
+          calls++;
+          throw new Error("503");
+        },
+        { ...base, idempotent: false },
+      ),
+    ).rejects.toThrow("503");
     expect(calls).toBe(1);
   });
 
   it("does not retry a failure that is not retryable", async () => {
     let calls = 0;
-    await expect(withRetries(async () => {
-      calls++;
-      throw new Error("403");
-    }, { ...base, idempotent: true, isRetryable: () => false })).rejects.toThrow("403");
+    await expect(
+      withRetries(
+        async () => {
+          calls++;
+          throw new Error("403");
+        },
+        { ...base, idempotent: true, isRetryable: () => false },
+      ),
+    ).rejects.toThrow("403");
     expect(calls).toBe(1);
   });
 
   it("fails a backend that never answers with DEADLINE_EXCEEDED after the attempts", async () => {
     let calls = 0;
     const started = Date.now();
-    const err = await withRetries((signal) => {
-      calls++;
-      return hang(signal);
-    }, { ...base, idempotent: true }).catch((e: unknown) => e);
+    const err = await withRetries(
+      (signal) => {
+        calls++;
+        return hang(signal);
+      },
+      { ...base, idempotent: true },
+    ).catch((e: unknown) => e);
     expect(isStowdError(err, "DEADLINE_EXCEEDED")).toBe(true);
     expect(calls).toBe(3);
     expect(Date.now() - started).toBeLessThan(fast.totalTimeoutMs);
@@ -65,6 +81,8 @@ describe("withRetries", () => {
   it("gives up at once when the caller cancels", async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("cancelled by caller")), 20);
-    await expect(withRetries((signal) => hang(signal), { ...base, signal: controller.signal, idempotent: true })).rejects.toThrow("cancelled by caller");
+    await expect(withRetries((signal) => hang(signal), { ...base, signal: controller.signal, idempotent: true })).rejects.toThrow(
+      "cancelled by caller",
+    );
   });
 });

@@ -37,7 +37,11 @@ afterAll(async () => {
 });
 
 function connection(rgw: CephRgw): S3StoreOptions {
-  return { endpoint: rgw.endpoint, region: rgw.region, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } };
+  return {
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+  };
 }
 
 describeRawStoreConformance("s3 (Ceph RGW)", {
@@ -93,7 +97,14 @@ describe("s3 store on Ceph RGW", () => {
 
   it("declares its capabilities: no append, everything else", () => {
     expect(store.kind).toBe("s3");
-    expect(store.capabilities).toEqual({ rangedReads: true, append: false, conditionalWrites: true, signedUrls: true, delimiterListing: true, serverSideCopy: true });
+    expect(store.capabilities).toEqual({
+      rangedReads: true,
+      append: false,
+      conditionalWrites: true,
+      signedUrls: true,
+      delimiterListing: true,
+      serverSideCopy: true,
+    });
   });
 
   describe("multipart boundaries", () => {
@@ -197,7 +208,10 @@ describe("s3 store on Ceph RGW", () => {
     it("refuses an etag mismatch on the multipart path before uploading, leaving the object", async () => {
       const ref = fresh("etag");
       const old = await store.write(ref, chunks(Buffer.from("old")), writeOptions(), never);
-      await expectReason(store.write(ref, chunks(randomBytes(3 * SMALL_PART)), writeOptions({ preconditions: { ifMatchEtag: `${old.etag}x` } }), never), "PRECONDITION_FAILED");
+      await expectReason(
+        store.write(ref, chunks(randomBytes(3 * SMALL_PART)), writeOptions({ preconditions: { ifMatchEtag: `${old.etag}x` } }), never),
+        "PRECONDITION_FAILED",
+      );
       expect((await store.head(ref, never))?.etag).toBe(old.etag);
       expect(await uploadsOf(ref)).toEqual([]);
     });
@@ -253,11 +267,22 @@ describe("s3 store on Ceph RGW", () => {
 
   describe("copy", () => {
     it("copies with UploadPartCopy above the multipart-copy threshold, keeping type, metadata and MD5", async () => {
-      const copier = createS3Store({ ...connection(rgw), partSizeBytes: SMALL_PART, minPartSizeBytes: RGW_MIN_PART, multipartCopyThresholdBytes: 200 * KiB, copyPartSizeBytes: SMALL_PART });
+      const copier = createS3Store({
+        ...connection(rgw),
+        partSizeBytes: SMALL_PART,
+        minPartSizeBytes: RGW_MIN_PART,
+        multipartCopyThresholdBytes: 200 * KiB,
+        copyPartSizeBytes: SMALL_PART,
+      });
       try {
         const data = randomBytes(3 * SMALL_PART + 7);
         const source = fresh("source");
-        await copier.write(source, chunks(data), writeOptions({ contentType: "image/png", metadata: { k: "v" }, contentMd5: md5(data) }), never);
+        await copier.write(
+          source,
+          chunks(data),
+          writeOptions({ contentType: "image/png", metadata: { k: "v" }, contentMd5: md5(data) }),
+          never,
+        );
         const dest = fresh("dest");
         const copied = await copier.copy(source, dest, { preconditions: { ifNotExists: true } }, never);
         expect(copied).toMatchObject({ key: dest.key, size: data.length, contentType: "image/png", metadata: { k: "v" } });
@@ -277,7 +302,12 @@ describe("s3 store on Ceph RGW", () => {
         const source = fresh(`src ${name}`);
         await store.write(source, chunks(Buffer.from(name)), writeOptions({ metadata: { name: "x" } }), never);
         const dest = fresh(`dest ${name}`);
-        const copied = await store.copy(source, dest, { preconditions: {}, ifSourceMatchEtag: (await store.head(source, never))?.etag ?? "" }, never);
+        const copied = await store.copy(
+          source,
+          dest,
+          { preconditions: {}, ifSourceMatchEtag: (await store.head(source, never))?.etag ?? "" },
+          never,
+        );
         expect(copied.key).toBe(dest.key);
         expect((await drain(await store.read(dest, {}, never))).toString()).toBe(name);
       }
@@ -296,7 +326,11 @@ describe("s3 store on Ceph RGW", () => {
     it("round-trips a PUT then a GET with plain fetch, with the required headers", async () => {
       const ref = fresh("signed.json");
       const data = Buffer.from(JSON.stringify({ signed: true }));
-      const put = await store.signUrl(ref, { method: "PUT", expiresInSeconds: 120, contentType: "application/json", contentMd5: md5(data) }, never);
+      const put = await store.signUrl(
+        ref,
+        { method: "PUT", expiresInSeconds: 120, contentType: "application/json", contentMd5: md5(data) },
+        never,
+      );
       expect(put.requiredHeaders).toEqual({
         "Content-Type": "application/json",
         "Content-MD5": md5(data).toString("base64"),
@@ -322,7 +356,10 @@ describe("s3 store on Ceph RGW", () => {
     });
 
     it("refuses an expiry beyond SigV4's 7 days", async () => {
-      await expectReason(store.signUrl(fresh("x"), { method: "GET", expiresInSeconds: 8 * 24 * 3600, contentType: "" }, never), "INVALID_ARGUMENT");
+      await expectReason(
+        store.signUrl(fresh("x"), { method: "GET", expiresInSeconds: 8 * 24 * 3600, contentType: "" }, never),
+        "INVALID_ARGUMENT",
+      );
     });
   });
 
@@ -357,9 +394,18 @@ describe("s3 store on Ceph RGW", () => {
     });
 
     it("refuses metadata S3 cannot carry, and keys over 1024 bytes, before sending anything", async () => {
-      await expectReason(store.write(fresh("meta"), chunks(Buffer.from("x")), writeOptions({ metadata: { Upper: "x" } }), never), "INVALID_ARGUMENT");
-      await expectReason(store.write(fresh("meta"), chunks(Buffer.from("x")), writeOptions({ metadata: { "a.b": "x" } }), never), "INVALID_ARGUMENT");
-      await expectReason(store.write(fresh("meta"), chunks(Buffer.from("x")), writeOptions({ metadata: { ok: "ünïcode" } }), never), "INVALID_ARGUMENT");
+      await expectReason(
+        store.write(fresh("meta"), chunks(Buffer.from("x")), writeOptions({ metadata: { Upper: "x" } }), never),
+        "INVALID_ARGUMENT",
+      );
+      await expectReason(
+        store.write(fresh("meta"), chunks(Buffer.from("x")), writeOptions({ metadata: { "a.b": "x" } }), never),
+        "INVALID_ARGUMENT",
+      );
+      await expectReason(
+        store.write(fresh("meta"), chunks(Buffer.from("x")), writeOptions({ metadata: { ok: "ünïcode" } }), never),
+        "INVALID_ARGUMENT",
+      );
       await expectReason(store.write(fresh("k".repeat(1100)), chunks(Buffer.from("x")), writeOptions(), never), "INVALID_REFERENCE");
     });
 
@@ -383,7 +429,11 @@ describe("s3 store on Ceph RGW", () => {
       });
       try {
         const ref: Ref = { scheme: "s3", container: "b", authority: "b", key: "k" };
-        for (const call of [() => stuck.head(ref, never), () => stuck.read(ref, {}, never), () => stuck.write(ref, chunks(Buffer.from("x")), writeOptions(), never)]) {
+        for (const call of [
+          () => stuck.head(ref, never),
+          () => stuck.read(ref, {}, never),
+          () => stuck.write(ref, chunks(Buffer.from("x")), writeOptions(), never),
+        ]) {
           const started = Date.now();
           const err = await expectReason(call(), "DEADLINE_EXCEEDED");
           expect(Date.now() - started).toBeLessThan(2_500);

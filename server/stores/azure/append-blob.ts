@@ -16,7 +16,14 @@ import { toMeta } from "./metadata.js";
 /** Largest Append Block Azure accepts in every service version. */
 const APPEND_BLOCK_MAX_BYTES = 4 * MiB;
 
-export async function appendToAppendBlob(ctx: AzureContext, ref: Ref, state: BlobState, body: AsyncIterable<Uint8Array>, options: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function appendToAppendBlob(
+  ctx: AzureContext,
+  ref: Ref,
+  state: BlobState,
+  body: AsyncIterable<Uint8Array>,
+  options: AppendOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = referenceOf(ref);
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -53,7 +60,11 @@ export async function appendToAppendBlob(ctx: AzureContext, ref: Ref, state: Blo
     if (isAzure(err, 412)) {
       const now = await blobState(ctx, ref, signal);
       checkAppend(now.meta, options, reference, AZURE_KIND);
-      throw new StowdError("BACKEND_UNAVAILABLE", `${reference} changed while appending; nothing was appended, retry the call`, { reference, backend: AZURE_KIND, cause: err });
+      throw new StowdError("BACKEND_UNAVAILABLE", `${reference} changed while appending; nothing was appended, retry the call`, {
+        reference,
+        backend: AZURE_KIND,
+        cause: err,
+      });
     }
     throw fail(ctx, err, ref, signal);
   }

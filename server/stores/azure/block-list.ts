@@ -47,7 +47,9 @@ export async function blobState(ctx: AzureContext, ref: Ref, signal: AbortSignal
     if (state.blobType !== "BlockBlob") return state;
     let list;
     try {
-      list = await run(ctx, "GET BLOCK LIST", ref, signal, true, (s) => blockBlobOf(ctx, ref).getBlockList("committed", { abortSignal: s }));
+      list = await run(ctx, "GET BLOCK LIST", ref, signal, true, (s) =>
+        blockBlobOf(ctx, ref).getBlockList("committed", { abortSignal: s }),
+      );
     } catch (err) {
       if (isAzure(err, 404) && attempt < 3) continue;
       throw fail(ctx, err, ref, signal);
@@ -55,7 +57,11 @@ export async function blobState(ctx: AzureContext, ref: Ref, signal: AbortSignal
     // Two calls: when the blob changed between them, read both again.
     if (unquoteEtag(list.etag) !== state.etag) {
       if (attempt < 3) continue;
-      throw new StowdError("BACKEND_UNAVAILABLE", `${referenceOf(ref)} kept changing while it was read for an append; nothing was appended`, { reference: referenceOf(ref), backend: AZURE_KIND });
+      throw new StowdError(
+        "BACKEND_UNAVAILABLE",
+        `${referenceOf(ref)} kept changing while it was read for an append; nothing was appended`,
+        { reference: referenceOf(ref), backend: AZURE_KIND },
+      );
     }
     state.committed = (list.committedBlocks ?? []).map((b) => ({ name: b.name, size: b.size }));
     return state;
@@ -83,8 +89,17 @@ export async function restageExisting(ctx: AzureContext, ref: Ref, state: BlobSt
   }
   const { stream, release } = opened;
   try {
-    if (stream === undefined) throw new StowdError("INTERNAL", `the azure backend sent no body for ${reference}`, { reference, backend: AZURE_KIND });
-    const staged = await stageBody(ctx, ref, cutBlocks(abortable(stream, signal, reference), ctx.blockSize, () => {}), BLOCK_ID_BYTES, createHash("md5"), signal, new AbortController());
+    if (stream === undefined)
+      throw new StowdError("INTERNAL", `the azure backend sent no body for ${reference}`, { reference, backend: AZURE_KIND });
+    const staged = await stageBody(
+      ctx,
+      ref,
+      cutBlocks(abortable(stream, signal, reference), ctx.blockSize, () => {}),
+      BLOCK_ID_BYTES,
+      createHash("md5"),
+      signal,
+      new AbortController(),
+    );
     return staged.ids;
   } finally {
     release();

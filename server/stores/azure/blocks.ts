@@ -23,7 +23,11 @@ function newBlockId(bytes: number): string {
 }
 
 /** Cuts a byte stream into blocks of exactly `size` bytes (the last one may be shorter), copying the caller's chunks. */
-export async function* cutBlocks(body: AsyncIterable<Uint8Array>, size: number, onChunk: (chunk: Uint8Array) => void): AsyncGenerator<Buffer> {
+export async function* cutBlocks(
+  body: AsyncIterable<Uint8Array>,
+  size: number,
+  onChunk: (chunk: Uint8Array) => void,
+): AsyncGenerator<Buffer> {
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   for await (const chunk of body) {
@@ -68,7 +72,9 @@ export async function stageBody(
     ids.push(id);
     bytes += block.length;
     const transactionalContentMD5 = createHash("md5").update(block).digest();
-    const task: Promise<void> = run(ctx, "PUT BLOCK", ref, linked, true, (s) => client.stageBlock(id, block, block.length, { abortSignal: s, transactionalContentMD5 }))
+    const task: Promise<void> = run(ctx, "PUT BLOCK", ref, linked, true, (s) =>
+      client.stageBlock(id, block, block.length, { abortSignal: s, transactionalContentMD5 }),
+    )
       .then(
         () => {},
         (err: unknown) => {

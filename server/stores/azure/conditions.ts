@@ -25,7 +25,13 @@ export function writeConditions(pre: Preconditions): BlobRequestConditions {
  * After a conditional commit failed (409/412): the error the preconditions
  * give against the blob as it is now, else the mapped backend error.
  */
-export async function explainConflict(ctx: AzureContext, err: unknown, ref: Ref, pre: Preconditions, signal: AbortSignal): Promise<StowdError> {
+export async function explainConflict(
+  ctx: AzureContext,
+  err: unknown,
+  ref: Ref,
+  pre: Preconditions,
+  signal: AbortSignal,
+): Promise<StowdError> {
   if (!isAzure(err, 409, "BlobAlreadyExists") && !isAzure(err, 412)) return fail(ctx, err, ref, signal);
   try {
     checkPreconditions(await headMeta(ctx, ref, signal), pre, referenceOf(ref));

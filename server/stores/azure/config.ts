@@ -66,22 +66,31 @@ export function azureOptionsFromStowConfig(config: Record<string, StowConfigValu
     }
   }
   const account = text(config, "account", field);
-  if (account === undefined) throw invalid(`${field}.account`, "the storage account name is required for stow kind azure (stow: missing account id)");
-  if (!/^[a-z0-9]{3,24}$/.test(account)) throw invalid(`${field}.account`, `${JSON.stringify(account)} is not an Azure storage account name (3-24 lowercase letters and digits)`);
+  if (account === undefined)
+    throw invalid(`${field}.account`, "the storage account name is required for stow kind azure (stow: missing account id)");
+  if (!/^[a-z0-9]{3,24}$/.test(account))
+    throw invalid(
+      `${field}.account`,
+      `${JSON.stringify(account)} is not an Azure storage account name (3-24 lowercase letters and digits)`,
+    );
   const options: AzureStoreOptions = { account };
   const key = text(config, "key", field);
   if (key !== undefined) options.key = key;
   // stow: domain_suffix, else the deprecated base_url, else the public cloud.
   const domainSuffix = text(config, "domain_suffix", field) ?? text(config, "base_url", field);
   if (domainSuffix !== undefined) {
-    if (!/^[A-Za-z0-9.-]+(:[0-9]+)?$/.test(domainSuffix)) throw invalid(`${field}.domain_suffix`, `${JSON.stringify(domainSuffix)} is not a domain suffix such as core.windows.net`);
+    if (!/^[A-Za-z0-9.-]+(:[0-9]+)?$/.test(domainSuffix))
+      throw invalid(`${field}.domain_suffix`, `${JSON.stringify(domainSuffix)} is not a domain suffix such as core.windows.net`);
     options.domainSuffix = domainSuffix;
   }
   const concurrency = text(config, "upload_concurrency", field);
   if (concurrency !== undefined) {
     const n = Number(concurrency);
     if (!/^[0-9]+$/.test(concurrency) || !Number.isSafeInteger(n) || n < 1 || n > 64) {
-      throw invalid(`${field}.upload_concurrency`, `${JSON.stringify(concurrency)} is not a whole number from 1 to 64 (stow: invalid upload concurrency)`);
+      throw invalid(
+        `${field}.upload_concurrency`,
+        `${JSON.stringify(concurrency)} is not a whole number from 1 to 64 (stow: invalid upload concurrency)`,
+      );
     }
     options.blockConcurrency = n;
   }
@@ -93,7 +102,8 @@ export function azureOptionsFromStowConfig(config: Record<string, StowConfigValu
     } catch {
       throw invalid(`${field}.endpoint`, `${JSON.stringify(endpoint)} is not a URL such as http://127.0.0.1:10000/devstoreaccount1`);
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw invalid(`${field}.endpoint`, `${JSON.stringify(endpoint)} must be an http or https URL`);
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw invalid(`${field}.endpoint`, `${JSON.stringify(endpoint)} must be an http or https URL`);
     if (url.search !== "" || url.username !== "" || url.password !== "") {
       throw invalid(`${field}.endpoint`, "must not carry a query or credentials; give the account key as key");
     }

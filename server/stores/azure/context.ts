@@ -8,7 +8,15 @@
 // process serialises its mutations per blob (`locked`), and a clash with
 // another process is reported as UNAVAILABLE (retry) or, for small appends,
 // retried with the retained bytes.
-import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, newPipeline, type BlobClient, type BlockBlobClient, type ContainerClient } from "@azure/storage-blob";
+import {
+  AnonymousCredential,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  newPipeline,
+  type BlobClient,
+  type BlockBlobClient,
+  type ContainerClient,
+} from "@azure/storage-blob";
 import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { abortError, throwIfAborted } from "../kit/abort.js";
@@ -50,11 +58,17 @@ export function createAzureContext(options: AzureStoreOptions): AzureContext {
   const endpoint = (options.endpoint ?? `https://${account}.blob.${options.domainSuffix ?? "core.windows.net"}`).replace(/\/+$/, "");
   const blockSize = options.blockSizeBytes ?? DEFAULT_BLOCK_BYTES;
   if (!Number.isSafeInteger(blockSize) || blockSize < 1 || blockSize > 4000 * MiB) {
-    throw new StowdError("INVALID_ARGUMENT", `azure block size ${blockSize} must be from 1 byte to 4000 MiB`, { backend: AZURE_KIND, field: "blockSizeBytes" });
+    throw new StowdError("INVALID_ARGUMENT", `azure block size ${blockSize} must be from 1 byte to 4000 MiB`, {
+      backend: AZURE_KIND,
+      field: "blockSizeBytes",
+    });
   }
   const sharedKey = options.key === undefined || options.key === "" ? undefined : new StorageSharedKeyCredential(account, options.key);
   // maxTries 1: withRetries is the one retry loop (per-attempt timeouts inside a total deadline).
-  const pipeline = newPipeline(sharedKey ?? new AnonymousCredential(), { retryOptions: { maxTries: 1 }, userAgentOptions: { userAgentPrefix: "stowd" } });
+  const pipeline = newPipeline(sharedKey ?? new AnonymousCredential(), {
+    retryOptions: { maxTries: 1 },
+    userAgentOptions: { userAgentPrefix: "stowd" },
+  });
   return {
     account,
     endpoint,
@@ -84,24 +98,47 @@ export function blockBlobOf(ctx: AzureContext, ref: Ref): BlockBlobClient {
 
 /** The StowdError for a failed backend call on `ref` (the caller's abort wins). */
 export function fail(ctx: AzureContext, err: unknown, ref: Ref, signal: AbortSignal): StowdError {
-  return fromAzureError(err, { reference: referenceOf(ref), signal, container: ref.container, account: ctx.account, endpoint: ctx.endpointForErrors });
+  return fromAzureError(err, {
+    reference: referenceOf(ref),
+    signal,
+    container: ref.container,
+    account: ctx.account,
+    endpoint: ctx.endpointForErrors,
+  });
 }
 
 /** One backend call under the retry policy; SDK errors come back raw for the caller to inspect. */
-export function run<T>(ctx: AzureContext, operation: string, ref: Ref, signal: AbortSignal, idempotent: boolean, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return withRetries(attempt, { policy: ctx.policy, signal, idempotent, isRetryable: isRetryableAzureError, backend: AZURE_KIND, operation: `${operation} ${referenceOf(ref)}` });
+export function run<T>(
+  ctx: AzureContext,
+  operation: string,
+  ref: Ref,
+  signal: AbortSignal,
+  idempotent: boolean,
+  attempt: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return withRetries(attempt, {
+    policy: ctx.policy,
+    signal,
+    idempotent,
+    isRetryable: isRetryableAzureError,
+    backend: AZURE_KIND,
+    operation: `${operation} ${referenceOf(ref)}`,
+  });
 }
 
 /** Checks what Azure and this store accept as a container and blob name. */
 export function checkRef(ctx: AzureContext, ref: Ref, needsKey: boolean): void {
   const reference = referenceOf(ref);
-  const bad = (why: string) => new StowdError("INVALID_REFERENCE", `${reference}: ${why}`, { reference, field: "reference", backend: AZURE_KIND });
+  const bad = (why: string) =>
+    new StowdError("INVALID_REFERENCE", `${reference}: ${why}`, { reference, field: "reference", backend: AZURE_KIND });
   const at = ref.authority.lastIndexOf("@");
   if (at >= 0) {
     const host = ref.authority.slice(at + 1).toLowerCase();
     const hostAccount = host.split(".")[0] ?? "";
     if (hostAccount !== ctx.account.toLowerCase()) {
-      throw bad(`the reference names storage account "${hostAccount}", which is not the account this azure backend serves; use abfs://container/key or name the daemon's account`);
+      throw bad(
+        `the reference names storage account "${hostAccount}", which is not the account this azure backend serves; use abfs://container/key or name the daemon's account`,
+      );
     }
   }
   if (!/^(\$root|\$web|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62})$/.test(ref.container)) {
@@ -114,7 +151,8 @@ export function checkRef(ctx: AzureContext, ref: Ref, needsKey: boolean): void {
   if (segments.length > MAX_SEGMENTS) throw bad(`the key has ${segments.length} path segments; Azure allows ${MAX_SEGMENTS}`);
   // Both would silently store another name: Azure turns '\' into '/' and drops trailing dots of path segments.
   if (ref.key.includes("\\")) throw bad("Azure cannot store '\\' in a key (the service turns it into '/')");
-  if (segments.some((segment) => segment.endsWith("."))) throw bad("Azure cannot store a path segment that ends with '.' (the service strips trailing dots)");
+  if (segments.some((segment) => segment.endsWith(".")))
+    throw bad("Azure cannot store a path segment that ends with '.' (the service strips trailing dots)");
 }
 
 /** Serialises mutations of one blob in this process; waiting for the lock ends when the signal aborts. */

@@ -40,10 +40,14 @@ export async function copy(
     let response: { etag?: string | undefined; lastModified?: Date | undefined; versionId?: string | undefined };
     try {
       if (from.size <= ctx.syncCopyMaxBytes) {
-        response = await run(ctx, "COPY", destination, signal, !hasPreconditions(pre), (s) => target.syncCopyFromURL(sourceUrl, { abortSignal: s, conditions, sourceConditions }));
+        response = await run(ctx, "COPY", destination, signal, !hasPreconditions(pre), (s) =>
+          target.syncCopyFromURL(sourceUrl, { abortSignal: s, conditions, sourceConditions }),
+        );
       } else {
         // Larger sources: an asynchronous copy, polled here (the SDK's poller takes no abort signal).
-        const poller = await run(ctx, "COPY", destination, signal, false, (s) => target.beginCopyFromURL(sourceUrl, { abortSignal: s, conditions, sourceConditions }));
+        const poller = await run(ctx, "COPY", destination, signal, false, (s) =>
+          target.beginCopyFromURL(sourceUrl, { abortSignal: s, conditions, sourceConditions }),
+        );
         poller.stopPolling();
         for (;;) {
           const props = await run(ctx, "HEAD", destination, signal, true, (s) => target.getProperties({ abortSignal: s }));
@@ -52,10 +56,14 @@ export async function copy(
             break;
           }
           if (props.copyStatus !== "pending") {
-            throw new StowdError("BACKEND_UNAVAILABLE", `the azure copy to ${reference} ended with status ${props.copyStatus ?? "unknown"} (${props.copyStatusDescription ?? ""})`, {
-              reference,
-              backend: AZURE_KIND,
-            });
+            throw new StowdError(
+              "BACKEND_UNAVAILABLE",
+              `the azure copy to ${reference} ended with status ${props.copyStatus ?? "unknown"} (${props.copyStatusDescription ?? ""})`,
+              {
+                reference,
+                backend: AZURE_KIND,
+              },
+            );
           }
           await sleep(ctx.copyPollIntervalMs, undefined, { signal }).catch(() => throwIfAborted(signal, reference));
         }
@@ -64,13 +72,27 @@ export async function copy(
       if (isAzure(err, 412) || isAzure(err, 404)) {
         // The source changed or vanished meanwhile, or a destination condition failed.
         const now = await headMeta(ctx, source, signal);
-        if (now === undefined) throw new StowdError("NOT_FOUND", `${referenceOf(source)} does not exist`, { reference: referenceOf(source), backend: AZURE_KIND });
+        if (now === undefined)
+          throw new StowdError("NOT_FOUND", `${referenceOf(source)} does not exist`, {
+            reference: referenceOf(source),
+            backend: AZURE_KIND,
+          });
         if (now.etag !== from.etag) {
-          throw new StowdError("PRECONDITION_FAILED", `${referenceOf(source)} changed while it was copied; nothing was copied, retry the call`, { reference: referenceOf(source), backend: AZURE_KIND });
+          throw new StowdError(
+            "PRECONDITION_FAILED",
+            `${referenceOf(source)} changed while it was copied; nothing was copied, retry the call`,
+            { reference: referenceOf(source), backend: AZURE_KIND },
+          );
         }
       }
       throw await explainConflict(ctx, err, destination, pre, signal);
     }
-    return { ...from, key: destination.key, etag: unquoteEtag(response.etag), updated: response.lastModified ?? new Date(), generation: response.versionId ?? "" };
+    return {
+      ...from,
+      key: destination.key,
+      etag: unquoteEtag(response.etag),
+      updated: response.lastModified ?? new Date(),
+      generation: response.versionId ?? "",
+    };
   });
 }

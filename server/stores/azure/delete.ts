@@ -19,7 +19,11 @@ export async function remove(ctx: AzureContext, ref: Ref, options: DeleteOptions
   return locked(ctx, ref, signal, async () => {
     try {
       await run(ctx, "DELETE", ref, signal, true, (s) =>
-        blobOf(ctx, ref).delete({ abortSignal: s, deleteSnapshots: "include", ...(options.ifMatchEtag === undefined ? {} : { conditions: { ifMatch: quoteEtag(options.ifMatchEtag) } }) }),
+        blobOf(ctx, ref).delete({
+          abortSignal: s,
+          deleteSnapshots: "include",
+          ...(options.ifMatchEtag === undefined ? {} : { conditions: { ifMatch: quoteEtag(options.ifMatchEtag) } }),
+        }),
       );
       return true;
     } catch (err) {
@@ -44,5 +48,11 @@ export async function deletePrefix(ctx: AzureContext, prefix: Ref, signal: Abort
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
   }
-  return deleteByListing({ pages: pages(), remove: (key) => remove(ctx, { ...prefix, key }, {}, signal), concurrency: DELETE_CONCURRENCY, signal, reference: referenceOf(prefix) });
+  return deleteByListing({
+    pages: pages(),
+    remove: (key) => remove(ctx, { ...prefix, key }, {}, signal),
+    concurrency: DELETE_CONCURRENCY,
+    signal,
+    reference: referenceOf(prefix),
+  });
 }

@@ -12,7 +12,17 @@ import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type 
 export const AZURE_KIND = "azure";
 
 /** Network error codes that mean "the endpoint did not answer"; worth a retry. */
-const TRANSIENT_NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH", "REQUEST_SEND_ERROR"]);
+const TRANSIENT_NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "REQUEST_SEND_ERROR",
+]);
 
 export interface AzureFailure {
   status: number | undefined;
@@ -66,7 +76,8 @@ export interface AzureErrorContext {
 export function fromAzureError(err: unknown, ctx: AzureErrorContext): StowdError {
   if (ctx.signal.aborted) return abortError(ctx.signal, ctx.reference);
   const where: BackendWhereabouts = { backend: AZURE_KIND, endpoint: ctx.endpoint, account: ctx.account };
-  const report = (error: StowdError, always = false) => reportBackendFailure(error, where, { operation: ctx.operation ?? "a call", cause: err, always });
+  const report = (error: StowdError, always = false) =>
+    reportBackendFailure(error, where, { operation: ctx.operation ?? "a call", cause: err, always });
   if (isStowdError(err)) {
     const message = messageWithoutEndpoint(err.message, ctx.endpoint);
     return message === err.message ? err : report(new StowdError(err.reason, message, err.facts));
@@ -75,12 +86,24 @@ export function fromAzureError(err: unknown, ctx: AzureErrorContext): StowdError
   const facts = { reference, backend: AZURE_KIND, cause: err };
   const failure = azureFailure(err);
   if (failure === undefined) {
-    return report(new StowdError("INTERNAL", `the azure backend failed on ${reference}: ${withoutWhereabouts(err instanceof Error ? err.message : String(err), where)}`, facts));
+    return report(
+      new StowdError(
+        "INTERNAL",
+        `the azure backend failed on ${reference}: ${withoutWhereabouts(err instanceof Error ? err.message : String(err), where)}`,
+        facts,
+      ),
+    );
   }
   const { status, code } = failure;
   const detail = code === "" ? `HTTP ${status}` : `${code}${status === undefined ? "" : `, HTTP ${status}`}`;
   if (status === undefined || status === 0) {
-    return report(new StowdError("BACKEND_UNAVAILABLE", `the azure backend could not be reached for ${reference} (${detail}); retry later (the daemon's log names the endpoint)`, facts));
+    return report(
+      new StowdError(
+        "BACKEND_UNAVAILABLE",
+        `the azure backend could not be reached for ${reference} (${detail}); retry later (the daemon's log names the endpoint)`,
+        facts,
+      ),
+    );
   }
   if (status === 404 && code === "ContainerNotFound") {
     return report(
@@ -93,16 +116,34 @@ export function fromAzureError(err: unknown, ctx: AzureErrorContext): StowdError
     );
   }
   if (status === 404) return new StowdError("NOT_FOUND", `${reference} does not exist`, facts);
-  if (status === 401) return report(new StowdError("UNAUTHENTICATED", `the azure backend did not accept the credentials for ${reference} (${detail})`, facts));
+  if (status === 401)
+    return report(
+      new StowdError("UNAUTHENTICATED", `the azure backend did not accept the credentials for ${reference} (${detail})`, facts),
+    );
   if (status === 403) {
-    return report(new StowdError("PERMISSION_DENIED", `the azure backend refused access to ${reference} (${detail}); check the account key or the permissions of the identity`, facts));
+    return report(
+      new StowdError(
+        "PERMISSION_DENIED",
+        `the azure backend refused access to ${reference} (${detail}); check the account key or the permissions of the identity`,
+        facts,
+      ),
+    );
   }
-  if (status === 409 && code === "BlobAlreadyExists") return new StowdError("ALREADY_EXISTS", `${reference} already exists; nothing was written`, facts);
+  if (status === 409 && code === "BlobAlreadyExists")
+    return new StowdError("ALREADY_EXISTS", `${reference} already exists; nothing was written`, facts);
   if (status === 409 && code === "BlockCountExceedsLimit") {
-    return new StowdError("LIMIT_EXCEEDED", `${reference} has reached Azure's limit of 50,000 committed blocks; rewrite the object to compact it`, { ...facts, limit: 50_000 });
+    return new StowdError(
+      "LIMIT_EXCEEDED",
+      `${reference} has reached Azure's limit of 50,000 committed blocks; rewrite the object to compact it`,
+      { ...facts, limit: 50_000 },
+    );
   }
   if (status === 409 && code === "InvalidBlobType") {
-    return new StowdError("UNSUPPORTED", `${reference} is a page or append blob, which this operation cannot change; stowd writes block blobs`, facts);
+    return new StowdError(
+      "UNSUPPORTED",
+      `${reference} is a page or append blob, which this operation cannot change; stowd writes block blobs`,
+      facts,
+    );
   }
   if (status === 412 || (status === 409 && code.startsWith("Lease"))) {
     return new StowdError("PRECONDITION_FAILED", `a condition on ${reference} was not met (${detail}); nothing was changed`, facts);
@@ -111,7 +152,11 @@ export function fromAzureError(err: unknown, ctx: AzureErrorContext): StowdError
   if (status === 400 && code === "InvalidBlockList") {
     // Azure keeps one set of uncommitted blocks per blob and drops it on every commit:
     // another writer committed the same blob while this upload was staging.
-    return new StowdError("BACKEND_UNAVAILABLE", `a concurrent write to ${reference} discarded this upload's staged blocks; nothing was written, retry the call`, facts);
+    return new StowdError(
+      "BACKEND_UNAVAILABLE",
+      `a concurrent write to ${reference} discarded this upload's staged blocks; nothing was written, retry the call`,
+      facts,
+    );
   }
   if (status === 400 && (code === "InvalidResourceName" || code === "InvalidUri" || code === "OutOfRangeInput")) {
     return new StowdError("INVALID_REFERENCE", `azure refused the name of ${reference} (${detail})`, { ...facts, field: "reference" });
@@ -120,6 +165,10 @@ export function fromAzureError(err: unknown, ctx: AzureErrorContext): StowdError
     return report(new StowdError("BACKEND_UNAVAILABLE", `the azure backend failed for ${reference} (${detail}); retry later`, facts));
   }
   return report(
-    new StowdError("INTERNAL", `the azure backend refused a request for ${reference} (${detail}): ${err instanceof Error ? withoutWhereabouts(err.message, where) : ""}`, facts),
+    new StowdError(
+      "INTERNAL",
+      `the azure backend refused a request for ${reference} (${detail}): ${err instanceof Error ? withoutWhereabouts(err.message, where) : ""}`,
+      facts,
+    ),
   );
 }

@@ -20,7 +20,9 @@ export async function list(ctx: AzureContext, prefix: Ref, options: ListOptions,
         const pages =
           options.delimiter === ""
             ? container.listBlobsFlat(settings).byPage({ maxPageSize: maxResults, ...(marker === "" ? {} : { continuationToken: marker }) })
-            : container.listBlobsByHierarchy(options.delimiter, settings).byPage({ maxPageSize: maxResults, ...(marker === "" ? {} : { continuationToken: marker }) });
+            : container
+                .listBlobsByHierarchy(options.delimiter, settings)
+                .byPage({ maxPageSize: maxResults, ...(marker === "" ? {} : { continuationToken: marker }) });
         const next = await pages.next();
         if (next.done === true) return { entries: [], marker: "" };
         const segment = next.value.segment as { blobItems?: BlobItem[]; blobPrefixes?: Array<{ name: string }> };
@@ -36,7 +38,9 @@ export async function list(ctx: AzureContext, prefix: Ref, options: ListOptions,
   };
   const page = await listUtf8Page(fetch, prefix.key, options, reference);
   return {
-    objects: page.entries.flatMap((e) => (e.item === undefined ? [] : [toMeta(e.name, { ...e.item.properties, metadata: e.item.metadata, versionId: e.item.versionId })])),
+    objects: page.entries.flatMap((e) =>
+      e.item === undefined ? [] : [toMeta(e.name, { ...e.item.properties, metadata: e.item.metadata, versionId: e.item.versionId })],
+    ),
     commonPrefixes: page.entries.filter((e) => e.isPrefix).map((e) => e.name),
     nextPageToken: page.nextPageToken,
   };

@@ -104,7 +104,8 @@ export async function listUtf8Page<T>(fetch: FetchPage<T>, prefix: string, optio
     fetched.push({ marker, names: page.entries.map((e) => e.name) });
     for (const entry of page.entries) {
       // The backend has moved on: names under other stems can no longer be overtaken.
-      for (const candidate of buffer) if (candidate.stem !== undefined && !entry.name.startsWith(candidate.stem)) candidate.stem = undefined;
+      for (const candidate of buffer)
+        if (candidate.stem !== undefined && !entry.name.startsWith(candidate.stem)) candidate.stem = undefined;
       if (isBeforeResume(entry.name, resume)) continue;
       let at = buffer.length;
       while (at > 0 && compareKeys(buffer[at - 1]?.entry.name ?? "", entry.name) > 0) at--;

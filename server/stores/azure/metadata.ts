@@ -83,7 +83,10 @@ export interface BlobProps {
 /** Object info from a blob's properties; the content MD5 is Azure's own, else the one Flyte's stow recorded. */
 export function toMeta(key: string, props: BlobProps, size = props.contentLength ?? 0): ObjectMeta {
   const metadata = fromAzureMetadata(props.metadata);
-  const contentMd5 = props.contentMD5 !== undefined && props.contentMD5.length === 16 ? Uint8Array.from(props.contentMD5) : md5FromBase64(metadata[FLYTE_CONTENT_MD5_KEY]);
+  const contentMd5 =
+    props.contentMD5 !== undefined && props.contentMD5.length === 16
+      ? Uint8Array.from(props.contentMD5)
+      : md5FromBase64(metadata[FLYTE_CONTENT_MD5_KEY]);
   return {
     key,
     size,

@@ -40,7 +40,8 @@ export async function headMeta(ctx: AzureContext, ref: Ref, signal: AbortSignal)
 /** The blob's info; NOT_FOUND when it does not exist. */
 export async function existingMeta(ctx: AzureContext, ref: Ref, signal: AbortSignal): Promise<ObjectMeta> {
   const meta = await headMeta(ctx, ref, signal);
-  if (meta === undefined) throw new StowdError("NOT_FOUND", `${referenceOf(ref)} does not exist`, { reference: referenceOf(ref), backend: AZURE_KIND });
+  if (meta === undefined)
+    throw new StowdError("NOT_FOUND", `${referenceOf(ref)} does not exist`, { reference: referenceOf(ref), backend: AZURE_KIND });
   return meta;
 }
 
@@ -114,10 +115,19 @@ export async function read(ctx: AzureContext, ref: Ref, options: ReadOptions, si
 }
 
 /** The body of a download, each wait for a chunk bounded by the attempt timeout; releases the download when done. */
-async function* body(ctx: AzureContext, ref: Ref, source: AsyncIterable<Buffer>, release: () => void, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* body(
+  ctx: AzureContext,
+  ref: Ref,
+  source: AsyncIterable<Buffer>,
+  release: () => void,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   const reference = referenceOf(ref);
   const stalled = () =>
-    new StowdError("DEADLINE_EXCEEDED", `the azure backend stopped sending ${reference} for ${ctx.policy.attemptTimeoutMs} ms`, { reference, backend: AZURE_KIND });
+    new StowdError("DEADLINE_EXCEEDED", `the azure backend stopped sending ${reference} for ${ctx.policy.attemptTimeoutMs} ms`, {
+      reference,
+      backend: AZURE_KIND,
+    });
   const it = source[Symbol.asyncIterator]();
   const idle = new AbortController();
   const waiting = AbortSignal.any([signal, idle.signal]);
@@ -141,7 +151,14 @@ async function* body(ctx: AzureContext, ref: Ref, source: AsyncIterable<Buffer>,
 }
 
 /** Opens a GET; the attempt timeout covers the wait for the answer, not the streaming of the body. */
-export async function openDownload(ctx: AzureContext, ref: Ref, offset: number, count: number | undefined, ifMatch: string | undefined, signal: AbortSignal) {
+export async function openDownload(
+  ctx: AzureContext,
+  ref: Ref,
+  offset: number,
+  count: number | undefined,
+  ifMatch: string | undefined,
+  signal: AbortSignal,
+) {
   // One controller per attempt: an attempt that timed out aborts its own,
   // and a shared one would make every retry fail at once as "canceled".
   let own = new AbortController();

@@ -33,9 +33,19 @@ export async function signUrl(ctx: AzureContext, ref: Ref, options: SignOptions)
   checkRef(ctx, ref, true);
   const expires = new Date(Date.now() + options.expiresInSeconds * 1000);
   // PUT: create a new blob or overwrite one, nothing else.
-  const sas = blobSas(ctx, ref, options.method === "GET" ? "r" : "cw", expires, ctx.endpoint.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp);
+  const sas = blobSas(
+    ctx,
+    ref,
+    options.method === "GET" ? "r" : "cw",
+    expires,
+    ctx.endpoint.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+  );
   if (sas === undefined) {
-    throw new StowdError("UNSUPPORTED", `the azure backend signs URLs with the account key, and none is configured (stow.config.key); cannot sign ${reference}`, { reference, backend: AZURE_KIND });
+    throw new StowdError(
+      "UNSUPPORTED",
+      `the azure backend signs URLs with the account key, and none is configured (stow.config.key); cannot sign ${reference}`,
+      { reference, backend: AZURE_KIND },
+    );
   }
   const requiredHeaders: Record<string, string> = {};
   if (options.method === "PUT") {

@@ -28,7 +28,13 @@ import { headMeta } from "./read.js";
 
 const APPEND_ATTEMPTS = 5;
 
-export async function write(ctx: AzureContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function write(
+  ctx: AzureContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = referenceOf(ref);
   checkRef(ctx, ref, true);
   const pre = options.preconditions;
@@ -37,7 +43,9 @@ export async function write(ctx: AzureContext, ref: Ref, body: AsyncIterable<Uin
     if (hasPreconditions(pre)) checkPreconditions(await headMeta(ctx, ref, signal), pre, reference);
     const md5 = createHash("md5");
     const stop = new AbortController();
-    const blocks = cutBlocks(abortable(body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, (chunk) => md5.update(chunk));
+    const blocks = cutBlocks(abortable(body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, (chunk) =>
+      md5.update(chunk),
+    );
     const iterator = blocks[Symbol.asyncIterator]();
     const head: Buffer[] = [];
     let next = await iterator.next();
@@ -62,7 +70,12 @@ export async function write(ctx: AzureContext, ref: Ref, body: AsyncIterable<Uin
       size = data.length;
       try {
         response = await run(ctx, "PUT", ref, signal, !hasPreconditions(pre), (s) =>
-          client.upload(data, data.length, { abortSignal: s, blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 }, metadata, conditions }),
+          client.upload(data, data.length, {
+            abortSignal: s,
+            blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 },
+            metadata,
+            conditions,
+          }),
         );
       } catch (err) {
         throw await explainConflict(ctx, err, ref, pre, signal);
@@ -71,19 +84,28 @@ export async function write(ctx: AzureContext, ref: Ref, body: AsyncIterable<Uin
       const rest: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => iterator };
       const staged = await stageBody(ctx, ref, rest, BLOCK_ID_BYTES, md5, signal, stop, head);
       if (staged.ids.length > MAX_COMMITTED_BLOCKS) {
-        throw new StowdError("LIMIT_EXCEEDED", `${reference} would need ${staged.ids.length} blocks of ${ctx.blockSize} bytes; Azure commits at most ${MAX_COMMITTED_BLOCKS}; nothing was written`, {
-          reference,
-          size: staged.bytes,
-          limit: MAX_COMMITTED_BLOCKS * ctx.blockSize,
-          backend: AZURE_KIND,
-        });
+        throw new StowdError(
+          "LIMIT_EXCEEDED",
+          `${reference} would need ${staged.ids.length} blocks of ${ctx.blockSize} bytes; Azure commits at most ${MAX_COMMITTED_BLOCKS}; nothing was written`,
+          {
+            reference,
+            size: staged.bytes,
+            limit: MAX_COMMITTED_BLOCKS * ctx.blockSize,
+            backend: AZURE_KIND,
+          },
+        );
       }
       contentMd5 = options.contentMd5 ?? staged.md5;
       size = staged.bytes;
       throwIfAborted(signal, reference);
       try {
         response = await run(ctx, "PUT BLOCK LIST", ref, signal, !hasPreconditions(pre), (s) =>
-          client.commitBlockList(staged.ids, { abortSignal: s, blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 }, metadata, conditions }),
+          client.commitBlockList(staged.ids, {
+            abortSignal: s,
+            blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 },
+            metadata,
+            conditions,
+          }),
         );
       } catch (err) {
         throw await explainConflict(ctx, err, ref, pre, signal);
@@ -102,7 +124,13 @@ export async function write(ctx: AzureContext, ref: Ref, body: AsyncIterable<Uin
   });
 }
 
-export async function append(ctx: AzureContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function append(
+  ctx: AzureContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: AppendOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = referenceOf(ref);
   checkRef(ctx, ref, true);
   return locked(ctx, ref, signal, async () => {
@@ -126,11 +154,15 @@ export async function append(ctx: AzureContext, ref: Ref, body: AsyncIterable<Ui
       const base = plan.keep ? state.committed.map((b) => b.name) : await restageExisting(ctx, ref, state, signal);
       const blockCount = base.length + staged.ids.length;
       if (blockCount > MAX_COMMITTED_BLOCKS) {
-        throw new StowdError("LIMIT_EXCEEDED", `${reference} would have ${blockCount} blocks; Azure commits at most ${MAX_COMMITTED_BLOCKS}; rewrite the object to compact it; nothing was appended`, {
-          reference,
-          limit: MAX_COMMITTED_BLOCKS,
-          backend: AZURE_KIND,
-        });
+        throw new StowdError(
+          "LIMIT_EXCEEDED",
+          `${reference} would have ${blockCount} blocks; Azure commits at most ${MAX_COMMITTED_BLOCKS}; rewrite the object to compact it; nothing was appended`,
+          {
+            reference,
+            limit: MAX_COMMITTED_BLOCKS,
+            backend: AZURE_KIND,
+          },
+        );
       }
       throwIfAborted(signal, reference);
       const contentType = contentTypeOrDefault(state.exists ? state.contentType : options.contentType);
@@ -160,14 +192,20 @@ export async function append(ctx: AzureContext, ref: Ref, body: AsyncIterable<Ui
         state = await blobState(ctx, ref, signal);
         checkAppend(state.meta, options, reference, AZURE_KIND);
         if (attempt >= APPEND_ATTEMPTS || retained === undefined) {
-          throw new StowdError("BACKEND_UNAVAILABLE", `${reference} was changed by another writer during the append; nothing was appended, retry the call`, {
-            reference,
-            backend: AZURE_KIND,
-            cause: err,
-          });
+          throw new StowdError(
+            "BACKEND_UNAVAILABLE",
+            `${reference} was changed by another writer during the append; nothing was appended, retry the call`,
+            {
+              reference,
+              backend: AZURE_KIND,
+              cause: err,
+            },
+          );
         }
         plan = appendPlan(state);
-        staged = await stageBody(ctx, ref, (async function* () {})(), plan.idBytes, createHash("md5"), signal, new AbortController(), [retained]);
+        staged = await stageBody(ctx, ref, (async function* () {})(), plan.idBytes, createHash("md5"), signal, new AbortController(), [
+          retained,
+        ]);
       }
     }
   });

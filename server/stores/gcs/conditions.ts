@@ -20,7 +20,13 @@ export function versionConditions(resource: GcsObject): Conditions {
 }
 
 /** The generation conditions for `pre`; reads the object when an etag must be matched. */
-export async function conditionsFor(ctx: GcsContext, ref: Ref, pre: Preconditions, signal: AbortSignal, reference: string): Promise<Conditions> {
+export async function conditionsFor(
+  ctx: GcsContext,
+  ref: Ref,
+  pre: Preconditions,
+  signal: AbortSignal,
+  reference: string,
+): Promise<Conditions> {
   if (pre.ifMatchEtag !== undefined || (pre.ifNotExists && pre.ifExists)) {
     const current = await headResource(ctx, ref, signal);
     checkPreconditions(current === undefined ? undefined : toMeta(ref.key, current), pre, reference);
@@ -33,7 +39,14 @@ export async function conditionsFor(ctx: GcsContext, ref: Ref, pre: Precondition
 }
 
 /** The error for a 412: the shared precondition errors against the object as it is now. */
-export async function preconditionFailure(ctx: GcsContext, ref: Ref, pre: Preconditions, signal: AbortSignal, reference: string, cause: unknown): Promise<StowdError> {
+export async function preconditionFailure(
+  ctx: GcsContext,
+  ref: Ref,
+  pre: Preconditions,
+  signal: AbortSignal,
+  reference: string,
+  cause: unknown,
+): Promise<StowdError> {
   const current = await headResource(ctx, ref, signal);
   try {
     checkPreconditions(current === undefined ? undefined : toMeta(ref.key, current), pre, reference);
@@ -41,7 +54,17 @@ export async function preconditionFailure(ctx: GcsContext, ref: Ref, pre: Precon
     return err as StowdError;
   }
   // The object changed back and forth in between: report the conflict as it happened.
-  if (pre.ifNotExists) return new StowdError("ALREADY_EXISTS", `${reference} was created concurrently and if_not_exists forbids replacing it; nothing was written`, { reference, cause });
-  if (pre.ifExists) return new StowdError("NOT_FOUND", `${reference} did not exist when the write committed, and if_exists requires it; nothing was written`, { reference, cause });
+  if (pre.ifNotExists)
+    return new StowdError(
+      "ALREADY_EXISTS",
+      `${reference} was created concurrently and if_not_exists forbids replacing it; nothing was written`,
+      { reference, cause },
+    );
+  if (pre.ifExists)
+    return new StowdError(
+      "NOT_FOUND",
+      `${reference} did not exist when the write committed, and if_exists requires it; nothing was written`,
+      { reference, cause },
+    );
   return new StowdError("PRECONDITION_FAILED", `${reference} changed while it was written; nothing was written`, { reference, cause });
 }

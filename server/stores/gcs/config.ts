@@ -58,14 +58,19 @@ function parseKey(json: string): GcsServiceAccountKey {
   } catch (err) {
     throw wrong("json", `is not valid JSON (${(err as Error).message}); it must hold the text of a service-account key file`);
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw wrong("json", "must be a JSON object (a service-account key file)");
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw wrong("json", "must be a JSON object (a service-account key file)");
   const key = parsed as Record<string, unknown>;
   // stow reads it with google.JWTConfigFromJSON, which takes service-account keys only.
   if (key.type !== undefined && key.type !== "service_account") {
-    throw wrong("json", `has type ${JSON.stringify(key.type)}; stow's google driver takes a service_account key (leave json empty for ambient credentials)`);
+    throw wrong(
+      "json",
+      `has type ${JSON.stringify(key.type)}; stow's google driver takes a service_account key (leave json empty for ambient credentials)`,
+    );
   }
   for (const required of ["client_email", "private_key"]) {
-    if (typeof key[required] !== "string" || key[required] === "") throw wrong("json", `lacks "${required}"; it must hold a service-account key`);
+    if (typeof key[required] !== "string" || key[required] === "")
+      throw wrong("json", `lacks "${required}"; it must hold a service-account key`);
   }
   return key as unknown as GcsServiceAccountKey;
 }

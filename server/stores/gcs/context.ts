@@ -44,13 +44,23 @@ export function createGcsContext(options: GcsStoreOptions): GcsContext {
   const singleRequestMaxBytes = options.singleRequestMaxBytes ?? 5 * MiB;
   const tempPrefix = options.tempPrefix ?? ".stowd-tmp/";
   if (!Number.isInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % CHUNK_GRANULARITY !== 0) {
-    throw new StowdError("INVALID_ARGUMENT", `the gcs resumableChunkBytes must be a positive multiple of ${CHUNK_GRANULARITY} (GCS's chunk granularity); got ${chunkBytes}`, { backend: GCS_KIND });
+    throw new StowdError(
+      "INVALID_ARGUMENT",
+      `the gcs resumableChunkBytes must be a positive multiple of ${CHUNK_GRANULARITY} (GCS's chunk granularity); got ${chunkBytes}`,
+      { backend: GCS_KIND },
+    );
   }
   if (!Number.isInteger(singleRequestMaxBytes) || singleRequestMaxBytes < 0) {
-    throw new StowdError("INVALID_ARGUMENT", `the gcs singleRequestMaxBytes must be a non-negative integer; got ${singleRequestMaxBytes}`, { backend: GCS_KIND });
+    throw new StowdError("INVALID_ARGUMENT", `the gcs singleRequestMaxBytes must be a non-negative integer; got ${singleRequestMaxBytes}`, {
+      backend: GCS_KIND,
+    });
   }
   if (tempPrefix === "" || !tempPrefix.endsWith("/")) {
-    throw new StowdError("INVALID_ARGUMENT", `the gcs tempPrefix must be a non-empty prefix ending with "/"; got ${JSON.stringify(tempPrefix)}`, { backend: GCS_KIND });
+    throw new StowdError(
+      "INVALID_ARGUMENT",
+      `the gcs tempPrefix must be a non-empty prefix ending with "/"; got ${JSON.stringify(tempPrefix)}`,
+      { backend: GCS_KIND },
+    );
   }
   return {
     storage: createStorage(options, endpoint, policy),
@@ -96,7 +106,12 @@ function createStorage(options: GcsStoreOptions, endpoint: string, policy: Retry
 /** The reference to name in errors; a reference without a bucket (`gs:///key`) is refused here. */
 export function checkedReference(ref: Ref): string {
   const reference = referenceOf(ref);
-  if (ref.container === "") throw new StowdError("INVALID_REFERENCE", `${reference} names no bucket; expected gs://bucket/key`, { reference, field: "reference", backend: GCS_KIND });
+  if (ref.container === "")
+    throw new StowdError("INVALID_REFERENCE", `${reference} names no bucket; expected gs://bucket/key`, {
+      reference,
+      field: "reference",
+      backend: GCS_KIND,
+    });
   return reference;
 }
 
@@ -111,8 +126,15 @@ export function nameProblem(key: string): string | undefined {
 }
 
 export function checkWritableKey(ctx: GcsContext, ref: Ref, reference: string): void {
-  const problem = nameProblem(ref.key) ?? (ref.key.startsWith(ctx.tempPrefix) ? `keys under "${ctx.tempPrefix}" are reserved for the gcs backend's append staging` : undefined);
-  if (problem !== undefined) throw new StowdError("INVALID_REFERENCE", `${reference} cannot be stored on GCS: ${problem}`, { reference, field: "reference", backend: GCS_KIND });
+  const problem =
+    nameProblem(ref.key) ??
+    (ref.key.startsWith(ctx.tempPrefix) ? `keys under "${ctx.tempPrefix}" are reserved for the gcs backend's append staging` : undefined);
+  if (problem !== undefined)
+    throw new StowdError("INVALID_REFERENCE", `${reference} cannot be stored on GCS: ${problem}`, {
+      reference,
+      field: "reference",
+      backend: GCS_KIND,
+    });
 }
 
 export function fileOf(ctx: GcsContext, ref: Ref, generation?: number): File {
@@ -125,9 +147,23 @@ export function fail(ctx: GcsContext, err: unknown, reference: string, doing: st
 }
 
 /** withRetries with GCS's retryable errors; the caller's cancel or deadline becomes its StowdError. */
-export async function retrying<T>(ctx: GcsContext, reference: string, doing: string, signal: AbortSignal, attempt: (signal: AbortSignal) => Promise<T>, idempotent = true): Promise<T> {
+export async function retrying<T>(
+  ctx: GcsContext,
+  reference: string,
+  doing: string,
+  signal: AbortSignal,
+  attempt: (signal: AbortSignal) => Promise<T>,
+  idempotent = true,
+): Promise<T> {
   try {
-    return await withRetries(attempt, { policy: ctx.policy, signal, idempotent, isRetryable: isRetryableGcsError, backend: GCS_KIND, operation: `${doing} ${reference}` });
+    return await withRetries(attempt, {
+      policy: ctx.policy,
+      signal,
+      idempotent,
+      isRetryable: isRetryableGcsError,
+      backend: GCS_KIND,
+      operation: `${doing} ${reference}`,
+    });
   } catch (err) {
     if (signal.aborted) throw abortError(signal, reference);
     throw err;

@@ -20,20 +20,18 @@ interface RewriteResponse {
   resource?: GcsObject;
 }
 
-export async function copy(
-  ctx: GcsContext,
-  source: Ref,
-  destination: Ref,
-  options: CopyOptions,
-  signal: AbortSignal,
-): Promise<ObjectMeta> {
+export async function copy(ctx: GcsContext, source: Ref, destination: Ref, options: CopyOptions, signal: AbortSignal): Promise<ObjectMeta> {
   const reference = checkedReference(destination);
   const sourceReference = checkedReference(source);
   checkWritableKey(ctx, destination, reference);
   throwIfAborted(signal, reference);
   for (let attempt = 1; ; attempt++) {
     const from = await headResource(ctx, source, signal);
-    if (from === undefined) throw new StowdError("NOT_FOUND", `${sourceReference} does not exist; nothing was copied`, { reference: sourceReference, backend: GCS_KIND });
+    if (from === undefined)
+      throw new StowdError("NOT_FOUND", `${sourceReference} does not exist; nothing was copied`, {
+        reference: sourceReference,
+        backend: GCS_KIND,
+      });
     checkEtag(toMeta(source.key, from), options.ifSourceMatchEtag, sourceReference, "nothing was copied");
     const conditions = await conditionsFor(ctx, destination, options.preconditions, signal, reference);
     // Pinned to the version just checked; its metageneration too when an etag was asked for.
@@ -46,12 +44,21 @@ export async function copy(
         const reply: RewriteResponse = await retrying(ctx, reference, "copying to", signal, (s) =>
           apiRequest<RewriteResponse>(
             fileOf(ctx, source),
-            { method: "POST", uri: `/rewriteTo/b/${encodeURIComponent(destination.container)}/o/${encodeURIComponent(destination.key)}`, qs: token === undefined ? query : { ...query, rewriteToken: token }, json: {} },
+            {
+              method: "POST",
+              uri: `/rewriteTo/b/${encodeURIComponent(destination.container)}/o/${encodeURIComponent(destination.key)}`,
+              qs: token === undefined ? query : { ...query, rewriteToken: token },
+              json: {},
+            },
             s,
           ),
         );
         if (reply.done && reply.resource !== undefined) return toMeta(destination.key, reply.resource);
-        if (reply.rewriteToken === undefined) throw new StowdError("INTERNAL", `GCS answered a rewrite to ${reference} with neither a result nor a rewriteToken`, { reference, backend: GCS_KIND });
+        if (reply.rewriteToken === undefined)
+          throw new StowdError("INTERNAL", `GCS answered a rewrite to ${reference} with neither a result nor a rewriteToken`, {
+            reference,
+            backend: GCS_KIND,
+          });
         token = reply.rewriteToken;
       }
     } catch (err) {
@@ -60,7 +67,11 @@ export async function copy(
       if (status === 412) {
         if (options.ifSourceMatchEtag !== undefined) {
           const now = await headResource(ctx, source, signal);
-          if (now === undefined) throw new StowdError("NOT_FOUND", `${sourceReference} was deleted while it was copied; nothing was copied`, { reference: sourceReference, backend: GCS_KIND });
+          if (now === undefined)
+            throw new StowdError("NOT_FOUND", `${sourceReference} was deleted while it was copied; nothing was copied`, {
+              reference: sourceReference,
+              backend: GCS_KIND,
+            });
           checkEtag(toMeta(source.key, now), options.ifSourceMatchEtag, sourceReference, "nothing was copied");
         }
         throw await preconditionFailure(ctx, destination, options.preconditions, signal, reference, err);

@@ -41,7 +41,10 @@ export async function remove(ctx: GcsContext, ref: Ref, options: DeleteOptions, 
       const current = await headResource(ctx, ref, signal);
       if (current === undefined) return false;
       checkEtag(toMeta(ref.key, current), ifMatchEtag, reference, "nothing was deleted");
-      throw new StowdError("PRECONDITION_FAILED", `${reference} changed while it was deleted; nothing was deleted`, { reference, cause: err });
+      throw new StowdError("PRECONDITION_FAILED", `${reference} changed while it was deleted; nothing was deleted`, {
+        reference,
+        cause: err,
+      });
     }
     throw fail(ctx, err, reference, "deleting");
   }
@@ -55,5 +58,11 @@ export async function deletePrefix(ctx: GcsContext, prefix: Ref, signal: AbortSi
       yield (page.items ?? []).flatMap((item) => (item.name === undefined || item.name.startsWith(ctx.tempPrefix) ? [] : [item.name]));
     }
   }
-  return deleteByListing({ pages: pages(), remove: (key) => remove(ctx, { ...prefix, key }, {}, signal), concurrency: DELETE_CONCURRENCY, signal, reference });
+  return deleteByListing({
+    pages: pages(),
+    remove: (key) => remove(ctx, { ...prefix, key }, {}, signal),
+    concurrency: DELETE_CONCURRENCY,
+    signal,
+    reference,
+  });
 }

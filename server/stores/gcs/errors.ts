@@ -11,7 +11,8 @@ import { StowdError } from "../../../common/errors.js";
 import { messageWithoutEndpoint, reportBackendFailure, withoutWhereabouts, type BackendWhereabouts } from "../kit/backend-error-text.js";
 
 export const GCS_KIND = "gcs";
-const NETWORK = /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ESOCKETTIMEDOUT|socket hang up|other side closed|premature close)\b/i;
+const NETWORK =
+  /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ESOCKETTIMEDOUT|socket hang up|other side closed|premature close)\b/i;
 
 function field(err: unknown, name: string): unknown {
   return err !== null && typeof err === "object" ? (err as Record<string, unknown>)[name] : undefined;
@@ -80,9 +81,17 @@ export function fromGcsError(err: unknown, { reference, doing, endpoint }: GcsEr
       case 400:
         return new StowdError("INVALID_ARGUMENT", `GCS refused ${doing} ${reference}: ${detail}`, facts);
       case 401:
-        return report(new StowdError("UNAUTHENTICATED", `GCS did not accept stowd's credentials while ${doing} ${reference}: ${detail}`, facts));
+        return report(
+          new StowdError("UNAUTHENTICATED", `GCS did not accept stowd's credentials while ${doing} ${reference}: ${detail}`, facts),
+        );
       case 403:
-        return report(new StowdError("PERMISSION_DENIED", `GCS denied ${doing} ${reference} (403): ${detail}; check the service account's IAM roles on the bucket`, facts));
+        return report(
+          new StowdError(
+            "PERMISSION_DENIED",
+            `GCS denied ${doing} ${reference} (403): ${detail}; check the service account's IAM roles on the bucket`,
+            facts,
+          ),
+        );
       case 404:
         return new StowdError("NOT_FOUND", `${reference} does not exist`, facts);
       case 409:
@@ -91,10 +100,22 @@ export function fromGcsError(err: unknown, { reference, doing, endpoint }: GcsEr
       case 416:
         return new StowdError("OUT_OF_RANGE", `the range is past the end of ${reference}`, facts);
       case 429:
-        return report(new StowdError("BACKEND_UNAVAILABLE", `GCS is throttling requests (429) while ${doing} ${reference}; retries ran out, retry later`, facts));
+        return report(
+          new StowdError(
+            "BACKEND_UNAVAILABLE",
+            `GCS is throttling requests (429) while ${doing} ${reference}; retries ran out, retry later`,
+            facts,
+          ),
+        );
       default:
         if (status >= 500) {
-          return report(new StowdError("BACKEND_UNAVAILABLE", `GCS failed with ${status} while ${doing} ${reference}; retries ran out, retry later: ${detail}`, facts));
+          return report(
+            new StowdError(
+              "BACKEND_UNAVAILABLE",
+              `GCS failed with ${status} while ${doing} ${reference}; retries ran out, retry later: ${detail}`,
+              facts,
+            ),
+          );
         }
         return report(new StowdError("INTERNAL", `GCS answered ${status} while ${doing} ${reference}: ${detail}`, facts));
     }
@@ -104,7 +125,13 @@ export function fromGcsError(err: unknown, { reference, doing, endpoint }: GcsEr
   }
   const code = networkCode(err);
   if (code !== undefined) {
-    return report(new StowdError("BACKEND_UNAVAILABLE", `cannot reach GCS (${code}) while ${doing} ${reference}; retry later (the daemon's log names the endpoint)`, facts));
+    return report(
+      new StowdError(
+        "BACKEND_UNAVAILABLE",
+        `cannot reach GCS (${code}) while ${doing} ${reference}; retry later (the daemon's log names the endpoint)`,
+        facts,
+      ),
+    );
   }
   const errorCode = field(err, "code");
   if (errorCode === "CONTENT_DOWNLOAD_MISMATCH") {
@@ -115,5 +142,8 @@ export function fromGcsError(err: unknown, { reference, doing, endpoint }: GcsEr
 
 /** The error for a bucket that does not exist. stowd never creates buckets. */
 export function bucketMissing(bucket: string, reference: string): StowdError {
-  return new StowdError("NOT_FOUND", `the GCS bucket "${bucket}" does not exist; stowd does not create buckets, so create it first`, { reference, backend: GCS_KIND });
+  return new StowdError("NOT_FOUND", `the GCS bucket "${bucket}" does not exist; stowd does not create buckets, so create it first`, {
+    reference,
+    backend: GCS_KIND,
+  });
 }

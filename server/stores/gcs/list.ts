@@ -53,7 +53,13 @@ export async function list(ctx: GcsContext, prefix: Ref, options: ListOptions, s
 }
 
 /** The listing's pages, following GCS's page tokens, fetched as they are consumed. */
-export async function* listedPages(ctx: GcsContext, prefix: Ref, query: ListQuery, signal: AbortSignal, reference: string): AsyncGenerator<ListResponse> {
+export async function* listedPages(
+  ctx: GcsContext,
+  prefix: Ref,
+  query: ListQuery,
+  signal: AbortSignal,
+  reference: string,
+): AsyncGenerator<ListResponse> {
   let pageToken: string | undefined;
   do {
     const page = await listPage(ctx, prefix, pageToken === undefined ? query : { ...query, pageToken }, signal, reference);
@@ -65,7 +71,9 @@ export async function* listedPages(ctx: GcsContext, prefix: Ref, query: ListQuer
 /** One page of GCS's object listing; a 404 there can only mean a missing bucket. */
 async function listPage(ctx: GcsContext, prefix: Ref, query: ListQuery, signal: AbortSignal, reference: string): Promise<ListResponse> {
   try {
-    return await retrying(ctx, reference, "listing", signal, (s) => apiRequest<ListResponse>(ctx.storage.bucket(prefix.container), { uri: "/o", qs: query }, s));
+    return await retrying(ctx, reference, "listing", signal, (s) =>
+      apiRequest<ListResponse>(ctx.storage.bucket(prefix.container), { uri: "/o", qs: query }, s),
+    );
   } catch (err) {
     if (gcsStatus(err) === 404) throw bucketMissing(prefix.container, reference);
     throw fail(ctx, err, reference, "listing");

@@ -63,7 +63,8 @@ export function carriedMetadata(resource: GcsObject): Record<string, string> {
 
 export function uploadResource(contentType: string, metadata: Record<string, string>, contentMd5: Uint8Array | undefined): UploadResource {
   const resource: UploadResource = { contentType: contentTypeOrDefault(contentType), metadata: {} };
-  for (const [name, value] of Object.entries(metadata)) if (contentMd5 === undefined || !isFlyteContentMd5Key(name)) resource.metadata[name] = value;
+  for (const [name, value] of Object.entries(metadata))
+    if (contentMd5 === undefined || !isFlyteContentMd5Key(name)) resource.metadata[name] = value;
   if (contentMd5 !== undefined) {
     const md5 = Buffer.from(contentMd5).toString("base64");
     resource.md5Hash = md5; // GCS verifies it before committing

@@ -60,7 +60,9 @@ export async function headResource(ctx: GcsContext, ref: Ref, signal: AbortSigna
   const reference = checkedReference(ref);
   if (nameProblem(ref.key) !== undefined) return undefined;
   try {
-    const [resource] = await retrying(ctx, reference, "reading the metadata of", signal, (s) => settleOrAbort(fileOf(ctx, ref).getMetadata(), s));
+    const [resource] = await retrying(ctx, reference, "reading the metadata of", signal, (s) =>
+      settleOrAbort(fileOf(ctx, ref).getMetadata(), s),
+    );
     return resource;
   } catch (err) {
     if (gcsStatus(err) !== 404) throw fail(ctx, err, reference, "reading the metadata of");
@@ -75,11 +77,19 @@ export async function headResource(ctx: GcsContext, ref: Ref, signal: AbortSigna
  * tells them apart with the permission the store needs anyway
  * (storage.objects.list, unlike buckets.get, which object-level roles lack).
  */
-export async function requireBucket(ctx: GcsContext, bucket: string, reference: string, signal: AbortSignal, useCache: boolean): Promise<void> {
+export async function requireBucket(
+  ctx: GcsContext,
+  bucket: string,
+  reference: string,
+  signal: AbortSignal,
+  useCache: boolean,
+): Promise<void> {
   const seen = ctx.knownBuckets.get(bucket);
   if (useCache && seen !== undefined && Date.now() - seen < BUCKET_CACHE_MS) return;
   try {
-    await retrying(ctx, reference, "checking the bucket of", signal, (s) => apiRequest(ctx.storage.bucket(bucket), { uri: "/o", qs: { maxResults: 1 } }, s));
+    await retrying(ctx, reference, "checking the bucket of", signal, (s) =>
+      apiRequest(ctx.storage.bucket(bucket), { uri: "/o", qs: { maxResults: 1 } }, s),
+    );
     ctx.knownBuckets.set(bucket, Date.now());
   } catch (err) {
     if (gcsStatus(err) === 404) {
@@ -91,7 +101,15 @@ export async function requireBucket(ctx: GcsContext, bucket: string, reference: 
 }
 
 /** Opens the media of one generation; resolves once GCS answered with the bytes. */
-function openMedia(ctx: GcsContext, ref: Ref, resource: GcsObject, offset: number, length: number, signal: AbortSignal, reference: string): Promise<Readable> {
+function openMedia(
+  ctx: GcsContext,
+  ref: Ref,
+  resource: GcsObject,
+  offset: number,
+  length: number,
+  signal: AbortSignal,
+  reference: string,
+): Promise<Readable> {
   const size = Number(resource.size ?? 0);
   return retrying(ctx, reference, "reading", signal, (s) => {
     const whole = offset === 0 && length === size;

@@ -22,15 +22,26 @@ export async function signUrl(ctx: GcsContext, ref: Ref, options: SignOptions, s
     throw unsupported(GCS_KIND, "signed URLs without a service-account key (set stow.config json, credentials or keyFilename)");
   }
   const problem = nameProblem(ref.key);
-  if (problem !== undefined) throw new StowdError("INVALID_REFERENCE", `${reference} cannot be signed: ${problem}`, { reference, field: "reference", backend: GCS_KIND });
+  if (problem !== undefined)
+    throw new StowdError("INVALID_REFERENCE", `${reference} cannot be signed: ${problem}`, {
+      reference,
+      field: "reference",
+      backend: GCS_KIND,
+    });
   if (!(options.expiresInSeconds > 0 && options.expiresInSeconds <= MAX_SIGNED_URL_SECONDS)) {
-    throw new StowdError("INVALID_ARGUMENT", `GCS V4 signed URLs last between 1 s and 7 days; asked for ${options.expiresInSeconds} s`, { reference, field: "expires_in" });
+    throw new StowdError("INVALID_ARGUMENT", `GCS V4 signed URLs last between 1 s and 7 days; asked for ${options.expiresInSeconds} s`, {
+      reference,
+      field: "expires_in",
+    });
   }
   const expires = new Date(Date.now() + options.expiresInSeconds * 1000);
   const config: GetSignedUrlConfig = { version: "v4", action: options.method === "GET" ? "read" : "write", expires };
   const requiredHeaders: Record<string, string> = {};
   if (options.method === "GET" && (options.contentMd5 !== undefined || options.contentType !== "")) {
-    throw new StowdError("INVALID_ARGUMENT", "content_md5 and content_type apply to PUT URLs only", { reference, field: options.contentMd5 === undefined ? "content_type" : "content_md5" });
+    throw new StowdError("INVALID_ARGUMENT", "content_md5 and content_type apply to PUT URLs only", {
+      reference,
+      field: options.contentMd5 === undefined ? "content_type" : "content_md5",
+    });
   }
   if (options.contentMd5 !== undefined) {
     const md5 = Buffer.from(options.contentMd5).toString("base64");
@@ -49,10 +60,14 @@ export async function signUrl(ctx: GcsContext, ref: Ref, options: SignOptions, s
     return { url, requiredHeaders, expires };
   } catch (err) {
     if (signal.aborted) throw abortError(signal, reference);
-    throw new StowdError("UNAUTHENTICATED", `cannot sign a URL for ${reference}: ${(err as Error).message}; signing needs a service-account key or the iam.serviceAccounts.signBlob permission`, {
-      reference,
-      backend: GCS_KIND,
-      cause: err,
-    });
+    throw new StowdError(
+      "UNAUTHENTICATED",
+      `cannot sign a URL for ${reference}: ${(err as Error).message}; signing needs a service-account key or the iam.serviceAccounts.signBlob permission`,
+      {
+        reference,
+        backend: GCS_KIND,
+        cause: err,
+      },
+    );
   }
 }

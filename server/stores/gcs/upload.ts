@@ -57,7 +57,15 @@ export async function upload(
 }
 
 /** The error for a failed upload: the caller's own body failure as it is, 412 → the precondition's error, 404 → the missing bucket. */
-export async function uploadFailure(ctx: GcsContext, err: unknown, ref: Ref, pre: Preconditions, signal: AbortSignal, reference: string, doing: string): Promise<unknown> {
+export async function uploadFailure(
+  ctx: GcsContext,
+  err: unknown,
+  ref: Ref,
+  pre: Preconditions,
+  signal: AbortSignal,
+  reference: string,
+  doing: string,
+): Promise<unknown> {
   if (err instanceof StowdError || ctx.bodyFailures.has(err as object)) return err;
   if (signal.aborted) return abortError(signal, reference);
   const status = gcsStatus(err);
@@ -91,11 +99,24 @@ async function* watched(ctx: GcsContext, body: AsyncIterable<Uint8Array>): Async
 }
 
 /** One multipart request: all or nothing, with the MD5 GCS checks. */
-async function singleRequest(ctx: GcsContext, ref: Ref, data: Buffer, resource: UploadResource, conditions: Conditions, signal: AbortSignal, reference: string): Promise<GcsObject> {
+async function singleRequest(
+  ctx: GcsContext,
+  ref: Ref,
+  data: Buffer,
+  resource: UploadResource,
+  conditions: Conditions,
+  signal: AbortSignal,
+  reference: string,
+): Promise<GcsObject> {
   const md5Hash = resource.md5Hash ?? createHash("md5").update(data).digest("base64");
   return retrying(ctx, reference, "writing", signal, (s) => {
     const file = fileOf(ctx, ref);
-    const stream = file.createWriteStream({ resumable: false, validation: false, metadata: { ...resource, md5Hash }, preconditionOpts: conditions });
+    const stream = file.createWriteStream({
+      resumable: false,
+      validation: false,
+      metadata: { ...resource, md5Hash },
+      preconditionOpts: conditions,
+    });
     stream.on("error", () => {}); // the promise below reports it
     return settleOrAbort(
       new Promise<GcsObject>((resolve, reject) => {
@@ -110,7 +131,15 @@ async function singleRequest(ctx: GcsContext, ref: Ref, data: Buffer, resource: 
 }
 
 /** Starts a resumable session (idempotent: nothing exists until the last chunk). */
-async function startSession(ctx: GcsContext, ref: Ref, resource: UploadResource, conditions: Conditions, size: number | undefined, signal: AbortSignal, reference: string): Promise<string> {
+async function startSession(
+  ctx: GcsContext,
+  ref: Ref,
+  resource: UploadResource,
+  conditions: Conditions,
+  size: number | undefined,
+  signal: AbortSignal,
+  reference: string,
+): Promise<string> {
   return retrying(ctx, reference, "starting an upload of", signal, async (s) => {
     const file = fileOf(ctx, ref);
     // Resumable requests go through gaxios, which takes a signal and timeout per request.
@@ -169,7 +198,14 @@ async function resumable(
   const file = fileOf(ctx, ref);
   // Each chunk is buffered before it is sent, so a per-request timeout blames only GCS, never a slow client.
   file.interceptors.push(addRequestOptions({ timeout: ctx.policy.attemptTimeoutMs }));
-  const upload = file.createWriteStream({ uri, offset: 0, resumable: true, chunkSize: ctx.chunkBytes, validation: false, metadata: size === undefined ? {} : { contentLength: size } });
+  const upload = file.createWriteStream({
+    uri,
+    offset: 0,
+    resumable: true,
+    chunkSize: ctx.chunkBytes,
+    validation: false,
+    metadata: size === undefined ? {} : { contentLength: size },
+  });
   upload.on("error", () => {}); // pipeline reports it
   try {
     await pipeline(Readable.from(pieces()), upload, { signal });
@@ -181,8 +217,14 @@ async function resumable(
   const digest = md5.digest("base64");
   if (uploaded.md5Hash !== undefined && uploaded.md5Hash !== digest) {
     // GCS stored other bytes than were sent: take that version back out.
-    await retrying(ctx, reference, "removing a corrupt upload of", signal, (s) => settleOrAbort(fileOf(ctx, ref).delete({ ifGenerationMatch: Number(uploaded.generation) }), s)).catch(() => {});
-    throw new StowdError("CHECKSUM_MISMATCH", `GCS stored ${reference} with MD5 ${uploaded.md5Hash}, but the bytes sent have MD5 ${digest}; the upload was removed`, { reference, backend: GCS_KIND });
+    await retrying(ctx, reference, "removing a corrupt upload of", signal, (s) =>
+      settleOrAbort(fileOf(ctx, ref).delete({ ifGenerationMatch: Number(uploaded.generation) }), s),
+    ).catch(() => {});
+    throw new StowdError(
+      "CHECKSUM_MISMATCH",
+      `GCS stored ${reference} with MD5 ${uploaded.md5Hash}, but the bytes sent have MD5 ${digest}; the upload was removed`,
+      { reference, backend: GCS_KIND },
+    );
   }
   return uploaded;
 }

@@ -22,7 +22,13 @@ import { upload, uploadFailure } from "./upload.js";
 
 const APPEND_ATTEMPTS = 32;
 
-export async function write(ctx: GcsContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function write(
+  ctx: GcsContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = checkedReference(ref);
   checkWritableKey(ctx, ref, reference);
   throwIfAborted(signal, reference);
@@ -35,10 +41,17 @@ export async function write(ctx: GcsContext, ref: Ref, body: AsyncIterable<Uint8
   }
 }
 
-export async function append(ctx: GcsContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function append(
+  ctx: GcsContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: AppendOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = checkedReference(ref);
   checkWritableKey(ctx, ref, reference);
-  const check = (current: GcsObject | undefined): void => checkAppend(current === undefined ? undefined : toMeta(ref.key, current), options, reference, GCS_KIND);
+  const check = (current: GcsObject | undefined): void =>
+    checkAppend(current === undefined ? undefined : toMeta(ref.key, current), options, reference, GCS_KIND);
   let current = await headResource(ctx, ref, signal);
   check(current); // fail fast, before taking the body
   const staging: Ref = { ...ref, key: `${ctx.tempPrefix}append/${randomUUID()}` };
@@ -60,7 +73,14 @@ export async function append(ctx: GcsContext, ref: Ref, body: AsyncIterable<Uint
       const conditions: Conditions = current === undefined ? { ifGenerationMatch: 0 } : versionConditions(current);
       try {
         // Not retried blindly: a compose whose answer was lost may have applied, and a second one would append twice.
-        const composed = await retrying(ctx, reference, "appending to", signal, (s) => composeInto(ctx, ref, sources, destination, conditions, s), false);
+        const composed = await retrying(
+          ctx,
+          reference,
+          "appending to",
+          signal,
+          (s) => composeInto(ctx, ref, sources, destination, conditions, s),
+          false,
+        );
         return toMeta(ref.key, composed);
       } catch (err) {
         const status = gcsStatus(err);
@@ -69,10 +89,18 @@ export async function append(ctx: GcsContext, ref: Ref, body: AsyncIterable<Uint
         const before = current?.generation;
         current = await headResource(ctx, ref, signal);
         if (status === 404 && current?.generation === before) {
-          throw new StowdError("INTERNAL", `the staging object of an append to ${reference} disappeared; nothing was appended`, { reference, backend: GCS_KIND, cause: err });
+          throw new StowdError("INTERNAL", `the staging object of an append to ${reference} disappeared; nothing was appended`, {
+            reference,
+            backend: GCS_KIND,
+            cause: err,
+          });
         }
         if (attempt >= APPEND_ATTEMPTS) {
-          throw new StowdError("BACKEND_UNAVAILABLE", `${reference} kept changing during the append (${attempt} attempts); nothing was appended`, { reference, backend: GCS_KIND, cause: err });
+          throw new StowdError(
+            "BACKEND_UNAVAILABLE",
+            `${reference} kept changing during the append (${attempt} attempts); nothing was appended`,
+            { reference, backend: GCS_KIND, cause: err },
+          );
         }
         await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt), undefined, { signal }).catch(() => {});
         throwIfAborted(signal, reference);
@@ -93,12 +121,19 @@ async function composeInto(
 ): Promise<GcsObject> {
   return apiRequest<GcsObject>(
     ctx.storage.bucket(ref.container),
-    { method: "POST", uri: `/o/${encodeURIComponent(ref.key)}/compose`, qs: conditions, json: { kind: "storage#composeRequest", sourceObjects: sources, destination } },
+    {
+      method: "POST",
+      uri: `/o/${encodeURIComponent(ref.key)}/compose`,
+      qs: conditions,
+      json: { kind: "storage#composeRequest", sourceObjects: sources, destination },
+    },
     signal,
   );
 }
 
 async function removeQuietly(ctx: GcsContext, ref: Ref): Promise<void> {
   const signal = AbortSignal.timeout(ctx.policy.totalTimeoutMs);
-  await retrying(ctx, checkedReference(ref), "removing", signal, (s) => settleOrAbort(fileOf(ctx, ref).delete({ ignoreNotFound: true }), s)).catch(() => {});
+  await retrying(ctx, checkedReference(ref), "removing", signal, (s) =>
+    settleOrAbort(fileOf(ctx, ref).delete({ ignoreNotFound: true }), s),
+  ).catch(() => {});
 }

@@ -32,7 +32,8 @@ const IPV4 = /(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])/g;
 /** An IPv6 address in brackets (URL form), or bare as Node's socket errors print it ("::1:9000", "fd00::5:443"). */
 const IPV6 = /\[[0-9a-f:.]+\](?::\d{1,5})?|(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?::\d{1,5})?(?![\w:])/gi;
 /** Query parameters that carry credentials in signed URLs (S3, GCS, Azure SAS) and OAuth. */
-const URL_CREDENTIALS = /([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|access_token|token|code)=)[^&\s"'<>]*/gi;
+const URL_CREDENTIALS =
+  /([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|access_token|token|code)=)[^&\s"'<>]*/gi;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -57,7 +58,10 @@ export function withoutWhereabouts(text: string, where: BackendWhereabouts): str
   let out = text.split("\n")[0] ?? "";
   out = out.replace(HTTP_URL, "<endpoint>");
   for (const host of hostsOf(where.endpoint)) out = out.replace(new RegExp(escapeRegExp(host), "gi"), "<endpoint>");
-  out = out.replace(IPV4, "<address>").replace(IPV6, "<address>").replace(/<(endpoint|address)>:\d{1,5}\b/g, "<$1>");
+  out = out
+    .replace(IPV4, "<address>")
+    .replace(IPV6, "<address>")
+    .replace(/<(endpoint|address)>:\d{1,5}\b/g, "<$1>");
   if (where.account !== undefined && where.account !== "") {
     out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(where.account)}(?![A-Za-z0-9])`, "gi"), "<account>");
   }
@@ -81,7 +85,11 @@ const OPERATOR_REASONS = new Set(["BACKEND_UNAVAILABLE", "DEADLINE_EXCEEDED", "I
  * Logs the full story of a failed backend call when an operator must act on
  * it (or always, with `always`), then returns `error` for the caller to throw.
  */
-export function reportBackendFailure(error: StowdError, where: BackendWhereabouts, detail: { operation: string; cause: unknown; always?: boolean }): StowdError {
+export function reportBackendFailure(
+  error: StowdError,
+  where: BackendWhereabouts,
+  detail: { operation: string; cause: unknown; always?: boolean },
+): StowdError {
   if (detail.always === true || OPERATOR_REASONS.has(error.reason)) {
     log("warn", "backend call failed", {
       backend: where.backend,
@@ -99,8 +107,17 @@ export function reportBackendFailure(error: StowdError, where: BackendWhereabout
 /** An SDK error as the log shows it: name, code, status and message, with signed-URL credentials masked. */
 function describeCause(cause: unknown): string {
   if (cause === undefined) return "";
-  const e = cause as { name?: unknown; code?: unknown; Code?: unknown; statusCode?: unknown; $metadata?: { httpStatusCode?: unknown }; message?: unknown };
-  const parts = [e?.name, e?.Code ?? e?.code, e?.statusCode ?? e?.$metadata?.httpStatusCode].filter((p) => typeof p === "string" || typeof p === "number");
+  const e = cause as {
+    name?: unknown;
+    code?: unknown;
+    Code?: unknown;
+    statusCode?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+    message?: unknown;
+  };
+  const parts = [e?.name, e?.Code ?? e?.code, e?.statusCode ?? e?.$metadata?.httpStatusCode].filter(
+    (p) => typeof p === "string" || typeof p === "number",
+  );
   const message = cause instanceof Error || typeof e?.message === "string" ? String(e.message) : String(cause);
   const text = `${parts.join(" ")}${parts.length > 0 ? ": " : ""}${message}`.replace(URL_CREDENTIALS, "$1***");
   return text.length > 2000 ? `${text.slice(0, 2000)}...` : text;

@@ -22,11 +22,11 @@ export function resolveRange(range: RangeRequest | undefined, size: number, refe
   }
   const { offset } = range;
   if (offset > 0 && offset >= size) {
-    throw new StowdError(
-      "OUT_OF_RANGE",
-      `the range starting at byte ${offset} is past the end of ${reference}, which has ${size} bytes`,
-      { reference, size, field: "range.offset" },
-    );
+    throw new StowdError("OUT_OF_RANGE", `the range starting at byte ${offset} is past the end of ${reference}, which has ${size} bytes`, {
+      reference,
+      size,
+      field: "range.offset",
+    });
   }
   const available = size - offset;
   return { offset, length: range.length === 0 ? available : Math.min(range.length, available) };

@@ -39,10 +39,14 @@ export function encodePageToken(point: ResumePoint): string {
 export function decodePageToken(token: string, prefix: string, delimiter: string, reference: string): ResumePoint | undefined {
   if (token === "") return undefined;
   const bad = (why: string) =>
-    new StowdError("INVALID_ARGUMENT", `page_token ${JSON.stringify(token.slice(0, 64))} ${why}; pass the next_page_token of the previous page of the same listing, or "" to start over`, {
-      reference,
-      field: "page_token",
-    });
+    new StowdError(
+      "INVALID_ARGUMENT",
+      `page_token ${JSON.stringify(token.slice(0, 64))} ${why}; pass the next_page_token of the previous page of the same listing, or "" to start over`,
+      {
+        reference,
+        field: "page_token",
+      },
+    );
   const raw = Buffer.from(token, "base64url");
   if (raw.toString("base64url") !== token) throw bad("is not a page token");
   let text: string;

@@ -55,7 +55,10 @@ export function checkEtag(current: ObjectMeta, etag: string | undefined, referen
 export function checkAppend(current: ObjectMeta | undefined, options: AppendOptions, reference: string, backend: string): void {
   if (current === undefined) {
     if (!options.createIfMissing) {
-      throw new StowdError("NOT_FOUND", `${reference} does not exist; set create_if_missing to create it by appending`, { reference, backend });
+      throw new StowdError("NOT_FOUND", `${reference} does not exist; set create_if_missing to create it by appending`, {
+        reference,
+        backend,
+      });
     }
     if (options.ifMatchEtag !== undefined) checkPreconditions(undefined, { ifMatchEtag: options.ifMatchEtag }, reference);
   } else {
@@ -63,11 +66,15 @@ export function checkAppend(current: ObjectMeta | undefined, options: AppendOpti
   }
   const size = current?.size ?? 0;
   if (options.expectedOffset !== undefined && options.expectedOffset !== size) {
-    throw new StowdError("PRECONDITION_FAILED", `${reference} has ${size} bytes, not the expected offset ${options.expectedOffset}; nothing was appended`, {
-      reference,
-      size,
-      field: "header.expected_offset",
-    });
+    throw new StowdError(
+      "PRECONDITION_FAILED",
+      `${reference} has ${size} bytes, not the expected offset ${options.expectedOffset}; nothing was appended`,
+      {
+        reference,
+        size,
+        field: "header.expected_offset",
+      },
+    );
   }
 }
 

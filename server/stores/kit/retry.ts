@@ -53,10 +53,14 @@ export async function withRetries<T>(attempt: (signal: AbortSignal) => Promise<T
       signal.throwIfAborted();
       if (total.aborted || attemptTimeout.aborted) {
         if (n < maxAttempts && !total.aborted) continue;
-        throw new StowdError("DEADLINE_EXCEEDED", `${operation}: the ${backend} backend did not answer in time (${n} attempt${n > 1 ? "s" : ""})`, {
-          backend,
-          cause: err,
-        });
+        throw new StowdError(
+          "DEADLINE_EXCEEDED",
+          `${operation}: the ${backend} backend did not answer in time (${n} attempt${n > 1 ? "s" : ""})`,
+          {
+            backend,
+            cause: err,
+          },
+        );
       }
       if (isStowdError(err) || n >= maxAttempts || !options.isRetryable(err)) throw err;
       const delay = Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));

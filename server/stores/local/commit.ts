@@ -28,7 +28,12 @@ export interface Prepared {
  * and hand over a finished temp file, then records the sidecar and renames
  * the file into place. Nothing is visible unless everything succeeded.
  */
-export async function commit(ctx: LocalContext, loc: Location, signal: AbortSignal, prepare: (current: Found | undefined) => Promise<Prepared>): Promise<ObjectMeta> {
+export async function commit(
+  ctx: LocalContext,
+  loc: Location,
+  signal: AbortSignal,
+  prepare: (current: Found | undefined) => Promise<Prepared>,
+): Promise<ObjectMeta> {
   return ctx.lock(loc.lockKey, async () => {
     const current = await currentForWrite(ctx, loc);
     const prepared = await prepare(current);

@@ -21,6 +21,10 @@ export const LOCAL_STOW_KEYS = ["path"] as const;
 /** Store options from a `stow.config` of kind local serving `scheme`; a missing path is an error naming the scheme. */
 export function localOptionsFromStowConfig(config: Readonly<Record<string, string>>, scheme: string): LocalStoreOptions {
   const path = config.path;
-  if (!path) throw new StowdError("INVALID_ARGUMENT", `storage: the local backend for ${scheme}:// needs stow.config.path (the root directory)`, { field: "stow.config.path", backend: "local" });
+  if (!path)
+    throw new StowdError("INVALID_ARGUMENT", `storage: the local backend for ${scheme}:// needs stow.config.path (the root directory)`, {
+      field: "stow.config.path",
+      backend: "local",
+    });
   return { root: resolve(path) };
 }

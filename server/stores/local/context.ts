@@ -10,7 +10,17 @@ import { createKeyedLock, type KeyedLock } from "../kit/keyed-lock.js";
 import type { LocalStoreOptions } from "./config.js";
 import { KIND } from "./errors.js";
 import { createDirectoryListings, type DirectoryListings } from "./listing.js";
-import { INTERNAL_DIR, canonicalName, containerDir, createLayout, localIdentity, objectPath, sidecarPath, type LocalLayout, type PathTarget } from "./paths.js";
+import {
+  INTERNAL_DIR,
+  canonicalName,
+  containerDir,
+  createLayout,
+  localIdentity,
+  objectPath,
+  sidecarPath,
+  type LocalLayout,
+  type PathTarget,
+} from "./paths.js";
 
 /** Default bound of the listing cache: a directory of about a million short names. */
 const LISTING_CACHE_BYTES = 64 << 20;
@@ -45,7 +55,9 @@ export async function openLocalContext(options: LocalStoreOptions): Promise<Loca
   const internal = path.join(layout.root, INTERNAL_DIR);
   await mkdir(internal, { recursive: true });
   if (!(await lstat(internal)).isDirectory()) {
-    throw new StowdError("INTERNAL", `${internal} must be a directory (it holds the local store's temp files and metadata)`, { backend: KIND });
+    throw new StowdError("INTERNAL", `${internal} must be a directory (it holds the local store's temp files and metadata)`, {
+      backend: KIND,
+    });
   }
   await mkdir(layout.tmpDir, { recursive: true });
   await mkdir(layout.metaDir, { recursive: true });
@@ -53,7 +65,10 @@ export async function openLocalContext(options: LocalStoreOptions): Promise<Loca
   return {
     layout,
     lock: createKeyedLock(),
-    listings: createDirectoryListings({ maxBytes: options.listingCacheBytes ?? LISTING_CACHE_BYTES, hidden: { dir: layout.root, name: INTERNAL_DIR } }),
+    listings: createDirectoryListings({
+      maxBytes: options.listingCacheBytes ?? LISTING_CACHE_BYTES,
+      hidden: { dir: layout.root, name: INTERNAL_DIR },
+    }),
   };
 }
 

@@ -35,4 +35,3 @@ export function ancestorIsObject(reference: string, ancestorReference: string): 
     { reference, backend: KIND },
   );
 }
-

@@ -15,14 +15,20 @@ const READ_CHUNK_BYTES = 1 << 20;
 const WRITE_BATCH_BYTES = 256 << 10;
 
 async function writeAll(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
+  for (let done = 0; done < data.length;) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
     done += bytesWritten;
   }
 }
 
 /** Writes `body` at `position`, batching small chunks; returns the bytes written. */
-export async function writeBody(handle: FileHandle, body: AsyncIterable<Uint8Array>, position: number, signal: AbortSignal, reference: string): Promise<number> {
+export async function writeBody(
+  handle: FileHandle,
+  body: AsyncIterable<Uint8Array>,
+  position: number,
+  signal: AbortSignal,
+  reference: string,
+): Promise<number> {
   let at = position;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
@@ -44,17 +50,26 @@ export async function writeBody(handle: FileHandle, body: AsyncIterable<Uint8Arr
 }
 
 /** Reads `length` bytes from `position` of an open file, in chunks of at most 1 MiB. */
-export async function* readChunks(handle: FileHandle, position: number, length: number, signal: AbortSignal, reference: string): AsyncGenerator<Buffer> {
+export async function* readChunks(
+  handle: FileHandle,
+  position: number,
+  length: number,
+  signal: AbortSignal,
+  reference: string,
+): AsyncGenerator<Buffer> {
   let at = position;
   const end = position + length;
   while (at < end) {
     throwIfAborted(signal, reference);
     const size = Math.min(READ_CHUNK_BYTES, end - at);
     const buffer = Buffer.allocUnsafe(size);
-    for (let filled = 0; filled < size; ) {
+    for (let filled = 0; filled < size;) {
       const { bytesRead } = await handle.read(buffer, filled, size - filled, at + filled);
       if (bytesRead === 0) {
-        throw new StowdError("INTERNAL", `the file of ${reference} became shorter while it was read (changed outside stowd)`, { reference, backend: KIND });
+        throw new StowdError("INTERNAL", `the file of ${reference} became shorter while it was read (changed outside stowd)`, {
+          reference,
+          backend: KIND,
+        });
       }
       filled += bytesRead;
     }
@@ -102,7 +117,13 @@ async function copyFromHandle(source: FileHandle, size: number, tempPath: string
  * verified to be that very file; failing that, copied from `handle` when
  * given. False when no verified copy could be made.
  */
-export async function copyObjectToTemp(loc: Location, found: Found, tempPath: string, signal: AbortSignal, handle?: FileHandle): Promise<boolean> {
+export async function copyObjectToTemp(
+  loc: Location,
+  found: Found,
+  tempPath: string,
+  signal: AbortSignal,
+  handle?: FileHandle,
+): Promise<boolean> {
   try {
     await copyFile(loc.file, tempPath, constants.COPYFILE_FICLONE);
   } catch (err) {

@@ -25,7 +25,14 @@ export async function list(ctx: LocalContext, prefix: Ref, options: ListOptions)
   const keys = dir === undefined ? [] : walkKeys(ctx, dir, prefix.key, resume, skip, reference);
   const page = await pageKeys(keys, prefix.key, options, reference, (commonPrefix) => (skip.under = commonPrefix));
   const parents = new Map<string, Promise<boolean>>();
-  const metas = dir === undefined ? [] : await mapLimit(page.keys, META_CONCURRENCY, async (key) => (await headAt(ctx, locationOfListed(ctx, prefix, dir, key), parents))?.meta);
+  const metas =
+    dir === undefined
+      ? []
+      : await mapLimit(
+          page.keys,
+          META_CONCURRENCY,
+          async (key) => (await headAt(ctx, locationOfListed(ctx, prefix, dir, key), parents))?.meta,
+        );
   return {
     // An object deleted since the walk is left out.
     objects: metas.filter((meta): meta is ObjectMeta => meta !== undefined),

@@ -156,7 +156,10 @@ export function endOfPrefix(names: readonly string[], prefix: string, from: numb
 
 export function createDirectoryListings(options: DirectoryListingsOptions): DirectoryListings {
   const settleNs = BigInt(Math.round((options.settleMs ?? DEFAULT_SETTLE_MS) * 1e6));
-  const cache = new LRUCache<string, Listing>({ maxSize: Math.max(1, options.maxBytes), sizeCalculation: (listing) => Math.max(1, listing.bytes) });
+  const cache = new LRUCache<string, Listing>({
+    maxSize: Math.max(1, options.maxBytes),
+    sizeCalculation: (listing) => Math.max(1, listing.bytes),
+  });
   /** Reads in progress, by directory and stamp: concurrent pages of one directory share one read. */
   const loading = new Map<string, Promise<Listing | undefined>>();
 

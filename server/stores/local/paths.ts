@@ -65,7 +65,11 @@ export function canonicalName(container: string, key: string): { container: stri
 }
 
 function invalid(reference: string, why: string): StowdError {
-  return new StowdError("INVALID_REFERENCE", `${reference} cannot be stored by the local store: ${why}`, { reference, field: "reference", backend: KIND });
+  return new StowdError("INVALID_REFERENCE", `${reference} cannot be stored by the local store: ${why}`, {
+    reference,
+    field: "reference",
+    backend: KIND,
+  });
 }
 
 function checkSegment(segment: string, reference: string, what: string): void {
@@ -79,7 +83,10 @@ function checkSegment(segment: string, reference: string, what: string): void {
 export function containerDir(layout: LocalLayout, container: string, reference: string): string {
   if (container === "") return layout.root;
   if (container === "." || container === ".." || container === INTERNAL_DIR) {
-    throw invalid(reference, `"${container}" is not a usable container name (it would name a directory outside the container or stowd's internal one)`);
+    throw invalid(
+      reference,
+      `"${container}" is not a usable container name (it would name a directory outside the container or stowd's internal one)`,
+    );
   }
   if (container.includes("/")) throw invalid(reference, "the container contains '/'");
   checkSegment(container, reference, "container");
@@ -95,7 +102,10 @@ export function checkKey(container: string, key: string, reference: string, allo
   const segments = key.split("/");
   for (const segment of segments) {
     if (segment === "") {
-      throw invalid(reference, `the key ${JSON.stringify(key)} has an empty path segment (leading '/' or '//'), which a file path cannot represent`);
+      throw invalid(
+        reference,
+        `the key ${JSON.stringify(key)} has an empty path segment (leading '/' or '//'), which a file path cannot represent`,
+      );
     }
     if (segment === "." || segment === "..") throw invalid(reference, `"${segment}" path segments are not allowed`);
     checkSegment(segment, reference, "key");
@@ -115,7 +125,10 @@ export function objectPath(dir: string, container: string, key: string, referenc
 
 /** Names what blocks the directories of the target's file (a link, or an object where a directory should be), for error messages. */
 async function blockingAncestor(layout: LocalLayout, target: PathTarget): Promise<StowdError | undefined> {
-  const parts = path.relative(layout.root, path.dirname(target.file)).split(path.sep).filter((p) => p !== "");
+  const parts = path
+    .relative(layout.root, path.dirname(target.file))
+    .split(path.sep)
+    .filter((p) => p !== "");
   let at = layout.root;
   for (const part of parts) {
     at = path.join(at, part);
@@ -126,7 +139,10 @@ async function blockingAncestor(layout: LocalLayout, target: PathTarget): Promis
       const inContainer = at.startsWith(target.dir + path.sep);
       // Outside the container directory only the container directory itself can be in the way: an object at the root (`file:///c` against `file://c/k`).
       const owner = inContainer ? target.owner : { scheme: target.owner.scheme, authority: "" };
-      const key = path.relative(inContainer ? target.dir : layout.root, at).split(path.sep).join("/");
+      const key = path
+        .relative(inContainer ? target.dir : layout.root, at)
+        .split(path.sep)
+        .join("/");
       return ancestorIsObject(target.reference, formatReference(owner, key));
     }
   }
@@ -171,7 +187,10 @@ export async function checkParent(layout: LocalLayout, target: PathTarget, forWr
  * created in `created`, also when it fails part way.
  */
 export async function ensureParent(layout: LocalLayout, target: PathTarget, created: CreatedDirs): Promise<void> {
-  const parts = path.relative(layout.root, path.dirname(target.file)).split(path.sep).filter((p) => p !== "");
+  const parts = path
+    .relative(layout.root, path.dirname(target.file))
+    .split(path.sep)
+    .filter((p) => p !== "");
   let at = layout.root;
   for (const part of parts) {
     at = path.join(at, part);

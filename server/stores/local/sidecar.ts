@@ -73,7 +73,14 @@ export async function readSidecar(file: string, container: string, key: string):
 }
 
 /** Writes a sidecar atomically: temp file, fsync, rename. */
-export async function writeSidecar(layout: LocalLayout, file: string, container: string, key: string, entries: SidecarEntry[], reference: string): Promise<void> {
+export async function writeSidecar(
+  layout: LocalLayout,
+  file: string,
+  container: string,
+  key: string,
+  entries: SidecarEntry[],
+  reference: string,
+): Promise<void> {
   const body: SidecarFile = { version: 1, container, key, entries };
   const temp = path.join(layout.tmpDir, `${randomUUID()}.meta`);
   try {

@@ -16,7 +16,13 @@ import { KIND, storeError } from "./errors.js";
 import { copyObjectToTemp, readChunks, syncAndStat, writeBody } from "./files.js";
 import { currentForWrite } from "./lookup.js";
 
-export async function write(ctx: LocalContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function write(
+  ctx: LocalContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const loc = locate(ctx, ref);
   // Fail fast (conflicts, links, preconditions) before taking the body; checked again at commit.
   checkPreconditions((await currentForWrite(ctx, loc))?.meta, options.preconditions, loc.reference);
@@ -49,7 +55,13 @@ export async function write(ctx: LocalContext, ref: Ref, body: AsyncIterable<Uin
   }
 }
 
-export async function append(ctx: LocalContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function append(
+  ctx: LocalContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: AppendOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const loc = locate(ctx, ref);
   // Copy-on-write, optimistically: copy the current version and append to
   // the copy outside the lock; at commit, if the object changed
@@ -85,11 +97,20 @@ export async function append(ctx: LocalContext, ref: Ref, body: AsyncIterable<Ui
       const appended = await open(tempPath, "r");
       try {
         if (current !== undefined && !(await copyObjectToTemp(loc, current, rebuilt, signal))) {
-          throw new StowdError("INTERNAL", `${loc.reference} changed outside stowd during an append; nothing was appended`, { reference: loc.reference, backend: KIND });
+          throw new StowdError("INTERNAL", `${loc.reference} changed outside stowd during an append; nothing was appended`, {
+            reference: loc.reference,
+            backend: KIND,
+          });
         }
         const target = await open(rebuilt, current === undefined ? "w" : "r+");
         try {
-          await writeBody(target, readChunks(appended, base, Number(stats.size) - base, signal, loc.reference), current?.meta.size ?? 0, signal, loc.reference);
+          await writeBody(
+            target,
+            readChunks(appended, base, Number(stats.size) - base, signal, loc.reference),
+            current?.meta.size ?? 0,
+            signal,
+            loc.reference,
+          );
         } finally {
           await target.close();
         }

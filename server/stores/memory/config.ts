@@ -18,7 +18,9 @@ export interface SizeLimit {
 
 /** maxObjectBytes when set, else the memory this process can have. */
 export function sizeLimitOf(options: MemoryStoreOptions): SizeLimit {
-  return options.maxObjectBytes === undefined ? availableMemory() : { bytes: options.maxObjectBytes, what: "the memory store's maxObjectBytes" };
+  return options.maxObjectBytes === undefined
+    ? availableMemory()
+    : { bytes: options.maxObjectBytes, what: "the memory store's maxObjectBytes" };
 }
 
 /** The memory this process can have: the machine's, or its cgroup limit when that is lower. */

@@ -39,7 +39,12 @@ export function existing(ctx: MemoryContext, ref: Ref): Entry {
 }
 
 /** Replaces the object at `ref` with `data`, under a new etag; returns a copy of its info. */
-export function commit(ctx: MemoryContext, ref: Ref, data: Segments, meta: Omit<ObjectMeta, "key" | "size" | "etag" | "updated" | "generation">): ObjectMeta {
+export function commit(
+  ctx: MemoryContext,
+  ref: Ref,
+  data: Segments,
+  meta: Omit<ObjectMeta, "key" | "size" | "etag" | "updated" | "generation">,
+): ObjectMeta {
   const entry: Entry = {
     data,
     meta: { ...meta, key: ref.key, size: sizeOf(data), etag: newEtag(), updated: new Date(), generation: "" },

@@ -44,7 +44,7 @@ export class SegmentWriter {
   write(chunk: Uint8Array): void {
     const total = this.base + this.size + chunk.length;
     if (total > this.limit.bytes) throw tooLarge(this.reference, total, this.limit, false);
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length;) {
       if (this.filled === this.current.length) this.grow(chunk.length - at);
       const n = Math.min(chunk.length - at, this.current.length - this.filled);
       this.current.set(chunk.subarray(at, at + n), this.filled);
@@ -58,7 +58,12 @@ export class SegmentWriter {
   finish(): Uint8Array[] {
     if (this.filled === 0) return this.done;
     // Keep a mostly full last segment as it is; copy a mostly empty one to its size.
-    const last = this.filled === this.current.length ? this.current : this.filled * 2 >= this.current.length ? this.current.subarray(0, this.filled) : this.current.slice(0, this.filled);
+    const last =
+      this.filled === this.current.length
+        ? this.current
+        : this.filled * 2 >= this.current.length
+          ? this.current.subarray(0, this.filled)
+          : this.current.slice(0, this.filled);
     return [...this.done, last];
   }
 
@@ -68,7 +73,11 @@ export class SegmentWriter {
     const ahead = this.sizeHint !== undefined && this.sizeHint > this.size ? this.filled + this.sizeHint - this.size : Infinity;
     if (this.done.length === 0 && this.current.length < SEGMENT_BYTES) {
       // The first segment doubles, copying what it holds (under 1 MiB in all).
-      const capacity = Math.min(SEGMENT_BYTES, Math.max(FIRST_SEGMENT_BYTES, 2 * this.current.length, this.filled + wanted), Math.max(ahead, this.filled + 1));
+      const capacity = Math.min(
+        SEGMENT_BYTES,
+        Math.max(FIRST_SEGMENT_BYTES, 2 * this.current.length, this.filled + wanted),
+        Math.max(ahead, this.filled + 1),
+      );
       const next = allocate(capacity);
       next.set(this.current.subarray(0, this.filled));
       this.current = next;
@@ -86,7 +95,12 @@ function allocate(bytes: number): Uint8Array {
 }
 
 /** Reads `body` into `writer` until it ends or the signal aborts. */
-export async function collect(body: AsyncIterable<Uint8Array>, signal: AbortSignal, writer: SegmentWriter, reference: string): Promise<Uint8Array[]> {
+export async function collect(
+  body: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+  writer: SegmentWriter,
+  reference: string,
+): Promise<Uint8Array[]> {
   for await (const chunk of abortable(body, signal, reference)) writer.write(chunk);
   throwIfAborted(signal, reference);
   return writer.finish();
@@ -99,7 +113,13 @@ export function sizeOf(data: Segments): number {
 }
 
 /** The bytes `offset` to `offset + length` of `data`, one segment slice per chunk, without copying. */
-export async function* slices(data: Segments, offset: number, length: number, signal: AbortSignal, reference: string): AsyncGenerator<Uint8Array> {
+export async function* slices(
+  data: Segments,
+  offset: number,
+  length: number,
+  signal: AbortSignal,
+  reference: string,
+): AsyncGenerator<Uint8Array> {
   let start = 0;
   const end = offset + length;
   for (const segment of data) {

@@ -12,7 +12,13 @@ import { commit, current, type Entry, type MemoryContext } from "./context.js";
 import { KIND, tooLarge } from "./errors.js";
 import { collect, joined, SegmentWriter } from "./segments.js";
 
-export async function write(ctx: MemoryContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function write(
+  ctx: MemoryContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = referenceOf(ref);
   requireKey(ref, reference);
   checkPreconditions(current(ctx, ref)?.meta, options.preconditions, reference); // fail fast, before reading the body
@@ -26,7 +32,13 @@ export async function write(ctx: MemoryContext, ref: Ref, body: AsyncIterable<Ui
   });
 }
 
-export async function append(ctx: MemoryContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function append(
+  ctx: MemoryContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: AppendOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const reference = referenceOf(ref);
   requireKey(ref, reference);
   const check = (): Entry | undefined => {
@@ -35,7 +47,12 @@ export async function append(ctx: MemoryContext, ref: Ref, body: AsyncIterable<U
     return entry;
   };
   check(); // fail fast, before reading the body
-  const added = await collect(body, signal, new SegmentWriter(reference, ctx.limit, undefined, current(ctx, ref)?.meta.size ?? 0), reference);
+  const added = await collect(
+    body,
+    signal,
+    new SegmentWriter(reference, ctx.limit, undefined, current(ctx, ref)?.meta.size ?? 0),
+    reference,
+  );
   // From here on everything runs synchronously: the check and the commit are atomic.
   const entry = check();
   const data = entry === undefined ? added : joined(entry.data, entry.meta.size, added, ctx.limit, reference);

@@ -106,20 +106,25 @@ async function commit(
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     const oldChunks = current === undefined ? [] : keys.chunks(current.dataId, chunkCount(current.size, current.chunkBytes));
     const reply = asList(
-      await ctx.conn.script(call, COMMIT, [keys.manifest, keys.pending, ...newChunks, ...oldChunks], [
-        writeId,
-        newChunks.length,
-        oldChunks.length,
-        current?.dataId ?? "",
-        String(current?.size ?? 0),
-        flag(pre.ifNotExists),
-        flag(pre.ifExists),
-        flag(pre.ifMatchEtag !== undefined),
-        pre.ifMatchEtag ?? "",
-        settings.ttlMs,
-        settings.graceMs,
-        ...fields.flat(),
-      ]),
+      await ctx.conn.script(
+        call,
+        COMMIT,
+        [keys.manifest, keys.pending, ...newChunks, ...oldChunks],
+        [
+          writeId,
+          newChunks.length,
+          oldChunks.length,
+          current?.dataId ?? "",
+          String(current?.size ?? 0),
+          flag(pre.ifNotExists),
+          flag(pre.ifExists),
+          flag(pre.ifMatchEtag !== undefined),
+          pre.ifMatchEtag ?? "",
+          settings.ttlMs,
+          settings.graceMs,
+          ...fields.flat(),
+        ],
+      ),
     );
     switch (reply[0]) {
       case "ok":
@@ -141,12 +146,20 @@ async function commit(
           { reference, backend: KIND },
         );
       case "lost":
-        throw new StowdError("BACKEND_UNAVAILABLE", `staged chunks of ${reference} vanished from Redis before the commit (evicted or flushed?); nothing was written, retry the write`, {
-          reference,
-          backend: KIND,
-        });
+        throw new StowdError(
+          "BACKEND_UNAVAILABLE",
+          `staged chunks of ${reference} vanished from Redis before the commit (evicted or flushed?); nothing was written, retry the write`,
+          {
+            reference,
+            backend: KIND,
+          },
+        );
     }
     throw unexpectedReply("commit", reference, reply[0]);
   }
-  throw new StowdError("BACKEND_UNAVAILABLE", `${reference} changes too often to commit (${MAX_CONFLICTS} conflicting writers); nothing was written, retry`, { reference, backend: KIND });
+  throw new StowdError(
+    "BACKEND_UNAVAILABLE",
+    `${reference} changes too often to commit (${MAX_CONFLICTS} conflicting writers); nothing was written, retry`,
+    { reference, backend: KIND },
+  );
 }

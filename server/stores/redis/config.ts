@@ -78,14 +78,24 @@ export function parseRedisAddr(addr: string, field = "addr"): RedisNodeAddress {
 }
 
 export function resolveSettings(options: RedisStoreOptions): RedisSettings {
-  const maxObjectBytes = integerOption(options.maxObjectBytes, "maxObjectBytes", DEFAULT_REDIS_MAX_OBJECT_BYTES, 1, REDIS_MAX_VALUE_BYTES - 1);
+  const maxObjectBytes = integerOption(
+    options.maxObjectBytes,
+    "maxObjectBytes",
+    DEFAULT_REDIS_MAX_OBJECT_BYTES,
+    1,
+    REDIS_MAX_VALUE_BYTES - 1,
+  );
   const chunkBytes = integerOption(options.chunkBytes, "chunkBytes", DEFAULT_REDIS_CHUNK_BYTES, 4096, 64 * MiB);
   // Scripts name every chunk of an object in KEYS; keep that list reasonable.
   if (chunkCount(maxObjectBytes, chunkBytes) > 16_384) {
-    throw invalidOption("chunkBytes", `${chunkBytes} cuts maxObjectBytes (${maxObjectBytes}) into more than 16384 chunks; use larger chunks`);
+    throw invalidOption(
+      "chunkBytes",
+      `${chunkBytes} cuts maxObjectBytes (${maxObjectBytes}) into more than 16384 chunks; use larger chunks`,
+    );
   }
   const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  if (prefix === "" || /[{}]/.test(prefix)) throw invalidOption("keyPrefix", `${JSON.stringify(prefix)} must be non-empty and free of "{" and "}" (hash tags)`);
+  if (prefix === "" || /[{}]/.test(prefix))
+    throw invalidOption("keyPrefix", `${JSON.stringify(prefix)} must be non-empty and free of "{" and "}" (hash tags)`);
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
   for (const [name, value] of Object.entries(policy)) {
     if (!Number.isFinite(value) || value < 0) throw invalidOption(`retry.${name}`, `${String(value)} must be a non-negative number`);
@@ -120,7 +130,8 @@ const FLYTE_REDIS_KEYS = ["addr", "username", "password", "db", "cluster"];
 export function redisStoreOptionsFromFlyte(config: FlyteRedisConfig, field = "redis"): RedisStoreOptions {
   const bad = (key: string, message: string) => new StowdError("INVALID_ARGUMENT", message, { backend: "redis", field: `${field}.${key}` });
   for (const key of Object.keys(config)) {
-    if (!FLYTE_REDIS_KEYS.includes(key)) throw bad(key, `unknown key ${field}.${key}; ${field} accepts addr, username, password, db and cluster`);
+    if (!FLYTE_REDIS_KEYS.includes(key))
+      throw bad(key, `unknown key ${field}.${key}; ${field} accepts addr, username, password, db and cluster`);
   }
   const text = (key: "addr" | "username" | "password"): string => {
     const value: unknown = config[key];
@@ -142,7 +153,8 @@ export function redisStoreOptionsFromFlyte(config: FlyteRedisConfig, field = "re
   if (password !== "") options.password = password;
   const db: unknown = config.db;
   if (db !== undefined && db !== null && db !== 0) {
-    if (typeof db !== "number" || !Number.isSafeInteger(db) || db < 0) throw bad("db", `${field}.db must be a non-negative integer, not ${JSON.stringify(db)}`);
+    if (typeof db !== "number" || !Number.isSafeInteger(db) || db < 0)
+      throw bad("db", `${field}.db must be a non-negative integer, not ${JSON.stringify(db)}`);
     if (cluster.length > 0) throw bad("db", `${field}.db must be 0 with a cluster (a Redis Cluster has only database 0)`);
     options.db = db;
   }

@@ -128,7 +128,14 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     const node = options.node;
     if (node === undefined) throw new Error("createRedisConnection needs a node or a cluster");
     address = formatAddress(node);
-    client = new Redis({ ...nodeOptions, enableOfflineQueue: false, host: node.host, port: node.port, db: options.db ?? 0, retryStrategy: reconnectDelay });
+    client = new Redis({
+      ...nodeOptions,
+      enableOfflineQueue: false,
+      host: node.host,
+      port: node.port,
+      db: options.db ?? 0,
+      retryStrategy: reconnectDelay,
+    });
   }
 
   let closed = false;
@@ -203,7 +210,8 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     async close() {
       if (closed) return;
       closed = true;
-      for (const waiter of waiters) waiter.reject(new StowdError("BACKEND_UNAVAILABLE", "the redis store is closed (the daemon is shutting down)", { backend: KIND }));
+      for (const waiter of waiters)
+        waiter.reject(new StowdError("BACKEND_UNAVAILABLE", "the redis store is closed (the daemon is shutting down)", { backend: KIND }));
       waiters.clear();
       if (client.status === "ready") {
         // QUIT lets in-flight replies arrive; a server that stopped answering is dropped.

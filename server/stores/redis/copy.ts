@@ -45,7 +45,11 @@ export async function copy(
     await discard(ctx, destination.key, keys, writeId, [], false, to);
     throw err;
   }
-  const attributes = { contentType: src.contentType, metadata: src.metadata, ...(src.contentMd5 === undefined ? {} : { contentMd5: src.contentMd5 }) };
+  const attributes = {
+    contentType: src.contentType,
+    metadata: src.metadata,
+    ...(src.contentMd5 === undefined ? {} : { contentMd5: src.contentMd5 }),
+  };
   return writeVersion(
     ctx,
     destination,

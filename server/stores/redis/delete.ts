@@ -53,22 +53,28 @@ async function* indexPages(ctx: RedisContext, prefixKey: string, call: RedisCall
 }
 
 /** Deletes `key`'s current version (if it matches); false when there was none. */
-async function deleteKey(ctx: RedisContext, key: string, ifMatchEtag: string | undefined, signal: AbortSignal, reference: string): Promise<boolean> {
+async function deleteKey(
+  ctx: RedisContext,
+  key: string,
+  ifMatchEtag: string | undefined,
+  signal: AbortSignal,
+  reference: string,
+): Promise<boolean> {
   const keys = keysOf(ctx, key);
   const call = callFor(`DELETE ${reference}`, reference, signal, ifMatchEtag === undefined);
   let current: Snapshot | undefined;
   let deleted: boolean | undefined;
   for (let attempt = 0; deleted === undefined; attempt++) {
-    if (attempt >= MAX_CONFLICTS) throw new StowdError("BACKEND_UNAVAILABLE", `${reference} changes too often to delete; retry`, { reference, backend: KIND });
+    if (attempt >= MAX_CONFLICTS)
+      throw new StowdError("BACKEND_UNAVAILABLE", `${reference} changes too often to delete; retry`, { reference, backend: KIND });
     const chunks = current === undefined ? [] : keys.chunks(current.dataId, chunkCount(current.size, current.chunkBytes));
     const reply = asList(
-      await ctx.conn.script(call, DELETE, [keys.manifest, ...chunks], [
-        current?.dataId ?? "",
-        String(current?.size ?? 0),
-        flag(ifMatchEtag !== undefined),
-        ifMatchEtag ?? "",
-        ctx.settings.graceMs,
-      ]),
+      await ctx.conn.script(
+        call,
+        DELETE,
+        [keys.manifest, ...chunks],
+        [current?.dataId ?? "", String(current?.size ?? 0), flag(ifMatchEtag !== undefined), ifMatchEtag ?? "", ctx.settings.graceMs],
+      ),
     );
     switch (reply[0]) {
       case "ok":

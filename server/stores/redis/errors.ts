@@ -58,9 +58,12 @@ export function fromRedisError(err: unknown, call: FailedCall, address: string):
     }
     if (prefix === "NOPERM") return report(new StowdError("PERMISSION_DENIED", `${what} refused the command: ${said(err.message)}`, facts));
     if (prefix === "OOM") {
-      return report(new StowdError("LIMIT_EXCEEDED", `${what} is out of memory (maxmemory); nothing was changed: ${said(err.message)}`, facts));
+      return report(
+        new StowdError("LIMIT_EXCEEDED", `${what} is out of memory (maxmemory); nothing was changed: ${said(err.message)}`, facts),
+      );
     }
-    if (TRANSIENT_REPLIES.has(prefix)) return report(new StowdError("BACKEND_UNAVAILABLE", `${what} is not serving requests: ${said(err.message)}`, facts));
+    if (TRANSIENT_REPLIES.has(prefix))
+      return report(new StowdError("BACKEND_UNAVAILABLE", `${what} is not serving requests: ${said(err.message)}`, facts));
     return report(new StowdError("INTERNAL", `${what} answered with an error: ${said(err.message)}`, facts));
   }
   return report(new StowdError("BACKEND_UNAVAILABLE", `${what} is unavailable: ${said(describe(err))}`, facts));
@@ -86,7 +89,10 @@ export function tooLarge(reference: string, size: number, limit: number): StowdE
 
 /** A manifest this store cannot read. */
 export function corrupt(reference: string, why: string): StowdError {
-  return new StowdError("INTERNAL", `the redis manifest of ${reference} is damaged (${why}); rewrite or delete the object`, { reference, backend: KIND });
+  return new StowdError("INTERNAL", `the redis manifest of ${reference} is damaged (${why}); rewrite or delete the object`, {
+    reference,
+    backend: KIND,
+  });
 }
 
 /** A script answered something this store does not know. */

@@ -41,7 +41,11 @@ export function decodeKey(member: Buffer): string | undefined {
 
 /** Byte-wise listing bounds for ZRANGEBYLEX ("[" inclusive, "(" exclusive). */
 export function lexBound(kind: "[" | "(", key: Buffer | string, past = false): Buffer {
-  return Buffer.concat([Buffer.from(kind), typeof key === "string" ? Buffer.from(key, "utf8") : key, past ? Buffer.from([0xff]) : Buffer.alloc(0)]);
+  return Buffer.concat([
+    Buffer.from(kind),
+    typeof key === "string" ? Buffer.from(key, "utf8") : key,
+    past ? Buffer.from([0xff]) : Buffer.alloc(0),
+  ]);
 }
 
 /** The listing's first bound: the prefix, or just past the resume point. */

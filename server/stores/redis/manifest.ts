@@ -43,7 +43,14 @@ export function parseManifest(reply: unknown, reference: string): Manifest | und
   const { d, s, cs, e, ct, md, m5, u } = fields;
   const size = Number(s);
   const chunkBytes = Number(cs);
-  if (d === undefined || e === undefined || !Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {
+  if (
+    d === undefined ||
+    e === undefined ||
+    !Number.isSafeInteger(size) ||
+    size < 0 ||
+    !Number.isSafeInteger(chunkBytes) ||
+    chunkBytes <= 0
+  ) {
     throw corrupt(reference, "missing or invalid fields");
   }
   let metadata: Record<string, string>;
@@ -81,4 +88,3 @@ export function snapshotOf(reply: unknown[]): Snapshot | undefined {
   const [, dataId, size, chunkBytes] = reply;
   return dataId === "" || dataId === undefined ? undefined : { dataId: String(dataId), size: Number(size), chunkBytes: Number(chunkBytes) };
 }
-

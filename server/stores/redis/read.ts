@@ -90,5 +90,8 @@ export async function vanished(ctx: RedisContext, keys: ObjectKeys, m: Manifest,
       { reference, backend: KIND },
     );
   }
-  return new StowdError("INTERNAL", `chunk ${index} of ${reference} is missing from Redis (evicted? use maxmemory-policy noeviction)`, { reference, backend: KIND });
+  return new StowdError("INTERNAL", `chunk ${index} of ${reference} is missing from Redis (evicted? use maxmemory-policy noeviction)`, {
+    reference,
+    backend: KIND,
+  });
 }

@@ -45,14 +45,23 @@ export async function begin(ctx: RedisContext, keys: ObjectKeys, writeId: string
  * staging TTL. Fails with LIMIT_EXCEEDED when `base` (bytes already in
  * the object) plus the body passes maxObjectBytes.
  */
-export async function stage(ctx: RedisContext, body: AsyncIterable<Uint8Array>, plan: StagePlan, staged: Staged, signal: AbortSignal, reference: string): Promise<void> {
+export async function stage(
+  ctx: RedisContext,
+  body: AsyncIterable<Uint8Array>,
+  plan: StagePlan,
+  staged: Staged,
+  signal: AbortSignal,
+  reference: string,
+): Promise<void> {
   const { conn, settings } = ctx;
   const inflight: Array<Promise<unknown>> = [];
   let failure: { err: unknown } | undefined;
   const send = async (data: Buffer) => {
     const key = plan.keyOf(staged.keys.length);
     staged.keys.push(key);
-    const sending = conn.run(callFor(`WRITE ${reference}`, reference, signal), (c) => c.call("set", [key, data, "PX", settings.stagingTtlMs]));
+    const sending = conn.run(callFor(`WRITE ${reference}`, reference, signal), (c) =>
+      c.call("set", [key, data, "PX", settings.stagingTtlMs]),
+    );
     sending.catch((err: unknown) => (failure ??= { err }));
     inflight.push(sending);
     if (inflight.length >= STAGE_CONCURRENCY) await inflight.shift()?.catch(() => {});
@@ -64,7 +73,7 @@ export async function stage(ctx: RedisContext, body: AsyncIterable<Uint8Array>, 
     for await (const chunk of abortable(body, signal, reference)) {
       staged.bytes += chunk.length;
       if (plan.base + staged.bytes > settings.maxObjectBytes) throw tooLarge(reference, plan.base + staged.bytes, settings.maxObjectBytes);
-      for (let at = 0; at < chunk.length; ) {
+      for (let at = 0; at < chunk.length;) {
         const n = Math.min(piece.length - filled, chunk.length - at);
         piece.set(chunk.subarray(at, at + n), filled);
         filled += n;
@@ -84,7 +93,15 @@ export async function stage(ctx: RedisContext, body: AsyncIterable<Uint8Array>, 
 }
 
 /** Best effort after a failed write: staged chunks and the registration go now, not at their TTL. */
-export async function discard(ctx: RedisContext, key: string, keys: ObjectKeys, writeId: string, staged: string[], indexed: boolean, reference: string): Promise<void> {
+export async function discard(
+  ctx: RedisContext,
+  key: string,
+  keys: ObjectKeys,
+  writeId: string,
+  staged: string[],
+  indexed: boolean,
+  reference: string,
+): Promise<void> {
   const call = cleanupCall(ctx, `DISCARD ${reference}`, reference);
   try {
     for (let i = 0; i < staged.length; i += DEL_BATCH) {

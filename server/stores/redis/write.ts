@@ -19,11 +19,18 @@ import { metaOf, parseManifest, reported, snapshotOf, type Snapshot } from "./ma
 import { APPEND, asList, flag } from "./scripts.js";
 import { begin, discard, stage, type Staged } from "./staging.js";
 
-export async function write(ctx: RedisContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function write(
+  ctx: RedisContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const { settings } = ctx;
   const reference = referenceOf(ref);
   requireKey(ref, reference);
-  if (options.size !== undefined && options.size > settings.maxObjectBytes) throw tooLarge(reference, options.size, settings.maxObjectBytes);
+  if (options.size !== undefined && options.size > settings.maxObjectBytes)
+    throw tooLarge(reference, options.size, settings.maxObjectBytes);
   const keys = keysOf(ctx, ref.key);
   const writeId = newId();
   const current = await begin(ctx, keys, writeId, callFor(`WRITE ${reference}`, reference, signal));
@@ -56,7 +63,13 @@ export async function write(ctx: RedisContext, ref: Ref, body: AsyncIterable<Uin
   );
 }
 
-export async function append(ctx: RedisContext, ref: Ref, body: AsyncIterable<Uint8Array>, options: AppendOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function append(
+  ctx: RedisContext,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: AppendOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const { conn, settings } = ctx;
   const reference = referenceOf(ref);
   requireKey(ref, reference);
@@ -94,27 +107,32 @@ export async function append(ctx: RedisContext, ref: Ref, body: AsyncIterable<Ui
       const target = current ?? { dataId: newDataId, size: 0, chunkBytes: pieceCs };
       const targets = keys.chunks(target.dataId, chunkCount(target.size + staged.bytes, target.chunkBytes));
       const reply = asList(
-        await conn.script(call, APPEND, [keys.manifest, keys.pending, ...staged.keys, ...targets], [
-          writeId,
-          staged.keys.length,
-          targets.length,
-          current?.dataId ?? "",
-          String(current?.size ?? 0),
-          flag(options.createIfMissing),
-          flag(options.expectedOffset !== undefined),
-          options.expectedOffset ?? 0,
-          flag(options.ifMatchEtag !== undefined),
-          options.ifMatchEtag ?? "",
-          staged.bytes,
-          align,
-          pieceCs,
-          newDataId,
-          etag,
-          contentTypeOrDefault(options.contentType),
-          settings.maxObjectBytes,
-          settings.ttlMs,
-          ref.key,
-        ]),
+        await conn.script(
+          call,
+          APPEND,
+          [keys.manifest, keys.pending, ...staged.keys, ...targets],
+          [
+            writeId,
+            staged.keys.length,
+            targets.length,
+            current?.dataId ?? "",
+            String(current?.size ?? 0),
+            flag(options.createIfMissing),
+            flag(options.expectedOffset !== undefined),
+            options.expectedOffset ?? 0,
+            flag(options.ifMatchEtag !== undefined),
+            options.ifMatchEtag ?? "",
+            staged.bytes,
+            align,
+            pieceCs,
+            newDataId,
+            etag,
+            contentTypeOrDefault(options.contentType),
+            settings.maxObjectBytes,
+            settings.ttlMs,
+            ref.key,
+          ],
+        ),
       );
       switch (reply[0]) {
         case "ok": {
@@ -138,13 +156,25 @@ export async function append(ctx: RedisContext, ref: Ref, body: AsyncIterable<Ui
         case "toolarge":
           throw tooLarge(reference, Number(reply[1]) + staged.bytes, settings.maxObjectBytes);
         case "expired":
-          throw new StowdError("DEADLINE_EXCEEDED", `the append to ${reference} took longer than the redis store's staging TTL; nothing was appended`, { reference, backend: KIND });
+          throw new StowdError(
+            "DEADLINE_EXCEEDED",
+            `the append to ${reference} took longer than the redis store's staging TTL; nothing was appended`,
+            { reference, backend: KIND },
+          );
         case "lost":
-          throw new StowdError("BACKEND_UNAVAILABLE", `staged chunks of ${reference} vanished from Redis before the append; nothing was appended, retry`, { reference, backend: KIND });
+          throw new StowdError(
+            "BACKEND_UNAVAILABLE",
+            `staged chunks of ${reference} vanished from Redis before the append; nothing was appended, retry`,
+            { reference, backend: KIND },
+          );
       }
       throw unexpectedReply("append", reference, reply[0]);
     }
-    throw new StowdError("BACKEND_UNAVAILABLE", `${reference} changes too often to append (${MAX_CONFLICTS} conflicting writers); nothing was appended, retry`, { reference, backend: KIND });
+    throw new StowdError(
+      "BACKEND_UNAVAILABLE",
+      `${reference} changes too often to append (${MAX_CONFLICTS} conflicting writers); nothing was appended, retry`,
+      { reference, backend: KIND },
+    );
   } catch (err) {
     if (!(sent && outcomeUnknown(err))) await discard(ctx, ref.key, keys, writeId, staged.keys, indexed, reference);
     throw err;

@@ -32,7 +32,13 @@ export async function checkByHead(ctx: S3Context, loc: Loc, pre: Preconditions, 
  * The error for a 412 on a write to `loc`: what checkPreconditions says
  * about the object now, or, if it changed back since, what the server said.
  */
-export async function preconditionError(ctx: S3Context, loc: Loc, pre: Preconditions, signal: AbortSignal, cause: unknown): Promise<StowdError> {
+export async function preconditionError(
+  ctx: S3Context,
+  loc: Loc,
+  pre: Preconditions,
+  signal: AbortSignal,
+  cause: unknown,
+): Promise<StowdError> {
   const current = await headMeta(ctx, loc, signal).catch(() => undefined);
   try {
     checkPreconditions(current, pre, loc.reference);
@@ -42,5 +48,9 @@ export async function preconditionError(ctx: S3Context, loc: Loc, pre: Precondit
   const facts = { reference: loc.reference, backend: S3_KIND, cause };
   return pre.ifNotExists
     ? new StowdError("ALREADY_EXISTS", `${loc.reference} already exists and if_not_exists forbids replacing it; nothing was written`, facts)
-    : new StowdError("PRECONDITION_FAILED", `${loc.reference} did not meet the write's preconditions when it was committed; nothing was written`, facts);
+    : new StowdError(
+        "PRECONDITION_FAILED",
+        `${loc.reference} did not meet the write's preconditions when it was committed; nothing was written`,
+        facts,
+      );
 }

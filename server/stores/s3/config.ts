@@ -40,7 +40,17 @@ export interface S3StoreOptions {
 }
 
 /** The keys stow's s3 driver and Flyte read; `v2_signing` is accepted only as false. */
-export const S3_STOW_KEYS = ["auth_type", "access_key_id", "secret_key", "secret_key_path", "token", "region", "endpoint", "disable_ssl", "v2_signing"] as const;
+export const S3_STOW_KEYS = [
+  "auth_type",
+  "access_key_id",
+  "secret_key",
+  "secret_key_path",
+  "token",
+  "region",
+  "endpoint",
+  "disable_ssl",
+  "v2_signing",
+] as const;
 
 /** stow's s3 `auth_type` values (stow treats a missing one as accesskey). */
 export const S3_AUTH_TYPES = ["iam", "accesskey"] as const;
@@ -49,7 +59,11 @@ export const S3_AUTH_TYPES = ["iam", "accesskey"] as const;
 const DEFAULT_REGION = "us-east-1";
 
 function invalid(key: string, why: string, cause?: unknown): StowdError {
-  return new StowdError("INVALID_ARGUMENT", `stow.config.${key} ${why}`, { field: `stow.config.${key}`, backend: "s3", ...(cause === undefined ? {} : { cause }) });
+  return new StowdError("INVALID_ARGUMENT", `stow.config.${key} ${why}`, {
+    field: `stow.config.${key}`,
+    backend: "s3",
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** Go's strconv.ParseBool, which stow uses. */
@@ -89,7 +103,10 @@ export function checkS3StowConfig(config: Readonly<Record<string, string>>): voi
  *   it, as stow does. Without a scheme, `disable_ssl` picks http or https.
  * - `region`: default us-east-1 (Flyte's default config).
  */
-export async function s3OptionsFromStowConfig(config: Readonly<Record<string, string>>, context: StowConfigContext = {}): Promise<S3StoreOptions> {
+export async function s3OptionsFromStowConfig(
+  config: Readonly<Record<string, string>>,
+  context: StowConfigContext = {},
+): Promise<S3StoreOptions> {
   checkKeys(config);
   const get = getter(config);
   const secretPath = get("secret_key_path");
@@ -144,7 +161,8 @@ function optionsWithSecret(config: Readonly<Record<string, string>>, secret: str
     options.credentials = { accessKeyId, secretAccessKey: secret, ...(token === undefined ? {} : { sessionToken: token }) };
   } else if (authType === "iam") {
     for (const key of ["access_key_id", "secret_key", "secret_key_path", "token"] as const) {
-      if (get(key) !== undefined) throw invalid(key, "is set, but auth_type iam uses ambient credentials; set auth_type: accesskey to use it");
+      if (get(key) !== undefined)
+        throw invalid(key, "is set, but auth_type iam uses ambient credentials; set auth_type: accesskey to use it");
     }
   } else {
     throw invalid("auth_type", `must be "iam" or "accesskey", not ${JSON.stringify(authType)}`);
@@ -160,8 +178,10 @@ function optionsWithSecret(config: Readonly<Record<string, string>>, secret: str
     } catch (err) {
       throw invalid("endpoint", `${JSON.stringify(endpoint)} is not a URL or host:port`, err);
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid("endpoint", `${JSON.stringify(endpoint)} must use http or https`);
-    if (disableSsl && url.protocol === "https:") throw invalid("disable_ssl", `is true but endpoint ${JSON.stringify(endpoint)} asks for https`);
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw invalid("endpoint", `${JSON.stringify(endpoint)} must use http or https`);
+    if (disableSsl && url.protocol === "https:")
+      throw invalid("disable_ssl", `is true but endpoint ${JSON.stringify(endpoint)} asks for https`);
     options.endpoint = withScheme;
     options.forcePathStyle = true;
   } else if (disableSsl) {

@@ -62,16 +62,21 @@ export function createS3Context(options: S3StoreOptions): S3Context {
   const concurrency = options.partConcurrency ?? 4;
   const copyThreshold = options.multipartCopyThresholdBytes ?? S3_MAX_PART_BYTES;
   const copyPartSize = options.copyPartSizeBytes ?? 512 * MiB;
-  const invalidOption = (field: string, why: string) => new StowdError("INVALID_ARGUMENT", `s3 store option ${field} ${why}`, { field, backend: S3_KIND });
+  const invalidOption = (field: string, why: string) =>
+    new StowdError("INVALID_ARGUMENT", `s3 store option ${field} ${why}`, { field, backend: S3_KIND });
   for (const [field, value] of [
     ["partSizeBytes", partSize],
     ["copyPartSizeBytes", copyPartSize],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < minPartSize || value > S3_MAX_PART_BYTES) {
-      throw invalidOption(field, `must be an integer from ${minPartSize} (the server's minimum part size) to ${S3_MAX_PART_BYTES}, not ${value}`);
+      throw invalidOption(
+        field,
+        `must be an integer from ${minPartSize} (the server's minimum part size) to ${S3_MAX_PART_BYTES}, not ${value}`,
+      );
     }
   }
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) throw invalidOption("partConcurrency", `must be 1..64, not ${concurrency}`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw invalidOption("partConcurrency", `must be 1..64, not ${concurrency}`);
   if (!Number.isSafeInteger(copyThreshold) || copyThreshold < 1 || copyThreshold > S3_MAX_PART_BYTES) {
     throw invalidOption("multipartCopyThresholdBytes", `must be 1..${S3_MAX_PART_BYTES}, not ${copyThreshold}`);
   }
@@ -125,7 +130,11 @@ export function locate(ref: Ref): Loc {
 
 export function checkBucket(loc: Loc): void {
   if (loc.bucket === "") {
-    throw new StowdError("INVALID_REFERENCE", `${loc.reference} names no bucket`, { reference: loc.reference, field: "reference", backend: S3_KIND });
+    throw new StowdError("INVALID_REFERENCE", `${loc.reference} names no bucket`, {
+      reference: loc.reference,
+      field: "reference",
+      backend: S3_KIND,
+    });
   }
 }
 
@@ -156,7 +165,14 @@ export function ifMatchValue(ctx: S3Context, etag: string): string {
 }
 
 /** One backend call with retries and timeouts; every failure leaves as a StowdError. */
-export async function call<T>(ctx: S3Context, operation: string, loc: Loc, signal: AbortSignal, options: CallOptions, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function call<T>(
+  ctx: S3Context,
+  operation: string,
+  loc: Loc,
+  signal: AbortSignal,
+  options: CallOptions,
+  attempt: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   try {
     return await withRetries(attempt, {
       policy: ctx.policy,

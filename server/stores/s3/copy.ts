@@ -22,7 +22,11 @@ export async function copy(ctx: S3Context, source: Ref, destination: Ref, option
   const to = locate(destination);
   requireS3Key(destination, to);
   throwIfAborted(signal, to.reference);
-  if (!nameable(from)) throw new StowdError("NOT_FOUND", `${from.reference} does not exist; nothing was copied`, { reference: from.reference, backend: S3_KIND });
+  if (!nameable(from))
+    throw new StowdError("NOT_FOUND", `${from.reference} does not exist; nothing was copied`, {
+      reference: from.reference,
+      backend: S3_KIND,
+    });
   return copyObject(ctx, from, to, options, signal);
 }
 
@@ -35,7 +39,11 @@ async function copyObject(ctx: S3Context, from: Loc, to: Loc, options: CopyOptio
   const pre = options.preconditions;
   for (let attempt = 1; ; attempt++) {
     const source = await headMeta(ctx, from, signal);
-    if (source === undefined) throw new StowdError("NOT_FOUND", `${from.reference} does not exist; nothing was copied`, { reference: from.reference, backend: S3_KIND });
+    if (source === undefined)
+      throw new StowdError("NOT_FOUND", `${from.reference} does not exist; nothing was copied`, {
+        reference: from.reference,
+        backend: S3_KIND,
+      });
     checkEtag(source, options.ifSourceMatchEtag, from.reference, "nothing was copied");
     // Best effort where the server ignores conditional copies (RGW 16); atomic on AWS S3.
     await checkByHead(ctx, to, pre, signal);
@@ -53,7 +61,9 @@ async function copyObject(ctx: S3Context, from: Loc, to: Loc, options: CopyOptio
             // The version we just looked at, so the info we return is the copy's.
             CopySourceIfMatch: quoteEtag(source.etag),
             // S3 refuses to copy an object onto itself unless the metadata is replaced (with itself).
-            ...(sameObject ? { MetadataDirective: "REPLACE", ContentType: source.contentType, Metadata: rawMetadata } : { MetadataDirective: "COPY" }),
+            ...(sameObject
+              ? { MetadataDirective: "REPLACE", ContentType: source.contentType, Metadata: rawMetadata }
+              : { MetadataDirective: "COPY" }),
             ...conditionalHeaders(ctx, pre),
           }),
           { abortSignal: s },
@@ -71,13 +81,26 @@ async function copyObject(ctx: S3Context, from: Loc, to: Loc, options: CopyOptio
       // Which condition failed: the source's (it changed since the HEAD) or the destination's?
       const now = await headMeta(ctx, from, signal);
       if (now?.etag === source.etag) throw await preconditionError(ctx, to, pre, signal, err);
-      if (attempt >= 3) throw new StowdError("BACKEND_UNAVAILABLE", `${from.reference} kept changing while it was copied; nothing was copied`, { reference: from.reference, backend: S3_KIND, cause: err });
+      if (attempt >= 3)
+        throw new StowdError("BACKEND_UNAVAILABLE", `${from.reference} kept changing while it was copied; nothing was copied`, {
+          reference: from.reference,
+          backend: S3_KIND,
+          cause: err,
+        });
     }
   }
 }
 
 /** Copies above CopyObject's 5 GiB limit, part by part on the server. */
-async function copyInParts(ctx: S3Context, from: Loc, to: Loc, source: ObjectMeta, rawMetadata: Record<string, string>, pre: Preconditions, signal: AbortSignal): Promise<ObjectMeta> {
+async function copyInParts(
+  ctx: S3Context,
+  from: Loc,
+  to: Loc,
+  source: ObjectMeta,
+  rawMetadata: Record<string, string>,
+  pre: Preconditions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const size = partSizeFor(source.size, ctx.copyPartSize);
   const uploadId = await createUpload(ctx, to, source.contentType, rawMetadata, signal);
   try {
@@ -108,13 +131,17 @@ async function copyInParts(ctx: S3Context, from: Loc, to: Loc, source: ObjectMet
       },
       concurrency: ctx.concurrency,
       maxParts: S3_MAX_PARTS,
-      tooManyParts: () => new StowdError("INTERNAL", `copying ${from.reference} needs more than ${S3_MAX_PARTS} parts`, { reference: to.reference }),
+      tooManyParts: () =>
+        new StowdError("INTERNAL", `copying ${from.reference} needs more than ${S3_MAX_PARTS} parts`, { reference: to.reference }),
       signal,
     });
     // RGW 16 ignores the source condition on part copies: make sure every part came from one version.
     const after = await headMeta(ctx, from, signal);
     if (after?.etag !== source.etag) {
-      throw new StowdError("PRECONDITION_FAILED", `${from.reference} changed while it was copied; nothing was copied`, { reference: from.reference, backend: S3_KIND });
+      throw new StowdError("PRECONDITION_FAILED", `${from.reference} changed while it was copied; nothing was copied`, {
+        reference: from.reference,
+        backend: S3_KIND,
+      });
     }
     return await completeUpload(ctx, to, uploadId, parts, pre, signal, {
       key: to.key,

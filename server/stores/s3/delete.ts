@@ -23,13 +23,24 @@ export async function remove(ctx: S3Context, ref: Ref, options: DeleteOptions, s
   checkEtag(current, options.ifMatchEtag, loc.reference, "nothing was deleted");
   try {
     await call(ctx, "DELETE", loc, signal, { idempotent: true }, (s) =>
-      ctx.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...(options.ifMatchEtag === undefined ? {} : { IfMatch: ifMatchValue(ctx, options.ifMatchEtag) }) }), {
-        abortSignal: s,
-      }),
+      ctx.client.send(
+        new DeleteObjectCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          ...(options.ifMatchEtag === undefined ? {} : { IfMatch: ifMatchValue(ctx, options.ifMatchEtag) }),
+        }),
+        {
+          abortSignal: s,
+        },
+      ),
     );
   } catch (err) {
     if (isPreconditionFailure(err)) {
-      throw new StowdError("PRECONDITION_FAILED", `${loc.reference} no longer has etag "${options.ifMatchEtag ?? ""}"; nothing was deleted`, { reference: loc.reference, backend: S3_KIND, cause: err });
+      throw new StowdError(
+        "PRECONDITION_FAILED",
+        `${loc.reference} no longer has etag "${options.ifMatchEtag ?? ""}"; nothing was deleted`,
+        { reference: loc.reference, backend: S3_KIND, cause: err },
+      );
     }
     throw err;
   }
@@ -43,7 +54,9 @@ export async function deletePrefix(ctx: S3Context, prefix: Ref, signal: AbortSig
   for await (const { keys } of listedPages(ctx, loc, { delimiter: "", maxKeys: DELETE_BATCH, afterLastKey: true }, signal)) {
     if (keys.length === 0) continue;
     const result = await call(ctx, "DELETE OBJECTS", loc, signal, { idempotent: true }, (s) =>
-      ctx.client.send(new DeleteObjectsCommand({ Bucket: loc.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: s }),
+      ctx.client.send(new DeleteObjectsCommand({ Bucket: loc.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }), {
+        abortSignal: s,
+      }),
     );
     const errors = result.Errors ?? [];
     count += keys.length - errors.length;

@@ -54,7 +54,15 @@ const NETWORK_CODES = new Set([
   "RequestTimeoutException",
 ]);
 
-const THROTTLING_CODES = new Set(["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "ServiceUnavailable", "InternalError"]);
+const THROTTLING_CODES = new Set([
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequests",
+  "ServiceUnavailable",
+  "InternalError",
+]);
 
 /** Is this a failure of the connection rather than an answer from S3? */
 export function isNetworkError(err: unknown): boolean {
@@ -118,23 +126,45 @@ export function fromS3Error(err: unknown, ctx: S3ErrorContext): StowdError {
   const report = (error: StowdError) => reportBackendFailure(error, whereabouts(ctx), { operation: ctx.operation, cause: err });
   if (code === "NoSuchBucket") return noSuchBucket(ctx, err);
   if (code === "NoSuchUpload") {
-    return report(new StowdError("INTERNAL", `${what} failed: the multipart upload was aborted by someone else (${describe(err, ctx)}); nothing was written`, facts));
+    return report(
+      new StowdError(
+        "INTERNAL",
+        `${what} failed: the multipart upload was aborted by someone else (${describe(err, ctx)}); nothing was written`,
+        facts,
+      ),
+    );
   }
   if (code === "NoSuchKey" || code === "NotFound" || status === 404) {
     return new StowdError("NOT_FOUND", `${ctx.reference} does not exist`, facts);
   }
-  if (status === 401) return report(new StowdError("UNAUTHENTICATED", `${what} was refused (${describe(err, ctx)}): check the S3 credentials`, facts));
+  if (status === 401)
+    return report(new StowdError("UNAUTHENTICATED", `${what} was refused (${describe(err, ctx)}): check the S3 credentials`, facts));
   if (status === 403) {
-    return report(new StowdError("PERMISSION_DENIED", `${what} was refused (${describe(err, ctx)}): check the S3 credentials and the bucket policy`, facts));
+    return report(
+      new StowdError(
+        "PERMISSION_DENIED",
+        `${what} was refused (${describe(err, ctx)}): check the S3 credentials and the bucket policy`,
+        facts,
+      ),
+    );
   }
-  if (status === 412) return new StowdError("PRECONDITION_FAILED", `${ctx.reference} does not meet the precondition of ${ctx.operation}; nothing was changed`, facts);
+  if (status === 412)
+    return new StowdError(
+      "PRECONDITION_FAILED",
+      `${ctx.reference} does not meet the precondition of ${ctx.operation}; nothing was changed`,
+      facts,
+    );
   if (status === 416) return new StowdError("OUT_OF_RANGE", `the requested range is outside ${ctx.reference}`, facts);
   if (status === 400 || code === "KeyTooLongError" || code === "MetadataTooLarge" || code === "InvalidArgument") {
     return new StowdError("INVALID_ARGUMENT", `${what} was rejected as invalid (${describe(err, ctx)})`, facts);
   }
   if (status === undefined ? isNetworkError(err) : isRetryableS3Error(err)) {
     return report(
-      new StowdError("BACKEND_UNAVAILABLE", `${what} failed: the s3 backend is unavailable (${describe(err, ctx)}); retry later (the daemon's log names the endpoint)`, facts),
+      new StowdError(
+        "BACKEND_UNAVAILABLE",
+        `${what} failed: the s3 backend is unavailable (${describe(err, ctx)}); retry later (the daemon's log names the endpoint)`,
+        facts,
+      ),
     );
   }
   return report(new StowdError("INTERNAL", `${what} failed (${describe(err, ctx)})`, facts));

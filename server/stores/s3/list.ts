@@ -22,7 +22,9 @@ export async function list(ctx: S3Context, prefix: Ref, options: ListOptions, si
     options,
     loc.reference,
   );
-  const metas = await mapLimit(page.keys, HEAD_CONCURRENCY, (key) => headMeta(ctx, { bucket: loc.bucket, key, reference: formatReference(prefix, key) }, signal));
+  const metas = await mapLimit(page.keys, HEAD_CONCURRENCY, (key) =>
+    headMeta(ctx, { bucket: loc.bucket, key, reference: formatReference(prefix, key) }, signal),
+  );
   return {
     // An object deleted since the listing is left out.
     objects: metas.filter((meta): meta is ObjectMeta => meta !== undefined),
@@ -32,7 +34,14 @@ export async function list(ctx: S3Context, prefix: Ref, options: ListOptions, si
 }
 
 /** The keys (and common prefixes) under `loc.key` in byte order, from `startAfter` on. */
-async function* listedKeys(ctx: S3Context, loc: Loc, delimiter: string, startAfter: string | undefined, pageSize: number, signal: AbortSignal): AsyncGenerator<string> {
+async function* listedKeys(
+  ctx: S3Context,
+  loc: Loc,
+  delimiter: string,
+  startAfter: string | undefined,
+  pageSize: number,
+  signal: AbortSignal,
+): AsyncGenerator<string> {
   for await (const page of listedPages(ctx, loc, { delimiter, maxKeys: pageSize, startAfter }, signal)) {
     const entries = [...page.keys, ...page.commonPrefixes];
     // Each list is sorted; pageKeys wants them merged in byte order.
@@ -74,7 +83,11 @@ export async function* listedPages(ctx: S3Context, loc: Loc, query: ListQuery, s
           MaxKeys: query.maxKeys,
           ...(loc.key === "" ? {} : { Prefix: loc.key }),
           ...(query.delimiter === "" ? {} : { Delimiter: query.delimiter }),
-          ...(continuation === undefined ? (startAfter === undefined ? {} : { StartAfter: startAfter }) : { ContinuationToken: continuation }),
+          ...(continuation === undefined
+            ? startAfter === undefined
+              ? {}
+              : { StartAfter: startAfter }
+            : { ContinuationToken: continuation }),
         }),
         { abortSignal: s },
       ),

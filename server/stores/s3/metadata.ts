@@ -20,8 +20,13 @@ export function base64(bytes: Uint8Array): string {
 export function checkMetadata(metadata: Record<string, string>, reference: string): void {
   for (const [key, value] of Object.entries(metadata)) {
     const bad = (why: string) =>
-      new StowdError("INVALID_ARGUMENT", `metadata key ${JSON.stringify(key)} of ${reference} ${why}`, { reference, field: "header.metadata", backend: S3_KIND });
-    if (!/^[a-z0-9_-]+$/.test(key)) throw bad("cannot be stored in S3: use lower-case ASCII letters, digits, - and _ (S3 lower-cases metadata names)");
+      new StowdError("INVALID_ARGUMENT", `metadata key ${JSON.stringify(key)} of ${reference} ${why}`, {
+        reference,
+        field: "header.metadata",
+        backend: S3_KIND,
+      });
+    if (!/^[a-z0-9_-]+$/.test(key))
+      throw bad("cannot be stored in S3: use lower-case ASCII letters, digits, - and _ (S3 lower-cases metadata names)");
     if (/[^\x20-\x7e]/.test(value)) throw bad("has a value S3 cannot store: only printable ASCII travels in S3 metadata headers");
   }
 }
@@ -49,7 +54,10 @@ function fromS3Metadata(metadata: Record<string, string> | undefined): Record<st
 export function metaOf(
   key: string,
   size: number,
-  out: Pick<HeadObjectCommandOutput, "ETag" | "ContentType" | "Metadata" | "LastModified" | "VersionId" | "ServerSideEncryption" | "SSECustomerAlgorithm">,
+  out: Pick<
+    HeadObjectCommandOutput,
+    "ETag" | "ContentType" | "Metadata" | "LastModified" | "VersionId" | "ServerSideEncryption" | "SSECustomerAlgorithm"
+  >,
 ): ObjectMeta {
   const etag = unquoteEtag(out.ETag);
   const metadata = fromS3Metadata(out.Metadata);

@@ -63,7 +63,8 @@ async function ensureBucket(ctx: S3Context, loc: Loc, signal: AbortSignal): Prom
       throw err;
     }
   });
-  if (exists === false) throw noSuchBucket({ reference: loc.reference, bucket: loc.bucket, endpoint: ctx.endpoint, operation: "HEAD BUCKET" });
+  if (exists === false)
+    throw noSuchBucket({ reference: loc.reference, bucket: loc.bucket, endpoint: ctx.endpoint, operation: "HEAD BUCKET" });
   if (exists === true) ctx.knownBuckets.add(loc.bucket);
 }
 
@@ -83,7 +84,12 @@ async function openGet(ctx: S3Context, loc: Loc, range: string | undefined, ifMa
     attemptSignal.addEventListener("abort", relay, { once: true });
     try {
       const out: GetObjectCommandOutput = await ctx.client.send(
-        new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...(range === undefined ? {} : { Range: range }), ...(ifMatchEtag === undefined ? {} : { IfMatch: ifMatchValue(ctx, ifMatchEtag) }) }),
+        new GetObjectCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          ...(range === undefined ? {} : { Range: range }),
+          ...(ifMatchEtag === undefined ? {} : { IfMatch: ifMatchValue(ctx, ifMatchEtag) }),
+        }),
         { abortSignal: controller.signal },
       );
       return { out, controller };
@@ -96,7 +102,13 @@ async function openGet(ctx: S3Context, loc: Loc, range: string | undefined, ifMa
   });
 }
 
-async function readObject(ctx: S3Context, loc: Loc, range: RangeRequest | undefined, ifMatchEtag: string | undefined, signal: AbortSignal): Promise<ReadResult> {
+async function readObject(
+  ctx: S3Context,
+  loc: Loc,
+  range: RangeRequest | undefined,
+  ifMatchEtag: string | undefined,
+  signal: AbortSignal,
+): Promise<ReadResult> {
   const header = rangeHeader(range);
   for (let attempt = 1; ; attempt++) {
     let opened;
@@ -105,7 +117,8 @@ async function readObject(ctx: S3Context, loc: Loc, range: RangeRequest | undefi
     } catch (err) {
       if (isPreconditionFailure(err)) {
         const current = await headMeta(ctx, loc, signal);
-        if (current === undefined) throw new StowdError("NOT_FOUND", `${loc.reference} does not exist`, { reference: loc.reference, backend: S3_KIND });
+        if (current === undefined)
+          throw new StowdError("NOT_FOUND", `${loc.reference} does not exist`, { reference: loc.reference, backend: S3_KIND });
         checkEtag(current, ifMatchEtag, loc.reference, "nothing was read");
         if (attempt < 3) continue; // changed back meanwhile
       }
@@ -115,12 +128,17 @@ async function readObject(ctx: S3Context, loc: Loc, range: RangeRequest | undefi
       // S3 refuses any range of an empty object and any offset past the
       // end; resolveRange decides what is really out of range.
       const current = await headMeta(ctx, loc, signal);
-      if (current === undefined) throw new StowdError("NOT_FOUND", `${loc.reference} does not exist`, { reference: loc.reference, backend: S3_KIND });
+      if (current === undefined)
+        throw new StowdError("NOT_FOUND", `${loc.reference} does not exist`, { reference: loc.reference, backend: S3_KIND });
       checkEtag(current, ifMatchEtag, loc.reference, "nothing was read");
       const resolved = resolveRange(range, current.size, loc.reference);
       if (resolved.length === 0) return emptyRead(current, resolved.offset);
       if (attempt < 3) continue; // the object grew meanwhile
-      throw new StowdError("OUT_OF_RANGE", `the range is outside ${loc.reference}`, { reference: loc.reference, size: current.size, field: "range" });
+      throw new StowdError("OUT_OF_RANGE", `the range is outside ${loc.reference}`, {
+        reference: loc.reference,
+        size: current.size,
+        field: "range",
+      });
     }
     const { out, controller } = opened;
     const stream = out.Body as Readable | undefined;
@@ -128,10 +146,14 @@ async function readObject(ctx: S3Context, loc: Loc, range: RangeRequest | undefi
     if (ifMatchEtag !== undefined && unquoteEtag(out.ETag) !== ifMatchEtag) {
       stream?.destroy();
       controller.abort();
-      throw new StowdError("PRECONDITION_FAILED", `${loc.reference} has etag "${unquoteEtag(out.ETag)}", not the expected "${ifMatchEtag}"; nothing was read`, {
-        reference: loc.reference,
-        backend: S3_KIND,
-      });
+      throw new StowdError(
+        "PRECONDITION_FAILED",
+        `${loc.reference} has etag "${unquoteEtag(out.ETag)}", not the expected "${ifMatchEtag}"; nothing was read`,
+        {
+          reference: loc.reference,
+          backend: S3_KIND,
+        },
+      );
     }
     const contentRange = parseContentRange(out.ContentRange);
     const size = contentRange?.size ?? out.ContentLength ?? 0;
@@ -159,7 +181,15 @@ async function readObject(ctx: S3Context, loc: Loc, range: RangeRequest | undefi
 }
 
 /** The served bytes: `skip` dropped, cut at `length`, and a short body is an error. */
-async function* body(ctx: S3Context, loc: Loc, stream: Readable | undefined, skip: number, length: number, close: () => Promise<void>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* body(
+  ctx: S3Context,
+  loc: Loc,
+  stream: Readable | undefined,
+  skip: number,
+  length: number,
+  close: () => Promise<void>,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   let received = 0;
   let toSkip = skip;
   try {
@@ -179,15 +209,22 @@ async function* body(ctx: S3Context, loc: Loc, stream: Readable | undefined, ski
     }
   } catch (err) {
     if (isStowdError(err)) throw err;
-    throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from S3 broke off after ${received} of ${length} bytes: ${withoutWhereabouts(String(err), { backend: S3_KIND, endpoint: ctx.endpoint })}`, {
-      reference: loc.reference,
-      backend: S3_KIND,
-      cause: err,
-    });
+    throw new StowdError(
+      "BACKEND_UNAVAILABLE",
+      `reading ${loc.reference} from S3 broke off after ${received} of ${length} bytes: ${withoutWhereabouts(String(err), { backend: S3_KIND, endpoint: ctx.endpoint })}`,
+      {
+        reference: loc.reference,
+        backend: S3_KIND,
+        cause: err,
+      },
+    );
   } finally {
     await close();
   }
   if (received !== length) {
-    throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from S3 ended after ${received} of ${length} bytes`, { reference: loc.reference, backend: S3_KIND });
+    throw new StowdError("BACKEND_UNAVAILABLE", `reading ${loc.reference} from S3 ended after ${received} of ${length} bytes`, {
+      reference: loc.reference,
+      backend: S3_KIND,
+    });
   }
 }

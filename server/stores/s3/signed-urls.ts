@@ -15,14 +15,20 @@ export async function signUrl(ctx: S3Context, ref: Ref, options: SignOptions): P
   const loc = locate(ref);
   requireS3Key(ref, loc);
   if (!Number.isInteger(options.expiresInSeconds) || options.expiresInSeconds < 1 || options.expiresInSeconds > MAX_SIGNED_URL_SECONDS) {
-    throw new StowdError("INVALID_ARGUMENT", `signed URLs for S3 expire in 1 s to 7 days (${MAX_SIGNED_URL_SECONDS} s), not ${options.expiresInSeconds} s`, {
-      reference: loc.reference,
-      field: "expires_in",
-    });
+    throw new StowdError(
+      "INVALID_ARGUMENT",
+      `signed URLs for S3 expire in 1 s to 7 days (${MAX_SIGNED_URL_SECONDS} s), not ${options.expiresInSeconds} s`,
+      {
+        reference: loc.reference,
+        field: "expires_in",
+      },
+    );
   }
   const expires = new Date(Date.now() + options.expiresInSeconds * 1000);
   if (options.method === "GET") {
-    const url = await getSignedUrl(ctx.client, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { expiresIn: options.expiresInSeconds });
+    const url = await getSignedUrl(ctx.client, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+      expiresIn: options.expiresInSeconds,
+    });
     return { url, requiredHeaders: {}, expires };
   }
   // Every header below is signed, so the uploader must send exactly these.

@@ -2,7 +2,12 @@
 // large copies: create it, commit its parts under the write's
 // preconditions, or abort it so no parts are left behind. (multipart.ts
 // cuts bodies into parts and uploads them in bounded parallel.)
-import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, type CompleteMultipartUploadCommandOutput } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  type CompleteMultipartUploadCommandOutput,
+} from "@aws-sdk/client-s3";
 import { StowdError } from "../../../common/errors.js";
 import { log } from "../../observability/log.js";
 import { throwIfAborted } from "../kit/abort.js";
@@ -21,12 +26,31 @@ export function partSizeFor(size: number | undefined, configured: number): numbe
   return needed <= configured ? configured : Math.min(S3_MAX_PART_BYTES, Math.ceil(needed / MiB) * MiB);
 }
 
-export async function createUpload(ctx: S3Context, loc: Loc, contentType: string, metadata: Record<string, string>, signal: AbortSignal): Promise<string> {
+export async function createUpload(
+  ctx: S3Context,
+  loc: Loc,
+  contentType: string,
+  metadata: Record<string, string>,
+  signal: AbortSignal,
+): Promise<string> {
   // Not repeated after an answer that might have created an upload we would then never abort.
-  const out = await call(ctx, "CREATE MULTIPART UPLOAD", loc, signal, { idempotent: true, isRetryable: (err) => s3Code(err) === "ECONNREFUSED" || s3Status(err) === 503 }, (s) =>
-    ctx.client.send(new CreateMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, ContentType: contentType, Metadata: metadata }), { abortSignal: s }),
+  const out = await call(
+    ctx,
+    "CREATE MULTIPART UPLOAD",
+    loc,
+    signal,
+    { idempotent: true, isRetryable: (err) => s3Code(err) === "ECONNREFUSED" || s3Status(err) === 503 },
+    (s) =>
+      ctx.client.send(
+        new CreateMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, ContentType: contentType, Metadata: metadata }),
+        { abortSignal: s },
+      ),
   );
-  if (out.UploadId === undefined) throw new StowdError("INTERNAL", `S3 answered CreateMultipartUpload for ${loc.reference} without an upload id`, { reference: loc.reference, backend: S3_KIND });
+  if (out.UploadId === undefined)
+    throw new StowdError("INTERNAL", `S3 answered CreateMultipartUpload for ${loc.reference} without an upload id`, {
+      reference: loc.reference,
+      backend: S3_KIND,
+    });
   return out.UploadId;
 }
 
@@ -65,9 +89,18 @@ export async function completeUpload(
   let out: CompleteMultipartUploadCommandOutput;
   try {
     out = await call(ctx, "COMPLETE MULTIPART UPLOAD", loc, signal, { idempotent: !hasPreconditions(pre) }, (s) =>
-      ctx.client.send(new CompleteMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...conditionalHeaders(ctx, pre) }), {
-        abortSignal: s,
-      }),
+      ctx.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...conditionalHeaders(ctx, pre),
+        }),
+        {
+          abortSignal: s,
+        },
+      ),
     );
   } catch (err) {
     if (isPreconditionFailure(err)) throw await preconditionError(ctx, loc, pre, signal, err);

@@ -17,7 +17,13 @@ import { base64, checkMetadata, toS3Metadata } from "./metadata.js";
 import { createPartReader, uploadParts, type BodyPart, type PartReader } from "./multipart.js";
 import { abortUpload, completeUpload, createUpload, partSizeFor } from "./upload.js";
 
-export async function write(ctx: S3Context, ref: Ref, body: AsyncIterable<Uint8Array>, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+export async function write(
+  ctx: S3Context,
+  ref: Ref,
+  body: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const loc = locate(ref);
   requireS3Key(ref, loc);
   checkMetadata(options.metadata, loc.reference);
@@ -49,7 +55,9 @@ function md5(data: Uint8Array): Buffer {
 async function putSingle(ctx: S3Context, loc: Loc, data: Buffer, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
   const digest = md5(data);
   if (options.contentMd5 !== undefined && !digest.equals(Buffer.from(options.contentMd5))) {
-    throw new StowdError("CHECKSUM_MISMATCH", `the body of ${loc.reference} does not have the declared MD5; nothing was written`, { reference: loc.reference });
+    throw new StowdError("CHECKSUM_MISMATCH", `the body of ${loc.reference} does not have the declared MD5; nothing was written`, {
+      reference: loc.reference,
+    });
   }
   const pre = options.preconditions;
   const contentType = contentTypeOrDefault(options.contentType);
@@ -86,7 +94,15 @@ async function putSingle(ctx: S3Context, loc: Loc, data: Buffer, options: WriteO
   };
 }
 
-async function putMultipart(ctx: S3Context, loc: Loc, first: BodyPart, reader: PartReader, partBytes: number, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+async function putMultipart(
+  ctx: S3Context,
+  loc: Loc,
+  first: BodyPart,
+  reader: PartReader,
+  partBytes: number,
+  options: WriteOptions,
+  signal: AbortSignal,
+): Promise<ObjectMeta> {
   const contentType = contentTypeOrDefault(options.contentType);
   const uploadId = await createUpload(ctx, loc, contentType, toS3Metadata(options.metadata, options.contentMd5), signal);
   let pending: BodyPart | undefined = first;
@@ -105,7 +121,15 @@ async function putMultipart(ctx: S3Context, loc: Loc, first: BodyPart, reader: P
       upload: async (data, partNumber, partSignal) => {
         const out = await call(ctx, `UPLOAD PART ${partNumber}`, loc, partSignal, { idempotent: true }, (s) =>
           ctx.client.send(
-            new UploadPartCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length, ContentMD5: base64(md5(data)) }),
+            new UploadPartCommand({
+              Bucket: loc.bucket,
+              Key: loc.key,
+              UploadId: uploadId,
+              PartNumber: partNumber,
+              Body: data,
+              ContentLength: data.length,
+              ContentMD5: base64(md5(data)),
+            }),
             { abortSignal: s },
           ),
         );
@@ -114,11 +138,15 @@ async function putMultipart(ctx: S3Context, loc: Loc, first: BodyPart, reader: P
       concurrency: ctx.concurrency,
       maxParts: S3_MAX_PARTS,
       tooManyParts: () =>
-        new StowdError("LIMIT_EXCEEDED", `${loc.reference}: a body of unknown size needs more than ${S3_MAX_PARTS} parts of ${partBytes} bytes; declare its size, or raise the part size`, {
-          reference: loc.reference,
-          limit: S3_MAX_PARTS * partBytes,
-          backend: S3_KIND,
-        }),
+        new StowdError(
+          "LIMIT_EXCEEDED",
+          `${loc.reference}: a body of unknown size needs more than ${S3_MAX_PARTS} parts of ${partBytes} bytes; declare its size, or raise the part size`,
+          {
+            reference: loc.reference,
+            limit: S3_MAX_PARTS * partBytes,
+            backend: S3_KIND,
+          },
+        ),
       signal,
     });
     throwIfAborted(signal, loc.reference);

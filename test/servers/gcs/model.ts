@@ -18,16 +18,26 @@ export class GcsHttpError extends Error {
   }
 
   body(): unknown {
-    return { error: { code: this.status, message: this.message, errors: [{ message: this.message, domain: "global", reason: this.reason, ...this.extra }] } };
+    return {
+      error: {
+        code: this.status,
+        message: this.message,
+        errors: [{ message: this.message, domain: "global", reason: this.reason, ...this.extra }],
+      },
+    };
   }
 }
 
 export const noSuchBucket = () => new GcsHttpError(404, "The specified bucket does not exist.", "notFound");
 export const noSuchObject = (bucket: string, name: string) => new GcsHttpError(404, `No such object: ${bucket}/${name}`, "notFound");
 export const invalid = (message: string) => new GcsHttpError(400, message, "invalid");
-export const notImplemented = (what: string) => new GcsHttpError(501, `${what} is not implemented by the GCS test server`, "notImplemented");
+export const notImplemented = (what: string) =>
+  new GcsHttpError(501, `${what} is not implemented by the GCS test server`, "notImplemented");
 const conditionNotMet = (header: string) =>
-  new GcsHttpError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet", { locationType: "header", location: header });
+  new GcsHttpError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet", {
+    locationType: "header",
+    location: header,
+  });
 
 export interface StoredObject {
   bucket: string;
@@ -296,12 +306,20 @@ export function listObjects(bucket: Bucket, query: URLSearchParams, origin: stri
     if (typeof after?.name !== "string") throw invalid("Invalid pageToken");
   }
   const names = [...bucket.objects.keys()]
-    .filter((name) => name.startsWith(prefix) && (startOffset === "" || byUtf8(name, startOffset) >= 0) && (endOffset === "" || byUtf8(name, endOffset) < 0))
+    .filter(
+      (name) =>
+        name.startsWith(prefix) &&
+        (startOffset === "" || byUtf8(name, startOffset) >= 0) &&
+        (endOffset === "" || byUtf8(name, endOffset) < 0),
+    )
     .sort(byUtf8);
   const entries: ListEntry[] = [];
   for (const name of names) {
     const cut = delimiter === "" ? -1 : name.indexOf(delimiter, prefix.length);
-    const entry: ListEntry = cut < 0 ? { name, isPrefix: false, object: bucket.objects.get(name)! } : { name: name.slice(0, cut + delimiter.length), isPrefix: true };
+    const entry: ListEntry =
+      cut < 0
+        ? { name, isPrefix: false, object: bucket.objects.get(name)! }
+        : { name: name.slice(0, cut + delimiter.length), isPrefix: true };
     const previous = entries[entries.length - 1];
     if (entry.isPrefix && previous?.isPrefix && previous.name === entry.name) continue;
     if (after !== undefined) {

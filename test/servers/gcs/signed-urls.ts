@@ -49,7 +49,8 @@ export function createSignedUrls(keys: Record<string, string | KeyObject>) {
   function verifySignature(ctx: Context, rawPath: string): void {
     const q = ctx.url.searchParams;
     const get = (name: string) => q.get(name) ?? "";
-    if (get("X-Goog-Algorithm") !== "GOOG4-RSA-SHA256") throw new XmlError(400, "InvalidArgument", "Only X-Goog-Algorithm=GOOG4-RSA-SHA256 is supported");
+    if (get("X-Goog-Algorithm") !== "GOOG4-RSA-SHA256")
+      throw new XmlError(400, "InvalidArgument", "Only X-Goog-Algorithm=GOOG4-RSA-SHA256 is supported");
     const [email = "", ...scopeParts] = get("X-Goog-Credential").split("/");
     const scope = scopeParts.join("/");
     const key = publicKeys.get(email);
@@ -60,7 +61,9 @@ export function createSignedUrls(keys: Record<string, string | KeyObject>) {
       throw new XmlError(400, "AuthorizationQueryParametersError", "X-Goog-Date or X-Goog-Expires is missing or invalid");
     }
     if (Date.now() > date.getTime() + expires * 1000) throw new XmlError(400, "ExpiredToken", "The provided token has expired.");
-    const signedHeaders = get("X-Goog-SignedHeaders").split(";").filter((h) => h !== "");
+    const signedHeaders = get("X-Goog-SignedHeaders")
+      .split(";")
+      .filter((h) => h !== "");
     if (!signedHeaders.includes("host")) throw new XmlError(400, "AuthorizationQueryParametersError", "host must be a signed header");
     const canonicalHeaders = signedHeaders
       .map((name) => {
@@ -76,9 +79,14 @@ export function createSignedUrls(keys: Record<string, string | KeyObject>) {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => `${name}=${value}`)
       .join("&");
-    const payload = header(ctx.req, "x-goog-content-sha256") !== undefined && signedHeaders.includes("x-goog-content-sha256") ? header(ctx.req, "x-goog-content-sha256")! : "UNSIGNED-PAYLOAD";
+    const payload =
+      header(ctx.req, "x-goog-content-sha256") !== undefined && signedHeaders.includes("x-goog-content-sha256")
+        ? header(ctx.req, "x-goog-content-sha256")!
+        : "UNSIGNED-PAYLOAD";
     const canonicalRequest = [ctx.req.method, rawPath, canonicalQuery, canonicalHeaders, signedHeaders.join(";"), payload].join("\n");
-    const stringToSign = ["GOOG4-RSA-SHA256", get("X-Goog-Date"), scope, createHash("sha256").update(canonicalRequest).digest("hex")].join("\n");
+    const stringToSign = ["GOOG4-RSA-SHA256", get("X-Goog-Date"), scope, createHash("sha256").update(canonicalRequest).digest("hex")].join(
+      "\n",
+    );
     const signature = Buffer.from(get("X-Goog-Signature"), "hex");
     if (!verify("RSA-SHA256", Buffer.from(stringToSign), key, signature)) {
       throw new XmlError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");

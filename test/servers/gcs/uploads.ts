@@ -7,7 +7,17 @@
 import { randomBytes } from "node:crypto";
 import { crc32cBase64 } from "./crc32c.js";
 import { header, readBody, readJson, sendJson, type Context } from "./http.js";
-import { checkObjectName, checkPreconditions, GcsHttpError, invalid, md5Base64, metadataFrom, objectResource, preconditionParams, type StoredObject } from "./model.js";
+import {
+  checkObjectName,
+  checkPreconditions,
+  GcsHttpError,
+  invalid,
+  md5Base64,
+  metadataFrom,
+  objectResource,
+  preconditionParams,
+  type StoredObject,
+} from "./model.js";
 
 /** GCS takes non-final chunks of a resumable upload in multiples of 256 KiB. */
 export const CHUNK_GRANULARITY = 256 * 1024;
@@ -68,7 +78,10 @@ function verifyHashes(data: Buffer, declared: Hashes, xGoogHash: string | undefi
 }
 
 /** Parses the two-part multipart/related body of uploadType=multipart; a truncated body is refused. */
-function parseMultipart(body: Buffer, contentType: string | undefined): { metadata: Record<string, unknown>; media: Buffer; mediaType: string | undefined } {
+function parseMultipart(
+  body: Buffer,
+  contentType: string | undefined,
+): { metadata: Record<string, unknown>; media: Buffer; mediaType: string | undefined } {
   const boundary = /boundary="?([^";]+)"?/i.exec(contentType ?? "")?.[1];
   if (contentType?.toLowerCase().startsWith("multipart/related") !== true || boundary === undefined) {
     throw invalid("uploadType=multipart needs a multipart/related body with a boundary");
@@ -108,7 +121,15 @@ function parseMultipart(body: Buffer, contentType: string | undefined): { metada
 export function createUploads(options: UploadOptions) {
   const sessions = new Map<string, Session>();
 
-  function commitChecked(ctx: Context, bucket: string, name: string, conditions: URLSearchParams, data: Buffer, contentType: string | undefined, metadata: Record<string, string>): StoredObject {
+  function commitChecked(
+    ctx: Context,
+    bucket: string,
+    name: string,
+    conditions: URLSearchParams,
+    data: Buffer,
+    contentType: string | undefined,
+    metadata: Record<string, string>,
+  ): StoredObject {
     // Check and commit in one synchronous step: no other request can run in between.
     checkPreconditions(conditions, ctx.model.live(bucket, name));
     return ctx.model.commit(bucket, name, { data, contentType, metadata });
@@ -149,7 +170,11 @@ export function createUploads(options: UploadOptions) {
         const { metadata, media, mediaType } = parseMultipart(body, header(ctx.req, "content-type"));
         const name = query.get("name") ?? optionalString(metadata.name, "name") ?? "";
         checkObjectName(name);
-        verifyHashes(media, { md5Hash: optionalString(metadata.md5Hash, "md5Hash"), crc32c: optionalString(metadata.crc32c, "crc32c") }, header(ctx.req, "x-goog-hash"));
+        verifyHashes(
+          media,
+          { md5Hash: optionalString(metadata.md5Hash, "md5Hash"), crc32c: optionalString(metadata.crc32c, "crc32c") },
+          header(ctx.req, "x-goog-hash"),
+        );
         const contentType = optionalString(metadata.contentType, "contentType") ?? mediaType;
         const object = commitChecked(ctx, bucket, name, query, media, contentType, metadataFrom(metadata.metadata));
         sendJson(ctx.res, 200, objectResource(object, ctx.origin));
@@ -212,7 +237,8 @@ export function createUploads(options: UploadOptions) {
           start = Number(chunk[1]);
           const end = Number(chunk[2]);
           total = chunk[3] === "*" ? undefined : Number(chunk[3]);
-          if (end < start || end - start + 1 !== body.length) throw invalid(`Content-Range ${range} does not match the ${body.length} bytes sent`);
+          if (end < start || end - start + 1 !== body.length)
+            throw invalid(`Content-Range ${range} does not match the ${body.length} bytes sent`);
         } else {
           throw invalid(`Malformed Content-Range ${JSON.stringify(range)}`);
         }
