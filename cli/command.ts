@@ -10,7 +10,7 @@ export type FlagValues = Record<string, string | boolean | (string | boolean)[] 
 
 export interface CommandContext {
   /** Created on first use, so --help and usage errors need no daemon. */
-  client(): StowdClient;
+  client: () => StowdClient;
   /** The daemon's base URL, for messages. */
   address: string;
   out: Output;

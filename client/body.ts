@@ -20,7 +20,7 @@ export interface PreparedBody {
    * cancellation, so the caller reports this instead: a failing file stream
    * or a failed `readStream` of another object keeps its own error.
    */
-  failure(): { error: unknown } | undefined;
+  failure: () => { error: unknown } | undefined;
 }
 
 export function prepareBody(body: WriteBody): PreparedBody {

@@ -1,7 +1,7 @@
 // The one error type the SDK throws. Every failure, whether the daemon sent
 // it, connect raised it (cancel, deadline, network) or the SDK detected it (a
 // short stream), is converted once, at the call boundary, into this class.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { type Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema, ErrorReason, type ErrorDetail } from "../gen/stowd/v1/error_pb.js";
 
 export class StowdClientError extends Error {

@@ -150,15 +150,19 @@ export async function collect(handle: ReadHandle): Promise<Uint8Array> {
 export function readableOf(open: (signal: AbortSignal) => Promise<ReadHandle>, signal: AbortSignal | undefined): Readable {
   const { controller, unlink } = linkedController(signal);
   let chunks: AsyncIterator<Uint8Array> | undefined;
+  const pull = async (stream: Readable) => {
+    try {
+      chunks ??= (await open(controller.signal)).chunks[Symbol.asyncIterator]();
+      const next = await chunks.next();
+      stream.push(next.done === true ? null : next.value);
+    } catch (e) {
+      stream.destroy(e as Error);
+    }
+  };
   return new Readable({
-    async read() {
-      try {
-        chunks ??= (await open(controller.signal)).chunks[Symbol.asyncIterator]();
-        const next = await chunks.next();
-        this.push(next.done === true ? null : next.value);
-      } catch (e) {
-        this.destroy(e as Error);
-      }
+    // Readable ignores what read() returns; pull reports its failures by destroying the stream.
+    read() {
+      void pull(this);
     },
     destroy(error, callback) {
       controller.abort();

@@ -50,7 +50,7 @@ export function drain<Res>(call: grpc.ClientReadableStream<Res>, onMessage: (m: 
         bytes += onMessage(m);
       } catch (err) {
         call.cancel();
-        reject(err as Error);
+        reject(err);
       }
     });
     call.on("error", reject);

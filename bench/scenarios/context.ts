@@ -8,7 +8,7 @@ export interface ScenarioContext {
   /** Deterministic bytes, as large as the largest object. */
   payload: Buffer;
   /** One line of progress on stderr. */
-  progress(line: string): void;
+  progress: (line: string) => void;
   /** Records the command line of a child for the results. */
   started(name: string, command: string): void;
 }

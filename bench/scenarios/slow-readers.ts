@@ -12,6 +12,7 @@ import * as http2 from "node:http2";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ReadRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
+import { grpcFrame } from "../../test/helpers/grpc-frame.js";
 import { MiB } from "../common.js";
 import { bareService } from "../ceilings/bare-grpc-service.js";
 import { isRunning, stopChild, whileAlive, type Child } from "../harness/children.js";
@@ -27,13 +28,6 @@ interface Reader {
   open: boolean;
   failure: string | undefined;
   cancel(): void;
-}
-
-function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
 }
 
 function startReader(port: number, path: string, request: Buffer, bytesPerSecond: number, deadline: number): Reader {
@@ -53,7 +47,7 @@ function startReader(port: number, path: string, request: Buffer, bytesPerSecond
   stream.on("response", (headers) => {
     if (headers[":status"] !== 200) reader.failure = `HTTP ${String(headers[":status"])}`;
   });
-  stream.on("trailers", (trailers) => {
+  stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => {
     if (trailers["grpc-status"] !== "0")
       reader.failure = `grpc-status ${String(trailers["grpc-status"])}: ${String(trailers["grpc-message"])}`;
   });
@@ -64,7 +58,7 @@ function startReader(port: number, path: string, request: Buffer, bytesPerSecond
     const wait = (1000 * chunk.length) / bytesPerSecond;
     if (performance.now() + wait < deadline) setTimeout(() => stream.resume(), wait);
   });
-  stream.on("error", (err) => (reader.failure ??= err.message));
+  stream.on("error", (err: Error) => (reader.failure ??= err.message));
   stream.on("close", () => {
     reader.open = false;
     session.close();

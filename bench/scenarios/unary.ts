@@ -118,7 +118,10 @@ export async function runUnary(ctx: ScenarioContext): Promise<UnarySection> {
     ];
     const cells: UnaryCell[] = [];
     for (const concurrency of ctx.options.concurrency) {
-      const row = loads.map((l) => ({ load: l, cell: { target: l.target, cache: l.cache, concurrency, runs: [] } as UnaryCell }));
+      const row = loads.map((l): { load: Load; cell: UnaryCell } => ({
+        load: l,
+        cell: { target: l.target, cache: l.cache, concurrency, runs: [] },
+      }));
       for (const { load } of row) await guard(unaryLoad(load.child.pid, load.call, concurrency, Math.min(0.5, ctx.options.unarySeconds)));
       // Runs interleaved across loads, as the streams are.
       for (let run = 0; run < ctx.options.runs; run++) {

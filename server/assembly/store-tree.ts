@@ -16,10 +16,9 @@ import { createSchemeRouter, type Backend } from "../decorators/scheme-router.js
 import type { StoreTree } from "../decorators/store-tree.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { RawStore } from "../stores/raw-store.js";
+import { MiB } from "../../common/units.js";
 
 export type { StoreTree } from "../decorators/store-tree.js";
-
-const MiB = 1024 * 1024;
 
 export interface StoreTreeOptions {
   metrics: Metrics;

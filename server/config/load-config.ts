@@ -20,6 +20,7 @@ import { addressKind, boolKind, durationKind, enumKind, intKind, numberKind, str
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
 import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "./security-config.js";
 import { DEFAULT_CALL_BOUNDS, formatMs } from "../calls/call-limits.js";
+import { MiB } from "../../common/units.js";
 
 export { ConfigError, type ConfigProblem } from "./config-error.js";
 export { configFileFrom, parseCommandLine, USAGE, type CommandLine } from "./command-line.js";
@@ -29,7 +30,6 @@ export interface LoadConfigOptions {
   warn?: (message: string) => void;
 }
 
-const MiB = 1024 * 1024;
 const levels = { debug: true, info: true, warn: true, error: true } satisfies Record<LogLevel, true>;
 const LOG_LEVELS = Object.keys(levels) as LogLevel[];
 

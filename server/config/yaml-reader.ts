@@ -289,7 +289,7 @@ function isScalarValue(value: unknown): value is ScalarValue {
 function resolve(ctx: ReadContext, node: Node | null | undefined): Node | undefined {
   const target = node !== null && node !== undefined && isAlias(node) ? node.resolve(ctx.doc) : node;
   if (target === null || target === undefined) return undefined;
-  return isScalar(target) && target.value === null ? undefined : (target as Node);
+  return isScalar(target) && target.value === null ? undefined : target;
 }
 
 function describe(node: Node): string {

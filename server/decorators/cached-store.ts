@@ -13,8 +13,8 @@ import { formatReference, type Ref } from "../references/reference.js";
 import { resolveRange } from "../stores/kit/byte-range.js";
 import { checkEtag } from "../stores/kit/preconditions.js";
 import type { ObjectMeta, RawStore, ReadResult } from "../stores/raw-store.js";
+import { MiB } from "../../common/units.js";
 
-const MiB = 1024 * 1024;
 /** Bytes charged per entry on top of its data, for the key and the info. */
 const ENTRY_OVERHEAD_BYTES = 512;
 const READ_CHUNK_BYTES = 1024 * 1024;

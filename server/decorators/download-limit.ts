@@ -8,8 +8,7 @@
 import { StowdError } from "../../common/errors.js";
 import { formatReference } from "../references/reference.js";
 import type { RawStore, ReadResult } from "../stores/raw-store.js";
-
-const MiB = 1024 * 1024;
+import { MiB } from "../../common/units.js";
 
 export interface DownloadLimitOptions {
   /** `limits.maxDownloadMBs`; 0 = unlimited. */

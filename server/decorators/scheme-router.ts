@@ -108,7 +108,7 @@ export function createSchemeRouter(routes: Record<string, Backend>): SchemeRoute
     async close() {
       const stores = await Promise.allSettled(built.values());
       built.clear();
-      await Promise.all(stores.map((s) => (s.status === "fulfilled" ? s.value.close() : undefined)));
+      await Promise.all(stores.filter((s) => s.status === "fulfilled").map((s) => s.value.close()));
     },
   };
 }

@@ -134,7 +134,7 @@ export function parseTokenFile(text: string, source: string): TokenFile {
     });
   };
 
-  const top = fields((doc.contents ?? undefined) as Node | undefined, "", ["tokens", "clients"]);
+  const top = fields(doc.contents ?? undefined, "", ["tokens", "clients"]);
   const names = new Map<string, string>();
   const uniqueName = (name: string | undefined, path: string, node: Node | undefined) => {
     if (name === undefined) return;

@@ -14,12 +14,13 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type ReadRawResponseSchema, RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
+import { type ReadRawResponseSchema, type RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import { StowdError, isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
 import type { StoreTree } from "../decorators/store-tree.js";
 import { createKeyedLock } from "../stores/kit/keyed-lock.js";
 import { checkEtag } from "../stores/kit/preconditions.js";
+import { MAX_SIGNED_URL_SECONDS } from "../stores/kit/signed-urls.js";
 import type { AppendOptions, CopyOptions, ObjectMeta } from "../stores/raw-store.js";
 import type { CallHandlers } from "../calls/call-pipeline.js";
 import { checkedBody } from "./checked-body.js";
@@ -52,7 +53,6 @@ export interface RawStoreServiceOptions {
 /** ReadRaw message sizes: large enough for throughput, far below message limits. */
 export const READ_FRAMING: ReadFraming = { minBytes: 256 * 1024, maxBytes: 1024 * 1024 };
 const DEFAULT_PAGE_SIZE = 1000;
-const MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600;
 /** Attempts of a bounded CopyRaw whose source keeps changing between the size check and the copy. */
 const COPY_ATTEMPTS = 3;
 
@@ -204,7 +204,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
     async writeRaw(stream, ctx) {
       const h = stream.header;
       const ref = parseReference(h.reference, "header.reference");
-      requireKey(ref.key, h.reference, "header.reference");
+      refuseContainerReference(ref.key, h.reference, "header.reference");
       const declaredSize = h.size === undefined ? undefined : toSafeNumber(h.size, "header.size");
       if (declaredSize !== undefined && limits.maxUploadBytes > 0 && declaredSize > limits.maxUploadBytes) {
         throw uploadLimitExceeded(
@@ -238,7 +238,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
     async append(stream, ctx) {
       const h = stream.header;
       const ref = parseReference(h.reference, "header.reference");
-      requireKey(ref.key, h.reference, "header.reference");
+      refuseContainerReference(ref.key, h.reference, "header.reference");
       const expectedOffset = h.expectedOffset === undefined ? undefined : toSafeNumber(h.expectedOffset, "header.expected_offset");
       const ifMatchEtag = optionalString(h.ifMatchEtag);
       const appendOptions: AppendOptions = {
@@ -263,7 +263,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
 
     async head(req, ctx) {
       const ref = parseReference(req.reference);
-      requireKey(ref.key, req.reference, "reference");
+      refuseContainerReference(ref.key, req.reference, "reference");
       const meta = await store.head(ref, ctx.signal);
       return meta === undefined ? { exists: false } : { exists: true, info: toObjectInfo(ref, meta) };
     },
@@ -290,7 +290,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
 
     async delete(req, ctx) {
       const ref = parseReference(req.reference);
-      requireKey(ref.key, req.reference, "reference");
+      refuseContainerReference(ref.key, req.reference, "reference");
       const ifMatchEtag = optionalString(req.ifMatchEtag);
       const existed = await store.delete(ref, ifMatchEtag === undefined ? {} : { ifMatchEtag }, ctx.signal);
       if (!existed && !req.allowMissing) {
@@ -316,8 +316,8 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
     async copyRaw(req, ctx) {
       const source = parseReference(req.sourceReference, "source_reference");
       const destination = parseReference(req.destinationReference, "destination_reference");
-      requireKey(source.key, req.sourceReference, "source_reference");
-      requireKey(destination.key, req.destinationReference, "destination_reference");
+      refuseContainerReference(source.key, req.sourceReference, "source_reference");
+      refuseContainerReference(destination.key, req.destinationReference, "destination_reference");
       const ifSourceMatchEtag = optionalString(req.ifSourceMatchEtag);
       const copyOptions = {
         preconditions: validatePreconditions(req.preconditions, "preconditions"),
@@ -332,7 +332,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
 
     async createSignedUrl(req, ctx) {
       const ref = parseReference(req.reference);
-      requireKey(ref.key, req.reference, "reference");
+      refuseContainerReference(ref.key, req.reference, "reference");
       const method = req.method === SignedUrlMethod.GET ? "GET" : req.method === SignedUrlMethod.PUT ? "PUT" : undefined;
       if (method === undefined) throw invalidArgument("method", "must be SIGNED_URL_METHOD_GET or SIGNED_URL_METHOD_PUT");
       const seconds = req.expiresIn === undefined ? 0 : Number(req.expiresIn.seconds) + req.expiresIn.nanos / 1e9;
@@ -399,7 +399,7 @@ function invalidArgument(field: string, message: string): StowdError {
 }
 
 /** Object RPCs need a key: `s3://bucket` alone names no object. */
-function requireKey(key: string, reference: string, field: string): void {
+function refuseContainerReference(key: string, reference: string, field: string): void {
   if (key === "") {
     throw new StowdError(
       "INVALID_REFERENCE",

@@ -93,8 +93,10 @@ class GatedCall implements ServerInterceptingCallInterface {
           );
       },
       // After the request's message, which may still be waiting for the budget.
-      onReceiveHalfClose: () =>
-        charged ? (this.delivery = this.delivery.then(() => listener.onReceiveHalfClose())) : listener.onReceiveHalfClose(),
+      onReceiveHalfClose: () => {
+        if (charged) this.delivery = this.delivery.then(() => listener.onReceiveHalfClose());
+        else listener.onReceiveHalfClose();
+      },
       onCancel: () => {
         this.end();
         listener.onCancel();

@@ -4,7 +4,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
-import { Metadata, type ServiceError, type status } from "@grpc/grpc-js";
+import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import type { ConnectError } from "@connectrpc/connect";
 
 /** Serializes google.rpc.Status { int32 code = 1; string message = 2; repeated Any details = 3; }. */
@@ -25,5 +25,6 @@ function encodeRpcStatus(err: ConnectError): Uint8Array {
 export function toGrpcStatus(err: ConnectError): Partial<ServiceError> {
   const metadata = new Metadata();
   if (err.details.length > 0) metadata.set("grpc-status-details-bin", Buffer.from(encodeRpcStatus(err)));
-  return { code: err.code as number as status, details: err.rawMessage, metadata };
+  const code: number = err.code; // through number: connect's Code and grpc-js's status are separate enums
+  return { code, details: err.rawMessage, metadata };
 }

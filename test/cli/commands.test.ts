@@ -1,6 +1,6 @@
 // Every client command end to end: the CLI as a child process against a real
 // daemon on free loopback ports — outputs, --json shapes and exit codes.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
+import { startChild } from "../helpers/child-process.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { runStowd, STOWD_COMMAND, type RunOptions } from "./stowd-process.js";
 
@@ -65,12 +66,12 @@ describe("put, stat, cat", () => {
     expect(info).toEqual({
       reference: ref,
       size: 19,
-      etag: expect.any(String),
-      md5: expect.stringMatching(/^([0-9a-f]{32})?$/), // the memory store keeps an MD5 only when the writer sends one
+      etag: expect.any(String) as unknown,
+      md5: expect.stringMatching(/^([0-9a-f]{32})?$/) as unknown, // the memory store keeps an MD5 only when the writer sends one
       contentType: "text/plain",
       metadata: { owner: "ops", run: "42" },
-      updateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
-      generation: expect.any(String),
+      updateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/) as unknown,
+      generation: expect.any(String) as unknown,
     });
     expect(info.etag).not.toBe("");
 
@@ -82,7 +83,9 @@ describe("put, stat, cat", () => {
     const ref = `${fresh("file://cli")}from-stdin.txt`;
     const put = await stowd(["--json", "put", "-", ref], { stdin: "piped in\n" });
     expect(put.code).toBe(0);
-    expect(put.json()).toEqual([{ source: "-", destination: ref, bytes: 9, object: expect.objectContaining({ reference: ref, size: 9 }) }]);
+    expect(put.json()).toEqual([
+      { source: "-", destination: ref, bytes: 9, object: expect.objectContaining({ reference: ref, size: 9 }) as unknown },
+    ]);
     expect(text(await client.readBytes(ref))).toBe("piped in\n");
     // A path that is a named pipe, not a regular file: no size to declare, streamed all the same.
     const fifo = join(dir, "named-pipe");
@@ -123,7 +126,7 @@ describe("put, stat, cat", () => {
     const cat = await stowd(["--json", "cat", ref]);
     expect(cat.code).toBe(3);
     expect(JSON.parse(cat.stderr)).toEqual({
-      error: { code: "NOT_FOUND", reason: "NOT_FOUND", message: expect.stringContaining(ref), reference: ref },
+      error: { code: "NOT_FOUND", reason: "NOT_FOUND", message: expect.stringContaining(ref) as unknown, reference: ref },
       exitCode: 3,
     });
   });
@@ -142,7 +145,12 @@ describe("get", () => {
 
     const intoDir = await stowd(["--json", "get", ref, target]);
     expect(intoDir.json()).toEqual([
-      { source: ref, destination: join(target, "report.csv"), bytes: data.length, object: expect.objectContaining({ size: data.length }) },
+      {
+        source: ref,
+        destination: join(target, "report.csv"),
+        bytes: data.length,
+        object: expect.objectContaining({ size: data.length }) as unknown,
+      },
     ]);
     expect((await readFile(join(target, "report.csv"))).equals(data)).toBe(true);
 
@@ -177,7 +185,11 @@ describe("cp", () => {
       source,
       destination: `${destination}src.bin`,
       bytes: 20,
-      object: expect.objectContaining({ reference: `${destination}src.bin`, contentType: "application/x-test", metadata: { k: "v" } }),
+      object: expect.objectContaining({
+        reference: `${destination}src.bin`,
+        contentType: "application/x-test",
+        metadata: { k: "v" },
+      }) as unknown,
     });
     expect(text(await client.readBytes(`${destination}src.bin`))).toBe("copied by the daemon");
   });
@@ -244,7 +256,11 @@ describe("ls", () => {
       ["a.txt", "b.txt", "c.txt", "dir1/x", "dir1/y", "dir2/z"].map((k) => `${prefix}${k}`),
     );
     expect(entries.every((e) => e.kind === "object")).toBe(true);
-    expect(entries.find((e) => e.reference.endsWith("dir1/x"))).toMatchObject({ size: 6, md5: expect.any(String), metadata: {} });
+    expect(entries.find((e) => e.reference.endsWith("dir1/x"))).toMatchObject({
+      size: 6,
+      md5: expect.any(String) as unknown,
+      metadata: {},
+    });
 
     const json = await stowd(["ls", "--json", prefix]);
     expect(json.json()).toContainEqual({ kind: "prefix", reference: `${prefix}dir2/` });
@@ -355,13 +371,15 @@ describe("addresses and flags", () => {
 describe("Ctrl-C", () => {
   it("cancels a running upload: exit 130, and the daemon's call ends", async () => {
     const ref = `${fresh("mem://cli")}interrupted`;
-    const child = spawn(STOWD_COMMAND[0] ?? "", [...STOWD_COMMAND.slice(1), "--address", daemon.grpcAddress, "put", "-", ref], {
-      stdio: ["pipe", "pipe", "pipe"],
+    const [program = "", ...args] = STOWD_COMMAND;
+    const cli = startChild(program, [...args, "--address", daemon.grpcAddress, "put", "-", ref], {
+      stdio: ["pipe", "ignore", "pipe"],
+      keepStderrLines: 0,
     });
+    const { stdin, stderr: errors } = cli.proc;
     let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    child.stdin.write(randomBytes(64 * 1024)); // stdin stays open: the upload waits for more
+    errors?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    stdin?.write(randomBytes(64 * 1024)); // stdin stays open: the upload waits for more
     // Interrupt only once the daemon has the WriteRaw call open.
     const writesInFlight = async () => {
       const metric = await daemon.metrics.rpcInFlight.get();
@@ -371,10 +389,10 @@ describe("Ctrl-C", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await writesInFlight()).toBeGreaterThan(0);
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
+    cli.signal("SIGINT");
+    expect(await cli.exited).toBe(130);
     expect(stderr).toBe("stowd put: interrupted\n");
-    child.stdin.destroy();
+    stdin?.destroy();
     // The CLI cancelled the call (RST_STREAM CANCEL) rather than leaving it open.
     for (const deadline = Date.now() + 10_000; (await writesInFlight()) > 0 && Date.now() < deadline;) {
       await new Promise((r) => setTimeout(r, 50));

@@ -63,10 +63,10 @@ describe("stowd sign", () => {
     expect(result.code).toBe(0);
     const [signed] = result.json() as [{ url: string; method: string; requiredHeaders: Record<string, string>; expireTime: string }];
     expect(signed).toEqual({
-      url: expect.any(String),
+      url: expect.any(String) as unknown,
       method: "PUT",
       requiredHeaders: { "Content-Type": "text/plain" },
-      expireTime: expect.any(String),
+      expireTime: expect.any(String) as unknown,
     });
     const expiresIn = Date.parse(signed.expireTime) - Date.now();
     expect(expiresIn).toBeGreaterThan(55 * 60_000); // default 1h

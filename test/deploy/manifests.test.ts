@@ -111,11 +111,20 @@ async function refusal(file: string, env: NodeJS.ProcessEnv): Promise<string> {
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
-// Typed access into parsed YAML; a missing path fails the expectation that reads it.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Parsed = any;
-const at = (doc: unknown, path: string): Parsed =>
-  path.split(".").reduce<Parsed>((v, k) => (v === undefined || v === null ? undefined : v[k]), doc);
+// Access into parsed YAML by a dotted path; a missing path gives undefined and fails the expectation that reads it.
+const at = (doc: unknown, path: string): unknown =>
+  path.split(".").reduce<unknown>((v, k) => (v === undefined || v === null ? undefined : (v as Doc)[k]), doc);
+
+/** What the tests read of the Deployment's container, as the manifest should have it. */
+interface Container {
+  args: unknown;
+  ports: unknown;
+  env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+  livenessProbe: { httpGet: unknown };
+  readinessProbe: { httpGet: unknown; timeoutSeconds: number };
+  securityContext: unknown;
+}
 
 describe("Dockerfile", () => {
   it("builds in stages: npm run build in one, production-only node_modules in another", () => {
@@ -219,13 +228,12 @@ describe("Dockerfile", () => {
 });
 
 describe("Kubernetes example", () => {
-  const container = () => at(kind("Deployment"), "spec.template.spec.containers.0");
+  const container = () => at(kind("Deployment"), "spec.template.spec.containers.0") as Container;
   const volume = (name: string) =>
     (at(kind("Deployment"), "spec.template.spec.volumes") as Array<Doc & { name: string }>).find((v) => v.name === name);
-  const mountPath = (name: string) =>
-    (container().volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).find((m) => m.name === name);
-  const envVar = (name: string) =>
-    (container().env as Array<{ name: string; value?: string; valueFrom?: Doc }>).find((e) => e.name === name);
+  const mountPath = (name: string) => container().volumeMounts.find((m) => m.name === name);
+  const envVar = (name: string) => container().env.find((e) => e.name === name);
+  const configMapYaml = () => (at(kind("ConfigMap"), "data") as Record<string, string>)["stowd.yaml"] as string;
 
   it("the Deployment probes /healthz (liveness) and /readyz (readiness) over HTTPS on the image's ports", () => {
     const deployment = kind("Deployment");
@@ -239,7 +247,7 @@ describe("Kubernetes example", () => {
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http", scheme: "HTTPS" });
     // /readyz waits up to server.readinessTimeout (2 s) per backend: the probe must wait longer.
     expect(c.readinessProbe.timeoutSeconds).toBeGreaterThan(2);
-    expect(at(deployment, "spec.template.metadata.annotations")["prometheus.io/scheme"]).toBe("https");
+    expect((at(deployment, "spec.template.metadata.annotations") as Doc)["prometheus.io/scheme"]).toBe("https");
     const user = one("USER").args.split(":")[0];
     expect(at(deployment, "spec.template.spec.securityContext")).toMatchObject({ runAsNonRoot: true, runAsUser: Number(user) });
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
@@ -249,32 +257,30 @@ describe("Kubernetes example", () => {
   });
 
   it("mounts the ConfigMap where STOWD_CONFIG points, the data volume at /data, and no mount inside another", () => {
-    const spec = at(kind("Deployment"), "spec.template.spec");
-    const mounts = Object.fromEntries(
-      (container().volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]),
-    );
+    const spec = at(kind("Deployment"), "spec.template.spec") as { volumes: { name: string; configMap?: { name: string } }[] };
+    const mounts = Object.fromEntries(container().volumeMounts.map((m) => [m.mountPath, m.name]));
     expect(mounts["/data"]).toBe("data");
     const configEnv = envVar("STOWD_CONFIG")?.value ?? "";
     const configDir = configEnv.slice(0, configEnv.lastIndexOf("/"));
-    const configVolume = (spec.volumes as { name: string; configMap?: { name: string } }[]).find((v) => v.name === mounts[configDir]);
+    const configVolume = spec.volumes.find((v) => v.name === mounts[configDir]);
     const configMap = kind("ConfigMap");
     expect(configVolume?.configMap?.name).toBe(at(configMap, "metadata.name"));
     expect(mountPath(configVolume!.name)?.readOnly).toBe(true);
-    expect(Object.keys(at(configMap, "data"))).toEqual([configEnv.slice(configEnv.lastIndexOf("/") + 1)]);
-    expect((spec.volumes as { name: string }[]).map((v) => v.name)).toContain("data");
+    expect(Object.keys(at(configMap, "data") as Doc)).toEqual([configEnv.slice(configEnv.lastIndexOf("/") + 1)]);
+    expect(spec.volumes.map((v) => v.name)).toContain("data");
     const paths = Object.keys(mounts);
     for (const a of paths) for (const b of paths) if (a !== b) expect(b.startsWith(`${a}/`), `${b} inside ${a}`).toBe(false);
   });
 
   it("STOWD_AUTH_TOKEN comes from the Secret by secretKeyRef, and the Secret's placeholder is refused rather than served", async () => {
     const secret = kind("Secret");
-    const ref = envVar("STOWD_AUTH_TOKEN")?.valueFrom?.secretKeyRef as { name: string; key: string } | undefined;
+    const ref = envVar("STOWD_AUTH_TOKEN")?.valueFrom?.secretKeyRef;
     expect(envVar("STOWD_AUTH_TOKEN")?.value).toBeUndefined();
     expect(ref?.name).toBe(at(secret, "metadata.name"));
-    const placeholder = at(secret, "stringData")[ref!.key] as string;
+    const placeholder = (at(secret, "stringData") as Record<string, string>)[ref!.key] as string;
     expect(placeholder).toMatch(/^REPLACE ME/);
     const file = join(dir, "placeholder.yaml");
-    await writeFile(file, at(kind("ConfigMap"), "data")["stowd.yaml"] as string);
+    await writeFile(file, configMapYaml());
     const message = await refusal(file, { STOWD_AUTH_TOKEN: placeholder });
     expect(message).toContain("STOWD_AUTH_TOKEN: must be at least 16 characters with no whitespace");
     expect(message).not.toContain(placeholder); // a token, even a bad one, is never echoed
@@ -286,7 +292,7 @@ describe("Kubernetes example", () => {
     const mount = mountPath("tls");
     expect(mount?.readOnly).toBe(true);
     const file = join(dir, "stowd.yaml");
-    await writeFile(file, at(kind("ConfigMap"), "data")["stowd.yaml"] as string);
+    await writeFile(file, configMapYaml());
     const config = await loadConfig(["--config", file], { STOWD_AUTH_TOKEN: TOKEN });
     // The kubernetes.io/tls Secret keys, as files in the mount.
     const items = Object.fromEntries((tlsVolume?.secret?.items ?? []).map((i) => [i.key, i.path]));
@@ -301,7 +307,7 @@ describe("Kubernetes example", () => {
 
   it("the ConfigMap's config listens on the container ports and, without the token, refuses to serve", async () => {
     const file = join(dir, "stowd.yaml");
-    await writeFile(file, at(kind("ConfigMap"), "data")["stowd.yaml"] as string);
+    await writeFile(file, configMapYaml());
     const config = await loadConfig(["--config", file], { STOWD_AUTH_TOKEN: TOKEN });
     expect(config.server.grpcAddress).toBe("0.0.0.0:50051");
     expect(config.server.httpAddress).toBe("0.0.0.0:8080");

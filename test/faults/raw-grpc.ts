@@ -67,7 +67,7 @@ export function rawGrpcCall(baseUrl: string, path: string, body: Buffer | Buffer
     };
     const timer = setTimeout(() => finish("timed out"), options.giveUpMs ?? 30_000);
     request.on("response", (h) => (headers = h));
-    request.on("trailers", (t) => (trailers = t));
+    request.on("trailers", (t: http2.IncomingHttpHeaders) => (trailers = t));
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => finish(undefined));
     request.on("close", () => finish(request.rstCode ? `stream reset (code ${request.rstCode})` : undefined));

@@ -60,8 +60,8 @@ function read(address: string, reference: string, pace: "park" | "free" | number
   const started = new Promise<void>((resolve) => (first = resolve));
   const ended = new Promise<string>((resolve) => {
     let status = "no trailers";
-    stream.on("trailers", (trailers) => (status = String(trailers["grpc-status"])));
-    stream.on("error", (err) => (status = err.message));
+    stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => (status = String(trailers["grpc-status"])));
+    stream.on("error", (err: Error) => (status = err.message));
     stream.on("close", () => {
       closed = true;
       session.close();

@@ -96,10 +96,10 @@ it("takes the caller's x-request-id and never logs credentials", async () => {
     metadata.set("x-request-id", "req-42");
     metadata.set("authorization", `Bearer ${secret}`);
     await new Promise<void>((resolve, reject) =>
-      (raw.Head as (req: object, md: grpc.Metadata, cb: (err: unknown) => void) => void)(
+      (raw.Head as (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void)(
         { reference: `mem://user:${secret}@b/k` },
         metadata,
-        (err) => (err ? reject(err as Error) : resolve()),
+        (err) => (err ? reject(err) : resolve()),
       ),
     ).catch(() => undefined);
   } finally {

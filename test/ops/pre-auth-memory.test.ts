@@ -81,7 +81,7 @@ function unfinishedGrpc(session: http2.ClientHttp2Session): Promise<string> {
     stream.on("response", (headers) => {
       if (headers["grpc-status"] !== undefined) resolve(String(headers["grpc-status"]));
     });
-    stream.on("trailers", (trailers) => resolve(String(trailers["grpc-status"] ?? "")));
+    stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => resolve(String(trailers["grpc-status"] ?? "")));
     stream.on("close", () => resolve(status || `closed, rst ${stream.rstCode}`));
     stream.resume();
   });

@@ -21,7 +21,7 @@ const unreachable: Backend = {
   kind: "s3",
   capabilities,
   baseContainerReference: "s3://bucket",
-  identity: memory.identity,
+  identity: (ref) => memory.identity(ref),
   create: () =>
     Promise.reject(new StowdError("BACKEND_UNAVAILABLE", "the s3 backend is unreachable: connect ECONNREFUSED 127.0.0.1:9", {})),
 };
@@ -30,7 +30,7 @@ const hanging: Backend = {
   kind: "gcs",
   capabilities,
   baseContainerReference: "gs://bucket",
-  identity: memory.identity,
+  identity: (ref) => memory.identity(ref),
   create: async () => ({ ...memory, kind: "gcs", list: () => new Promise<never>(() => {}) }) satisfies RawStore,
 };
 

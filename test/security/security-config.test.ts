@@ -2,11 +2,12 @@
 // STOWD_AUTH_TOKEN, --insecure), the insecure-bind guard (in loadConfig and
 // through `server/main.ts`, which exits 2), the token file's validation, and
 // grant prefix matching.
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startChild } from "../helpers/child-process.js";
+import { DAEMON_COMMAND } from "../helpers/serving-daemon.js";
 import { ConfigError, loadConfig } from "../../server/config/load-config.js";
 import { parseReference } from "../../server/references/reference.js";
 import { allows, covers, parseGrantPrefix, type GrantPrefix } from "../../server/security/grants.js";
@@ -91,17 +92,12 @@ describe("the insecure-bind guard", () => {
   });
 
   it("makes server/main.ts exit 2 with the message", async () => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "server/main.ts", "--grpc-address", "0.0.0.0:0", "--http-address", "127.0.0.1:0"],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, STOWD_AUTH_TOKEN: "", STOWD_INSECURE: "" },
-      },
-    );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const [program = "", ...args] = DAEMON_COMMAND;
+    const child = startChild(program, [...args, "--grpc-address", "0.0.0.0:0", "--http-address", "127.0.0.1:0"], {
+      env: { ...process.env, STOWD_AUTH_TOKEN: "", STOWD_INSECURE: "" },
+    });
+    const code = await child.exited;
+    const stderr = child.stderrLines.join("\n");
     expect(code).toBe(2);
     expect(stderr).toContain("server.grpcAddress: 0.0.0.0:0 is not a loopback address");
     expect(stderr).toContain("pass --insecure");
@@ -129,14 +125,10 @@ describe("server.tls and server.auth keys", () => {
 
   it("a missing certificate file stops the daemon with exit 2 naming the key", async () => {
     const file = configFile("  tls:\n    certFile: /nonexistent/tls.crt\n    keyFile: /nonexistent/tls.key\n");
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "server/main.ts", "--config", file, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(2);
+    const [program = "", ...args] = DAEMON_COMMAND;
+    const child = startChild(program, [...args, "--config", file, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"]);
+    expect(await child.exited).toBe(2);
+    const stderr = child.stderrLines.join("\n");
     expect(stderr).toContain('server.tls.certFile: cannot read "/nonexistent/tls.crt" (ENOENT)');
   }, 30_000);
 });

@@ -5,9 +5,7 @@
 // a client certificate from the wrong CA); client-certificate identities
 // with grants; and a reload that swaps the certificate for new handshakes
 // while a slow ReadRaw on each listener finishes on its old connection.
-import { spawn } from "node:child_process";
 import { copyFileSync, rmSync, writeFileSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
@@ -16,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, StowdClientError } from "../../client/index.js";
 import { createStowdTransport } from "../../client/transport.js";
 import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
+import { startChild, waitUntilReady } from "../helpers/child-process.js";
 import { loadStowdPackage } from "../helpers/proto-loader-client.js";
+import { DAEMON_COMMAND } from "../helpers/serving-daemon.js";
 import { makeTestCerts, type TestCerts } from "./certs.js";
 import { startSecureDaemon, writeTokenFile, type SecureDaemon } from "./secure-daemon.js";
 
@@ -38,7 +38,7 @@ function presentedFingerprint(port: number, alpn: string): Promise<string> {
 }
 
 /** Whether a mutual TLS handshake with these client settings leads to a working connection. */
-function handshake(port: number, options: tls.ConnectionOptions): Promise<"ok" | string> {
+function handshake(port: number, options: tls.ConnectionOptions): Promise<string> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: "127.0.0.1", port, ALPNProtocols: ["h2"], ...options }, () => {
       // TLS 1.3 servers reject a client certificate after the client's side is done: wait for that.
@@ -48,7 +48,7 @@ function handshake(port: number, options: tls.ConnectionOptions): Promise<"ok" |
         socket.destroy();
       }, 200);
     });
-    socket.once("error", (err) => resolve(err.message));
+    socket.once("error", (err: Error) => resolve(err.message));
   });
 }
 
@@ -336,26 +336,18 @@ describe("SIGHUP", () => {
       config,
       `storage:\n  type: mem\n  enable-multicontainer: true\nserver:\n  tls:\n    certFile: ${certFile}\n    keyFile: ${keyFile}\n`,
     );
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "server/main.ts", "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, STOWD_AUTH_TOKEN: "hup-token-0123456789abcdef" },
-      },
-    );
-    const lines = createInterface({ input: child.stderr! });
-    const waitFor = (msg: string) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${msg} log line within 20 s`)), 20_000);
-        const onLine = (line: string) => {
-          if (!line.includes(`"msg":"${msg}"`)) return;
-          clearTimeout(timer);
-          lines.off("line", onLine);
-          resolve(JSON.parse(line) as Record<string, unknown>);
-        };
-        lines.on("line", onLine);
-      });
+    const [program = "", ...args] = DAEMON_COMMAND;
+    const child = startChild(program, [...args, "--config", config, "--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"], {
+      env: { ...process.env, STOWD_AUTH_TOKEN: "hup-token-0123456789abcdef" },
+    });
+    // The first log line with this message after `from` lines, parsed.
+    const waitFor = async (msg: string, from = 0) => {
+      const find = () => child.stderrLines.slice(from).find((line) => line.includes(`"msg":"${msg}"`));
+      if ((await waitUntilReady(child, () => find() !== undefined, 20_000, 20)) !== "ready") {
+        throw new Error(`no ${msg} log line within 20 s:\n${child.stderrLines.join("\n")}`);
+      }
+      return JSON.parse(find() ?? "") as Record<string, unknown>;
+    };
     try {
       const serving = await waitFor("stowd serving");
       expect(serving).toMatchObject({ tls: "on", auth: "1 tokens, 0 client identities" });
@@ -364,14 +356,13 @@ describe("SIGHUP", () => {
       expect(await presentedFingerprint(grpcPort, "h2")).toBe(certs.fingerprint(certs.serverCert));
       copyFileSync(certs.serverCert2, certFile);
       copyFileSync(certs.serverKey2, keyFile);
-      const reloaded = waitFor("reloaded TLS certificates");
-      child.kill("SIGHUP");
-      await reloaded;
+      const logged = child.stderrLines.length;
+      child.signal("SIGHUP");
+      await waitFor("reloaded TLS certificates", logged);
       expect(await presentedFingerprint(grpcPort, "h2")).toBe(certs.fingerprint(certs.serverCert2));
       expect(await presentedFingerprint(httpPort, "http/1.1")).toBe(certs.fingerprint(certs.serverCert2));
     } finally {
-      child.kill("SIGTERM");
-      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+      await child.stop(5_000);
     }
   }, 40_000);
 });

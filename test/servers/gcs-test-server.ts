@@ -155,7 +155,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
       throw invalid(`compose takes 1 to ${MAX_COMPOSE_SOURCES} sourceObjects`);
     }
     const parts = sources.map((raw: unknown) => {
-      const source = raw as { name?: unknown; generation?: unknown; objectPreconditions?: { ifGenerationMatch?: unknown } };
+      // Generations are int64: strings in the JSON API, numbers from some clients.
+      const source = raw as { name?: unknown; generation?: string | number; objectPreconditions?: { ifGenerationMatch?: string | number } };
       if (typeof source.name !== "string") throw invalid("every source object needs a name");
       const object = model.get(bucket, source.name, source.generation === undefined ? null : String(source.generation));
       const expected = source.objectPreconditions?.ifGenerationMatch;

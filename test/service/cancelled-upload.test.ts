@@ -8,7 +8,7 @@
 // mem:// and file://, and Head must say exists = false every time.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createStowdClient, createStowdTransport, StowdClientError, type StowdClient } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
@@ -169,8 +169,9 @@ beforeAll(() => {
   closers.push(() => raw.close());
   const rawHead = (ref: string) =>
     new Promise((resolve, reject) =>
-      (raw.Head as unknown as (req: object, cb: (err: unknown, res: unknown) => void) => void)({ reference: ref }, (err, res) =>
-        err ? reject(err as Error) : resolve(res),
+      (raw.Head as unknown as (req: object, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void)(
+        { reference: ref },
+        (err, res) => (err ? reject(err) : resolve(res)),
       ),
     );
   const sdkPort = (options: Parameters<typeof createStowdTransport>[0]): Port => {

@@ -2,7 +2,7 @@
 // seen through the SDK, with metrics scraped from /metrics after known
 // traffic.
 import { DurationSchema, durationFromMs } from "@bufbuild/protobuf/wkt";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createStowdClient, ErrorReason, type StowdClient } from "../../client/index.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";

@@ -58,14 +58,19 @@ interface ReadResult {
   data: Buffer;
 }
 
+/** A ReadRaw response as proto-loader decodes it (oneofs: true names the set field in `body`). */
+interface ReadRawMessage {
+  header?: ReadResult["header"];
+  chunk?: Buffer;
+  body: string;
+}
+
 function readRaw(request: object): Promise<ReadResult> {
   return new Promise((resolve, reject) => {
-    const call = (
-      client.ReadRaw as (req: object) => grpc.ClientReadableStream<{ header?: ReadResult["header"]; chunk?: Buffer; body: string }>
-    )(request);
+    const call = (client.ReadRaw as (req: object) => grpc.ClientReadableStream<ReadRawMessage>)(request);
     let header: ReadResult["header"] | undefined;
     const chunks: Buffer[] = [];
-    call.on("data", (msg) => {
+    call.on("data", (msg: ReadRawMessage) => {
       if (msg.body === "header") header = msg.header;
       else if (msg.chunk) chunks.push(msg.chunk);
     });

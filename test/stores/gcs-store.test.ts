@@ -7,7 +7,7 @@ import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStowdError, type ErrorReason } from "../../common/errors.js";
+import { isStowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
 import { createGcsStore, type GcsServiceAccountKey, type GcsStoreOptions } from "../../server/stores/gcs/index.js";
 import type { RawStore } from "../../server/stores/raw-store.js";
@@ -70,7 +70,7 @@ function ref(key: string, container = BUCKET): Ref {
 
 const chunks = (data: Uint8Array, size = 100_003) => chunked(data, size);
 
-async function reason(promise: Promise<unknown>): Promise<ErrorReason | string> {
+async function reason(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {

@@ -580,7 +580,7 @@ describe("redis store options", () => {
   ])("refuses %s, naming the key", (_label, config, message, field) => {
     let thrown: unknown;
     try {
-      redisStoreOptionsFromFlyte(config as Parameters<typeof redisStoreOptionsFromFlyte>[0]);
+      redisStoreOptionsFromFlyte(config);
     } catch (err) {
       thrown = err;
     }

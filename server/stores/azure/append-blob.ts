@@ -1,6 +1,7 @@
 // Append blobs made by other tools are appended to natively: one Append
 // Block with the append-position condition, so at most 4 MiB per call
 // (a larger append could not be atomic). stowd itself writes block blobs.
+import { MiB } from "../../../common/units.js";
 import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { abortable, throwIfAborted } from "../kit/abort.js";
@@ -9,7 +10,7 @@ import { referenceOf } from "../kit/object-reference.js";
 import { checkAppend } from "../kit/preconditions.js";
 import type { AppendOptions, ObjectMeta } from "../raw-store.js";
 import { blobState, type BlobState } from "./block-list.js";
-import { MiB, containerOf, fail, run, type AzureContext } from "./context.js";
+import { containerOf, fail, run, type AzureContext } from "./context.js";
 import { AZURE_KIND, isAzure } from "./errors.js";
 import { toMeta } from "./metadata.js";
 

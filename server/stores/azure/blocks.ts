@@ -65,7 +65,7 @@ export async function stageBody(
   const inFlight = new Set<Promise<void>>();
   const linked = AbortSignal.any([signal, stop.signal]);
   let failure: unknown;
-  let bodyError: unknown;
+  let bodyError: { err: unknown } | undefined;
   let bytes = 0;
   const stage = (block: Buffer) => {
     const id = newBlockId(idBytes);
@@ -95,13 +95,13 @@ export async function stageBody(
       stage(block);
     }
   } catch (err) {
-    bodyError = err;
+    bodyError = { err };
   }
   if (bodyError !== undefined || signal.aborted) stop.abort();
   await Promise.allSettled([...inFlight]);
   // A backend failure explains a body that then stopped; otherwise the body's own error goes up as it is.
   if (failure !== undefined) throw fail(ctx, failure, ref, signal);
-  if (bodyError !== undefined) throw bodyError;
+  if (bodyError !== undefined) throw bodyError.err;
   throwIfAborted(signal, referenceOf(ref));
   return { ids, bytes, md5: md5.digest() };
 }

@@ -25,8 +25,8 @@ import { referenceOf } from "../kit/object-reference.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "../kit/retry.js";
 import { AZURE_KIND, fromAzureError, isRetryableAzureError } from "./errors.js";
 import type { AzureStoreOptions } from "./config.js";
+import { MiB } from "../../../common/units.js";
 
-export const MiB = 1 << 20;
 const DEFAULT_BLOCK_BYTES = 8 * MiB;
 const MAX_NAME_LENGTH = 1024;
 const MAX_SEGMENTS = 254;

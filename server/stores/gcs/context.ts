@@ -12,8 +12,8 @@ import { GCS_DEFAULT_SCOPES } from "./config.js";
 import { GCS_KIND, fromGcsError, isRetryableGcsError } from "./errors.js";
 import type { GcsStoreOptions } from "./config.js";
 import { addRequestOptions } from "./requests.js";
+import { MiB } from "../../../common/units.js";
 
-export const MiB = 1 << 20;
 const CHUNK_GRANULARITY = 256 * 1024;
 const MAX_NAME_BYTES = 1024;
 

@@ -98,7 +98,7 @@ export function reportBackendFailure(
       operation: detail.operation,
       ...(error.facts.reference === undefined ? {} : { reference: error.facts.reference }),
       reason: error.reason,
-      error: describeCause(detail.cause),
+      error: detail.cause === undefined ? "" : describeCause(detail.cause),
     });
   }
   return error;
@@ -106,7 +106,6 @@ export function reportBackendFailure(
 
 /** An SDK error as the log shows it: name, code, status and message, with signed-URL credentials masked. */
 function describeCause(cause: unknown): string {
-  if (cause === undefined) return "";
   const e = cause as {
     name?: unknown;
     code?: unknown;

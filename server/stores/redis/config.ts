@@ -9,8 +9,8 @@ import { defaultRetryPolicy, type RetryPolicy } from "../kit/retry.js";
 import { formatAddress, type RedisNodeAddress } from "./connection.js";
 import { KIND } from "./errors.js";
 import { DEFAULT_KEY_PREFIX, chunkCount } from "./keys.js";
+import { MiB } from "../../../common/units.js";
 
-const MiB = 1 << 20;
 /** Redis refuses string values of 512 MiB or more. */
 export const REDIS_MAX_VALUE_BYTES = 512 * MiB;
 export const DEFAULT_REDIS_MAX_OBJECT_BYTES = 256 * MiB;

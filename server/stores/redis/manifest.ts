@@ -85,6 +85,6 @@ export function reported(key: string, etag: unknown, size: unknown): ObjectMeta 
 
 /** The snapshot a script reported with a "conflict" reply; undefined when the object is gone. */
 export function snapshotOf(reply: unknown[]): Snapshot | undefined {
-  const [, dataId, size, chunkBytes] = reply;
+  const [, dataId, size, chunkBytes] = reply as (string | null | undefined)[]; // the scripts reply with strings, nil for a missing field
   return dataId === "" || dataId === undefined ? undefined : { dataId: String(dataId), size: Number(size), chunkBytes: Number(chunkBytes) };
 }

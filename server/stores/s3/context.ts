@@ -11,8 +11,8 @@ import { referenceOf, requireKey } from "../kit/object-reference.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "../kit/retry.js";
 import type { S3StoreOptions } from "./config.js";
 import { S3_KIND, fromS3Error, isRetryableS3Error } from "./errors.js";
+import { MiB } from "../../../common/units.js";
 
-export const MiB = 1 << 20;
 const GiB = 1 << 30;
 /** S3's rules: parts of 5 MiB to 5 GiB (the last may be smaller), at most 10000 of them, keys of at most 1024 bytes. */
 export const S3_MIN_PART_BYTES = 5 * MiB;

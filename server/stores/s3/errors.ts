@@ -22,7 +22,8 @@ interface SdkErrorShape {
   name?: unknown;
   code?: unknown;
   Code?: unknown;
-  message?: unknown;
+  /** A string in Error and the SDK's exceptions; read through String() all the same. */
+  message?: string;
   $metadata?: { httpStatusCode?: unknown };
 }
 

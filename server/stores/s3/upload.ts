@@ -2,6 +2,7 @@
 // large copies: create it, commit its parts under the write's
 // preconditions, or abort it so no parts are left behind. (multipart.ts
 // cuts bodies into parts and uploads them in bounded parallel.)
+import { MiB } from "../../../common/units.js";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -15,7 +16,7 @@ import { unquoteEtag } from "../kit/etag.js";
 import { hasPreconditions } from "../kit/preconditions.js";
 import type { ObjectMeta, Preconditions } from "../raw-store.js";
 import { checkByHead, conditionalHeaders, preconditionError } from "./conditions.js";
-import { MiB, S3_MAX_PART_BYTES, S3_MAX_PARTS, call, cleanupSignal, type Loc, type S3Context } from "./context.js";
+import { S3_MAX_PART_BYTES, S3_MAX_PARTS, call, cleanupSignal, type Loc, type S3Context } from "./context.js";
 import { S3_KIND, isPreconditionFailure, s3Code, s3Status } from "./errors.js";
 import type { UploadedPart } from "./multipart.js";
 import { headMeta } from "./read.js";
