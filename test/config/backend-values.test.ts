@@ -4,30 +4,16 @@
 // its settings when the config is loaded, not only when the store tree is
 // built. The daemon exits 2 on it. No network, no servers.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, type ConfigProblem } from "../../server/config/load-config.js";
+import { tempFiles } from "../helpers/temp-files.js";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 
-let dir: string;
-let fileCount = 0;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "stowd-backend-values-"));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function file(text: string): Promise<string> {
-  const path = join(dir, `config-${++fileCount}.yaml`);
-  await writeFile(path, text);
-  return path;
-}
+/** Writes `text` to a fresh file and returns its path. */
+const file = tempFiles("stowd-backend-values-");
 
 /** The problems loading `text` reports, with the file's path. */
 async function problemsOf(text: string): Promise<{ problems: readonly ConfigProblem[]; message: string; path: string }> {

@@ -5,16 +5,17 @@
 // examples/local.yaml. No network, no servers.
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { StowdConfig } from "../../server/config/config.js";
 import { DEFAULT_CONFIG_YAML } from "../../server/config/default-config.js";
 import { parseGoDuration } from "../../common/duration.js";
 import { ConfigError, loadConfig, parseCommandLine, parseConfig, SERVER_DEFAULTS, USAGE } from "../../server/config/load-config.js";
+import { tempFiles } from "../helpers/temp-files.js";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const examplesDir = join(repo, "examples");
@@ -22,21 +23,8 @@ const MiB = 1024 * 1024;
 // Every .yaml in examples/, so a new example is loaded without touching this file.
 const exampleNames = readdirSync(examplesDir).filter((n) => n.endsWith(".yaml"));
 
-let dir: string;
-let fileCount = 0;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "stowd-config-"));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 /** Writes `text` to a fresh file and returns its path. */
-async function file(text: string): Promise<string> {
-  const path = join(dir, `config-${++fileCount}.yaml`);
-  await writeFile(path, text);
-  return path;
-}
+const file = tempFiles("stowd-config-");
 
 /** Loads `text` as the --config file; warnings are collected into `warnings`. */
 async function load(text: string, env: NodeJS.ProcessEnv = {}, argv: string[] = [], warnings: string[] = []): Promise<StowdConfig> {
@@ -524,7 +512,7 @@ server:
   });
 
   it("a missing file names the flag or env var it came from", async () => {
-    const missing = join(dir, "nope.yaml");
+    const missing = join(tmpdir(), `stowd-no-such-dir-${process.pid}`, "nope.yaml");
     const a = await configError(loadConfig(["--config", missing], {}));
     expect(a.message).toBe(`--config: cannot read config file ${JSON.stringify(missing)} (ENOENT)`);
     const b = await configError(loadConfig([], { STOWD_CONFIG: missing }));
