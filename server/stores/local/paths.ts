@@ -123,15 +123,19 @@ export function objectPath(dir: string, container: string, key: string, referenc
   return file;
 }
 
-/** Names what blocks the directories of the target's file (a link, or an object where a directory should be), for error messages. */
-async function blockingAncestor(layout: LocalLayout, target: PathTarget): Promise<StowdError | undefined> {
-  const parts = path
+/** The directories between the root and the target's file, top down, as full paths. */
+function directoriesAbove(layout: LocalLayout, target: PathTarget): string[] {
+  let at = layout.root;
+  return path
     .relative(layout.root, path.dirname(target.file))
     .split(path.sep)
-    .filter((p) => p !== "");
-  let at = layout.root;
-  for (const part of parts) {
-    at = path.join(at, part);
+    .filter((p) => p !== "")
+    .map((part) => (at = path.join(at, part)));
+}
+
+/** Names what blocks the directories of the target's file (a link, or an object where a directory should be), for error messages. */
+async function blockingAncestor(layout: LocalLayout, target: PathTarget): Promise<StowdError | undefined> {
+  for (const at of directoriesAbove(layout, target)) {
     const stats = await lstat(at).catch(() => undefined);
     if (stats === undefined) return undefined;
     if (stats.isSymbolicLink()) return symlinkRefused(target.reference, path.relative(layout.root, at));
@@ -187,13 +191,7 @@ export async function checkParent(layout: LocalLayout, target: PathTarget, forWr
  * created in `created`, also when it fails part way.
  */
 export async function ensureParent(layout: LocalLayout, target: PathTarget, created: CreatedDirs): Promise<void> {
-  const parts = path
-    .relative(layout.root, path.dirname(target.file))
-    .split(path.sep)
-    .filter((p) => p !== "");
-  let at = layout.root;
-  for (const part of parts) {
-    at = path.join(at, part);
+  for (const at of directoriesAbove(layout, target)) {
     try {
       await mkdir(at);
       created.top ??= at;
