@@ -13,9 +13,9 @@
 // call fails or returns wrong bytes. Never part of `npm test`.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { MiB, makePayload } from "./common.js";
-import { childrenReport, killAllNow, stopAll } from "./harness/children.js";
+import { childrenReport, killAllNow, profileChildrenInto, stopAll } from "./harness/children.js";
 import { invocation, machineInfo, versions } from "./harness/machine.js";
 import { createNoiseMeter } from "./harness/proc-stats.js";
 import { USAGE, parseOptions, type BenchOptions } from "./options.js";
@@ -72,6 +72,10 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), "stowd-bench-"));
   tmpDir = tmp;
   const has = (s: BenchOptions["sections"][number]) => options.sections.includes(s);
+  if (options.cpuProfDir !== undefined) {
+    mkdirSync(options.cpuProfDir, { recursive: true });
+    profileChildrenInto(resolve(options.cpuProfDir));
+  }
   const command = invocation(argv);
   const childCommands: { name: string; command: string }[] = [];
   console.log(`stowd benchmark: ${command}`);

@@ -28,6 +28,8 @@ export interface BenchOptions {
   out: string;
   /** Re-render the report from this JSON file instead of running. */
   report: string | undefined;
+  /** Write a CPU profile of every server and daemon the run starts into this directory (node --cpu-prof). */
+  cpuProfDir: string | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -48,6 +50,8 @@ Ceph RGW, azurite) on 127.0.0.1, measures, prints tables, and writes
   --max-minutes N      give up (stopping every server) after N minutes instead of hanging (default 25)
   --out DIR            where results go (default the repository; --quick: ${join(tmpdir(), "stowd-bench-quick")})
   --report FILE        only re-render BENCHMARKS.md and the chart from a results JSON
+  --cpu-prof DIR       profile every server and daemon it starts (node --cpu-prof) into DIR;
+                       \`npm run bench:profile -- DIR\` prints each profile's top frames
   --help               show this text`;
 
 function list(text: string, what: string): number[] {
@@ -80,6 +84,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       "max-minutes": { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
+      "cpu-prof": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -103,7 +108,11 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     slowObjectBytes: 64 * MiB,
     sections: sections as Section[],
     maxMinutes: positive(values["max-minutes"] ?? "25", "--max-minutes"),
-    out: values.out ?? (quick ? join(tmpdir(), "stowd-bench-quick") : REPO),
+    // A profiled run is slowed by the profiler: its figures never replace the committed ones.
+    out:
+      values.out ??
+      (quick ? join(tmpdir(), "stowd-bench-quick") : values["cpu-prof"] !== undefined ? join(tmpdir(), "stowd-bench-profiled") : REPO),
     report: values.report,
+    cpuProfDir: values["cpu-prof"],
   };
 }

@@ -2,6 +2,7 @@
 // process helper: spawned with their stderr tail kept for failure reports,
 // stopped by the benchmark, and killed on any exit path so a failed run leaves
 // nothing behind.
+import { join } from "node:path";
 import { killAllChildrenNow, startChild, type Child as ManagedChild } from "../../test/helpers/child-process.js";
 
 /** Every child is one process, so `pid` is the server's; `stderrLines` holds its last 20 stderr lines. */
@@ -15,6 +16,14 @@ export interface Child extends ManagedChild {
 /** Every child ever started, for the failure report. */
 const started: Child[] = [];
 
+/** Where each child writes a CPU profile (`--cpu-prof`); undefined = none. */
+let cpuProfDir: string | undefined;
+
+/** Every child started from now on writes its threads' profiles under `<dir>/<nn>-<name>/` when it exits. */
+export function profileChildrenInto(dir: string): void {
+  cpuProfDir = dir;
+}
+
 /** Runs `node --import tsx SCRIPT ARGS` in the repository, or `node FILE ARGS` with `plainNode`. */
 export function spawnNode(
   name: string,
@@ -22,7 +31,13 @@ export function spawnNode(
   args: string[],
   options: { plainNode?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Child {
-  const nodeArgs = options.plainNode === true ? [script, ...args] : ["--import", "tsx", script, ...args];
+  // One directory per child: tsx's loader thread writes a profile of its own.
+  const profileDir =
+    cpuProfDir === undefined
+      ? undefined
+      : join(cpuProfDir, `${String(started.length + 1).padStart(2, "0")}-${name.replace(/[^\w.-]+/g, "_")}`);
+  const profile = profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
+  const nodeArgs = [...profile, ...(options.plainNode === true ? [script, ...args] : ["--import", "tsx", script, ...args])];
   // stdin is a pipe: the ceiling servers exit when it closes, so they die with the benchmark.
   const managed = startChild(process.execPath, nodeArgs, {
     stdio: ["pipe", "pipe", "pipe"],

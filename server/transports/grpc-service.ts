@@ -6,7 +6,6 @@ import type { PeerCertificate } from "node:tls";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
-import { nextOrAbort } from "../next-or-abort.js";
 import { GATE_AUTHENTICATION } from "../security/authorize.js";
 import { identityOfCertificate, PEER_IDENTITY } from "../security/peer-identity.js";
 import { toConnectError } from "../calls/error-boundary.js";
@@ -14,6 +13,7 @@ import { REQUEST_END, type RequestEndProof } from "../calls/request-end.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { baseCallOf, gateAuthenticationOf } from "./grpc-request-gate.js";
 import { toGrpcStatus } from "./grpc-status.js";
+import { readRequests, writeAll } from "./grpc-streams.js";
 import { createHttp2RequestEnd, unprovableRequestEnd, type RequestStream } from "./http2-request-end.js";
 
 type Handler = (...args: never[]) => unknown;
@@ -121,29 +121,6 @@ function isRequestStream(value: unknown): value is RequestStream {
   return typeof s.aborted === "boolean" && typeof s.closed === "boolean" && typeof s.destroyed === "boolean" && "session" in s;
 }
 
-/** Yields parsed messages from a grpc-js request stream; throws when the call is aborted. */
-async function* readRequests(method: DescMethod, call: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<unknown> {
-  const iterator = call[Symbol.asyncIterator]();
-  for (;;) {
-    const next = await nextOrAbort(iterator, signal);
-    if (next.done) return;
-    yield parse(method, next.value);
-  }
-}
-
-/** Writes one message and resolves once grpc-js has passed it to the HTTP/2 stream; rejects when the call is aborted first. */
-function writeMessage(call: grpc.ServerWritableStream<Buffer, unknown>, message: unknown, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    call.write(message, () => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
-}
-
 /** A grpc-js call of any kind as the handler uses it: a unary or server-streaming call carries its request message. */
 type GrpcCall = AnyCall & { request?: Buffer };
 
@@ -168,7 +145,7 @@ function createHandler(
     Promise.resolve()
       .then(() => {
         const input = requestStream
-          ? readRequests(method, call as unknown as AsyncIterable<Buffer>, ctx.signal)
+          ? readRequests(call as unknown as AsyncIterable<Buffer>, (bytes) => parse(method, bytes), ctx.signal)
           : parse(method, call.request as Buffer);
         const output = invoke(input, ctx);
         return responseStream ? writeAll(writable, output as AsyncIterable<unknown>, ctx.signal) : output;
@@ -183,18 +160,4 @@ function createHandler(
       )
       .finally(() => ctx.abort());
   };
-}
-
-/**
- * Writes a server stream's messages, respecting the client's flow control
- * and holding at most one message per stream: each waits until grpc-js has
- * handed the last one to HTTP/2 (its own queue would take 16, i.e. 16 MiB of
- * ReadRaw chunks per slow reader, outside the in-flight byte budget).
- */
-async function writeAll(
-  call: grpc.ServerWritableStream<Buffer, unknown>,
-  responses: AsyncIterable<unknown>,
-  signal: AbortSignal,
-): Promise<void> {
-  for await (const response of responses) await writeMessage(call, response, signal);
 }
