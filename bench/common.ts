@@ -13,7 +13,7 @@ export const CLIENT_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": 16 * MiB,
 };
 
-/** The same limits stowd's gRPC listener sets (server/main.ts: maxMessageBytes 16 MiB). */
+/** The same limits and settings stowd's gRPC listener sets (server/transports/grpc-listener.ts: maxMessageBytes 16 MiB). */
 export const SERVER_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": 16 * MiB,
   "grpc.max_send_message_length": 16 * MiB,

@@ -6,6 +6,8 @@
 //            to the backend SDK called directly;
 //   unary    Head and 4 KiB ReadRaw calls/s and p50/p99 at 1/32/256 callers,
 //            cache hit and miss, next to a bare grpc-js echo;
+//   workers  Head at 256 callers from two client processes, a daemon with
+//            server.workers 1 vs 2;
 //   slow     daemon peak RSS while 256 clients stream a 64 MiB object slowly,
 //            next to the bare grpc-js server under the same readers.
 // It prints the tables and writes bench/results/<date>.json, latest.json,
@@ -28,6 +30,7 @@ import type { ScenarioContext } from "./scenarios/context.js";
 import { runLocalStreams } from "./scenarios/local-streams.js";
 import { runSlowReaders } from "./scenarios/slow-readers.js";
 import { runUnary } from "./scenarios/unary.js";
+import { runWorkers } from "./scenarios/workers.js";
 
 let tmpDir: string | undefined;
 
@@ -97,6 +100,8 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
   noise.sample();
   const unary = has("unary") ? await runUnary(ctx) : null;
   noise.sample();
+  const workers = has("workers") ? await runWorkers(ctx) : null;
+  noise.sample();
   const slowReaders = has("slow") ? await runSlowReaders(ctx) : null;
   const { foreignCores, stealCores } = noise.read();
   const results: BenchResults = {
@@ -120,6 +125,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
     streams,
     unary,
     slowReaders,
+    workers,
     noise: { foreignCores, stealCores },
     totalSeconds: (performance.now() - started) / 1000,
   };

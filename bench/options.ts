@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { MiB } from "./common.js";
 import { REPO } from "./harness/repo.js";
 
-export const SECTIONS = ["streams", "cloud", "unary", "slow"] as const;
+export const SECTIONS = ["streams", "cloud", "unary", "workers", "slow"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {

@@ -40,6 +40,10 @@ export interface DaemonOptions {
   bounds?: Partial<CallBounds>;
   /** Per-backend probe bound of /readyz (server.readinessTimeout). Default 2 s. */
   readinessTimeoutMs?: number;
+  /** Announces the "stowd serving" line's fields once both ports listen. Default: logs the line; a worker hands them to the primary, which logs one line for all workers. */
+  announce?: (fields: Record<string, unknown>) => void;
+  /** What /metrics serves. Default: this process's registry; a worker's is every worker's, summed (server/cluster/). */
+  scrape?: () => Promise<string>;
 }
 
 /** After the grace period, cancelled calls get this long to deliver their status before connections close. */
@@ -74,13 +78,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     grpcAddress: options.grpcAddress,
     httpAddress: options.httpAddress,
     services,
-    plainRoutes: plainRoutes({ isServing: () => serving, readiness, metrics }),
+    plainRoutes: plainRoutes({
+      isServing: () => serving,
+      readiness,
+      metrics,
+      scrape: options.scrape ?? (() => metrics.registry.metrics()),
+    }),
     security,
     bounds,
     budget: callLimits.budget,
     maxMessageBytes: limits.maxMessageBytes,
   });
-  log("info", "stowd serving", {
+  const announce = options.announce ?? ((fields) => log("info", "stowd serving", fields));
+  announce({
     version: VERSION,
     grpc: `${options.grpcAddress.replace(/:\d+$/, "")}:${grpc.port}`,
     http: `${options.httpAddress.replace(/:\d+$/, "")}:${http.port}`,

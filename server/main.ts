@@ -4,9 +4,13 @@
 // see `npm start -- --help` and server/config/load-config.ts. A config error
 // prints its message (file:line: key: problem) and exits 2. `stowd serve`
 // (cli/commands/serve.ts) imports main() and runs the very same daemon.
+import cluster from "node:cluster";
+import { fileURLToPath } from "node:url";
 import { configFileFrom, ConfigError, loadConfig, parseCommandLine, USAGE } from "./config/load-config.js";
 import { buildStoreTree } from "./assembly/store-tree.js";
 import { DEFAULT_CONFIG_SOURCE } from "./config/default-config.js";
+import { runPrimary } from "./cluster/primary.js";
+import { joinPrimary } from "./cluster/worker.js";
 import { startDaemon } from "./daemon.js";
 import { isEntryModule } from "./entry-module.js";
 import { log, setLogLevel } from "./observability/log.js";
@@ -20,14 +24,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   }
   const config = await loadConfig(argv, env);
   setLogLevel(config.server.logLevel);
-  log("info", "config loaded", {
-    file: configFileFrom(commandLine, env) ?? DEFAULT_CONFIG_SOURCE,
-    type: config.storage.type,
-    container: config.storage.container,
-  });
+  // server.workers > 1: this process is the primary, which forks the workers
+  // and serves nothing (server/cluster/primary.ts), or one of the workers,
+  // which run this function again and serve both ports.
+  const workers = config.server.workers ?? 1;
+  const isWorker = workers > 1 && cluster.isWorker;
+  if (!isWorker) {
+    log("info", "config loaded", {
+      file: configFileFrom(commandLine, env) ?? DEFAULT_CONFIG_SOURCE,
+      type: config.storage.type,
+      container: config.storage.container,
+    });
+  }
+  if (workers > 1 && cluster.isPrimary) {
+    runPrimary({ workers, graceMs: config.server.shutdownGraceMs, script: fileURLToPath(import.meta.url), args: argv });
+    return;
+  }
 
   const metrics = createMetrics();
-  const tree = await buildStoreTree(config, { metrics });
+  const worker = isWorker ? joinPrimary(metrics.registry) : undefined;
+  const tree = await buildStoreTree(config, { metrics, ...(worker === undefined ? {} : { workersBus: worker.bus }) });
 
   const started = startDaemon({
     tree,
@@ -40,6 +56,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     auth: config.server.auth,
     bounds: config.server,
     readinessTimeoutMs: config.server.readinessTimeoutMs,
+    ...(worker === undefined ? {} : { announce: worker.announce, scrape: worker.scrape }),
   });
   // Signal handlers go in before the daemon announces "stowd serving": a
   // supervisor that signals as soon as it reads that line must reach them,

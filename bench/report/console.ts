@@ -2,7 +2,7 @@
 import { fmt, textTable } from "./format.js";
 import { isNoisy } from "./markdown.js";
 import type { BenchResults } from "./results.js";
-import { slowReadersTable, streamTable, unaryTable } from "./tables.js";
+import { slowReadersTable, streamTable, unaryTable, workersTable } from "./tables.js";
 
 export function consoleReport(results: BenchResults): string {
   const out: string[] = [];
@@ -12,6 +12,7 @@ export function consoleReport(results: BenchResults): string {
     const c = results.unary.cacheCheck;
     if (c !== null) out.push(`cache-on daemon during the runs: ${fmt(c.hits)} hits, ${fmt(c.misses)} misses`);
   }
+  if (results.workers != null) out.push("", results.workers.title, textTable(workersTable(results.workers)));
   if (results.slowReaders !== null) out.push("", "Daemon memory under slow readers", textTable(slowReadersTable(results.slowReaders)));
   out.push(
     "",

@@ -2,7 +2,7 @@
 // the machine and versions, the chart, and every table.
 import { fmt, markdownTable } from "./format.js";
 import type { BenchResults } from "./results.js";
-import { settingsLine, slowReadersTable, streamTable, unaryTable } from "./tables.js";
+import { settingsLine, slowReadersTable, streamTable, unaryTable, workersTable } from "./tables.js";
 
 /** Above this many cores of other load, a run is marked noisy. */
 export const NOISY_CORES = 0.1;
@@ -74,6 +74,12 @@ export function benchmarksMarkdown(results: BenchResults, chartPath: string, jso
         `- Cache check: the cache-on daemon counted ${fmt(u.cacheCheck.hits)} hits and ${fmt(u.cacheCheck.misses)} misses during the runs.`,
       );
     out.push("", markdownTable(unaryTable(u)), "");
+  }
+  if (results.workers != null) {
+    const w = results.workers;
+    out.push(`## ${w.title}`, "");
+    for (const note of w.notes) out.push(`- ${note}`);
+    out.push("", markdownTable(workersTable(w)), "");
   }
   if (results.slowReaders !== null) {
     out.push(

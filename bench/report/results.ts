@@ -66,6 +66,14 @@ export interface UnarySection {
   notes: string[];
 }
 
+/** server.workers: the same load against daemons with 1 and 2 workers. */
+export interface WorkersSection {
+  title: string;
+  callers: number;
+  cells: { workers: number; runs: UnaryRun[] }[];
+  notes: string[];
+}
+
 export interface SlowReadersRun {
   /** The server the readers read from: the daemon, or the bare grpc-js server. */
   target: string;
@@ -103,6 +111,8 @@ export interface BenchResults {
   streams: StreamSection[];
   unary: UnarySection | null;
   slowReaders: SlowReadersResult | null;
+  /** Absent in results written before the section existed. */
+  workers?: WorkersSection | null;
   /** Other load on the machine during the run. */
   noise: { foreignCores: number; stealCores: number };
   totalSeconds: number;

@@ -1,7 +1,7 @@
 // The report's tables, built from a results record alone.
 import { median } from "../harness/stats.js";
 import { fmt, sizeLabel, spread, type Table } from "./format.js";
-import type { BenchResults, SlowReadersResult, StreamCell, StreamSection, UnaryCell, UnarySection } from "./results.js";
+import type { BenchResults, SlowReadersResult, StreamCell, StreamSection, UnaryCell, UnarySection, WorkersSection } from "./results.js";
 
 const medianMbps = (c: StreamCell | undefined) => (c === undefined ? NaN : median(c.runs.map((r) => r.mbps)));
 
@@ -80,6 +80,29 @@ export function unaryTable(section: UnarySection): Table {
     ],
     rows,
     leftColumns: 2,
+  };
+}
+
+export function workersTable(section: WorkersSection): Table {
+  const cps = (runs: { callsPerSecond: number }[]) => median(runs.map((r) => r.callsPerSecond));
+  const one = section.cells.find((c) => c.workers === 1);
+  const rows = section.cells.map((cell) => {
+    const m = (key: "p50Ms" | "p99Ms" | "serverCpuUs" | "clientCpuUs", digits: number) => fmt(median(cell.runs.map((r) => r[key])), digits);
+    return [
+      String(cell.workers),
+      String(section.callers),
+      spread(cell.runs.map((r) => r.callsPerSecond)),
+      m("p50Ms", 3),
+      m("p99Ms", 3),
+      one === undefined || cell === one ? "" : fmt(cps(cell.runs) / cps(one.runs), 2),
+      m("serverCpuUs", 0),
+      m("clientCpuUs", 0),
+    ];
+  });
+  return {
+    head: ["workers", "callers", "calls/s median (min–max)", "p50 ms", "p99 ms", "÷ 1 worker", "server µs/call", "client µs/call"],
+    rows,
+    leftColumns: 1,
   };
 }
 

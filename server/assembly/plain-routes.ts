@@ -10,10 +10,12 @@ export interface PlainRoutesOptions {
   isServing: () => boolean;
   readiness: { check(): Promise<Readiness> };
   metrics: Metrics;
+  /** The Prometheus text /metrics answers with. */
+  scrape: () => Promise<string>;
 }
 
 export function plainRoutes(options: PlainRoutesOptions): Record<string, PlainRoute> {
-  const { isServing, readiness, metrics } = options;
+  const { isServing, readiness, metrics, scrape } = options;
   return {
     "/healthz": (_req, res) => {
       const serving = isServing();
@@ -33,7 +35,7 @@ export function plainRoutes(options: PlainRoutesOptions): Record<string, PlainRo
       );
     },
     "/metrics": (_req, res) => {
-      metrics.registry.metrics().then(
+      scrape().then(
         (text) => {
           res.writeHead(200, { "content-type": metrics.registry.contentType });
           res.end(text);

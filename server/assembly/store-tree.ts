@@ -8,6 +8,7 @@
 import type { StowdConfig } from "../config/config.js";
 import { configuredBackends } from "./backends.js";
 import { withCache, type CachedStore, type InvalidationBus } from "../decorators/cached-store.js";
+import { combineInvalidationBuses } from "../decorators/combined-invalidation-bus.js";
 import { withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
@@ -28,6 +29,8 @@ export interface StoreTreeOptions {
    * `storage.redis`) when Redis is configured and the cache is on.
    */
   invalidationBus?: InvalidationBus;
+  /** Carries cache invalidations to this daemon's other workers (server.workers > 1), beside the bus above. */
+  workersBus?: InvalidationBus;
   /** Backends to use instead of the configured ones (tests). */
   backends?: Record<string, Backend>;
 }
@@ -50,16 +53,15 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     return m;
   };
   const router = createSchemeRouter(Object.fromEntries(Object.entries(backends).map(([scheme, backend]) => [scheme, meteredOf(backend)])));
-  let root: RawStore = withMetrics(router, { node: "router", metrics, schemes });
+  // Store operations are metered once, at the backend: a decorator's own outcomes (cache hits and misses,
+  // download-limit refusals) have metrics of their own, and metering every layer cost a timer, a histogram
+  // sample and a generator hop per chunk at each one.
   const primary = router.canonicalScheme(primaryScheme);
-  root = withMetrics(
-    withContainerPolicy(root, {
-      appliesTo: (scheme) => primary !== undefined && router.canonicalScheme(scheme) === primary,
-      container: storage.container,
-      enableMultiContainer: storage.enableMultiContainer,
-    }),
-    { node: "container-policy", metrics, schemes },
-  );
+  let root: RawStore = withContainerPolicy(router, {
+    appliesTo: (scheme) => primary !== undefined && router.canonicalScheme(scheme) === primary,
+    container: storage.container,
+    enableMultiContainer: storage.enableMultiContainer,
+  });
   let bus = options.invalidationBus;
   let closeBus = async () => {};
   if (storage.cache.maxSizeMbs > 0 && bus === undefined) {
@@ -73,6 +75,7 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
       closeBus = () => redisBus.close();
     }
   }
+  if (options.workersBus !== undefined) bus = bus === undefined ? options.workersBus : combineInvalidationBuses([bus, options.workersBus]);
   if (storage.cache.maxSizeMbs > 0) {
     const cached: CachedStore = withCache(root, {
       maxSizeMbs: storage.cache.maxSizeMbs,
@@ -89,17 +92,10 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
       },
       ...(bus === undefined ? {} : { bus }),
     });
-    root = withMetrics(cached, { node: "cache", metrics, schemes });
+    root = cached;
   }
   if (storage.limits.maxDownloadMBs > 0) {
-    root = withMetrics(
-      withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() }),
-      {
-        node: "download-limit",
-        metrics,
-        schemes,
-      },
-    );
+    root = withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() });
   }
   return {
     root,

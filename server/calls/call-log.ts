@@ -17,9 +17,15 @@ const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 /** A log line names its reference, not a hostile MiB of it. */
 const MAX_LOGGED_REFERENCE_BYTES = 1024;
 
+/** A context that reads one request header without building its Headers object (the gRPC port's: grpc-call-context.ts). */
+interface HeaderReader {
+  header(name: string): string | null;
+}
+
 /** The caller's request id when it is 1-128 visible ASCII characters, else a fresh UUID. */
 export function requestIdOf(ctx: HandlerContext): string {
-  const given = ctx.requestHeader.get(REQUEST_ID_HEADER);
+  const reader = ctx as Partial<HeaderReader>;
+  const given = typeof reader.header === "function" ? reader.header(REQUEST_ID_HEADER) : ctx.requestHeader.get(REQUEST_ID_HEADER);
   return given !== null && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 

@@ -111,6 +111,8 @@ export interface ServerConfig extends CallBounds {
   insecure?: boolean;
   /** server.readinessTimeout, milliseconds: how long /readyz waits for each backend's probe. */
   readinessTimeoutMs: number;
+  /** server.workers: processes serving both ports (node:cluster, server/cluster/); absent = 1, the daemon is one process. */
+  workers?: number;
 }
 
 /** server.tls: PEM files, re-read on SIGHUP. */

@@ -63,6 +63,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
   // mistake (say an invalid type) does not cascade into follow-on complaints.
   if (ctx.problems.length === 0) applyOverrides(config, commandLine, env, ctx);
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
+  if (ctx.problems.length === 0) checkWorkers(config, ctx);
   if (ctx.problems.length === 0) checkBackendValues(config.storage, ctx);
   if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server, options.warn ?? ((message) => log("warn", message))));
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
@@ -73,6 +74,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
 export function parseConfig(text: string, options: LoadConfigOptions & { source?: string } = {}): StowdConfig {
   const { config, ctx } = read(text, options.source ?? "(config)", options);
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
+  if (ctx.problems.length === 0) checkWorkers(config, ctx);
   if (ctx.problems.length === 0) checkBackendValues(config.storage, ctx);
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
@@ -313,6 +315,8 @@ function readServer(r: MapReader): ServerConfig {
     idleConnectionTimeoutMs: r.scalar("idleConnectionTimeout", durationKind, SERVER_DEFAULTS.idleConnectionTimeoutMs),
     readinessTimeoutMs: r.scalar("readinessTimeout", positiveDurationKind, SERVER_DEFAULTS.readinessTimeoutMs),
   };
+  const workers = r.optional("workers", intKind({ min: 1, note: "processes serving both ports; 1 = one process" }));
+  if (workers !== undefined) server.workers = workers;
   const tls = readTlsSection(r.section("tls"));
   const auth = readAuthSection(r.section("auth"));
   if (tls !== undefined) server.tls = tls;
@@ -445,6 +449,19 @@ function checkStorage(storage: StorageConfig, ctx: ReadContext): void {
       );
     }
   }
+}
+
+/** mem:// lives in a process's memory: with several workers, what one stored the others would not see. */
+function checkWorkers(config: StowdConfig, ctx: ReadContext): void {
+  const { server, storage } = config;
+  if ((server.workers ?? 1) === 1 || (storage.type !== "mem" && storage.schemes.mem === undefined)) return;
+  const line = ctx.lines.get("server.workers");
+  ctx.problems.push({
+    source: ctx.source,
+    ...(line === undefined || line === 0 ? {} : { line }),
+    path: "server.workers",
+    message: `${server.workers} workers would each hold their own mem:// (what one stores, the others would not see): use 1 worker, or remove mem:// (${storage.type === "mem" ? "storage.type mem" : "storage.schemes.mem"})`,
+  });
 }
 
 /** Each backend's values, by the backend's own parser; a problem names the key as the file wrote it. */

@@ -29,9 +29,10 @@ export interface CacheEvents {
   changed(entries: number, bytes: number): void;
 }
 
-/** Carries invalidations between daemon replicas (e.g. Redis pub/sub). */
+/** Carries invalidations between daemon replicas (Redis pub/sub) and between one daemon's workers (worker-invalidation-bus.ts). */
 export interface InvalidationBus {
-  publish(message: Invalidation): void;
+  /** A promise, when returned, resolves once the others dropped the key (the workers' bus): the mutation returns only then. */
+  publish(message: Invalidation): void | Promise<void>;
   subscribe(handler: (message: Invalidation) => void): void;
   /** False while other replicas' invalidations may be lost (disconnected, not yet subscribed again); absent = always true. */
   isDelivering?(): boolean;
@@ -110,21 +111,21 @@ export function withCache(inner: RawStore, options: CachedStoreOptions): CachedS
     for (const key of [...cache.keys(), ...inflight.keys()]) if (key.startsWith(prefix)) dropKey(key);
   }
 
-  function invalidate(message: Invalidation, publish: boolean): void {
+  function invalidate(message: Invalidation): void {
     if ("key" in message) dropKey(message.key);
     else dropPrefix(message.prefix);
-    if (publish) options.bus?.publish(message);
   }
-  options.bus?.subscribe((message) => invalidate(message, false));
+  options.bus?.subscribe(invalidate);
   const bypassed = watchBusOutages(options.bus, () => dropPrefix(""));
 
   /** Runs a mutation with the key invalidated before (no new reads join old data) and after (no read that raced it stays). */
   async function mutating<T>(message: Invalidation, mutation: () => Promise<T>): Promise<T> {
-    invalidate(message, false);
+    invalidate(message);
     try {
       return await mutation();
     } finally {
-      invalidate(message, true);
+      invalidate(message);
+      await options.bus?.publish(message);
     }
   }
 

@@ -1,7 +1,7 @@
-// Metrics for one node of the store tree: every operation counted and timed
+// Metrics for a backend of the store tree: every operation counted and timed
 // by op, backend, scheme and status code, bytes counted as they stream, and
-// open streams gauged. The tree builder wraps every node with it, so a
-// dashboard can tell the cache from the backend and S3 from Redis. Labels
+// open streams gauged. The tree builder wraps each backend with it, once:
+// decorators count their own outcomes (cache hits, limit refusals) instead. Labels
 // take only known values: a scheme that is not configured (anyone can send
 // one) is counted as "other", so callers cannot grow the label set.
 import type { Ref } from "../references/reference.js";
@@ -9,7 +9,7 @@ import type { RawStore, ReadResult } from "../stores/raw-store.js";
 import { codeLabel, type Metrics } from "../observability/metrics.js";
 
 export interface MeteredStoreOptions {
-  /** The node's role in the tree: "download-limit", "cache", "router", "backend", ... */
+  /** The `node` label: "backend" in the daemon's tree. */
   node: string;
   metrics: Metrics;
   /** The configured schemes: the only values the scheme label takes, besides "other". */

@@ -49,6 +49,8 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   // Every call in progress listens to it (and stops listening when it ends): no leak, so no listener limit.
   setMaxListeners(0, shutdown.signal);
   const server = new grpc.Server({
+    // channelz stays on although stowd serves no channelz service: grpc-js 1.14's forceShutdown
+    // destroys only the sessions channelz tracks, so with it off a stop would wait for every client.
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
     ...(options.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": options.maxStreamsPerConnection }),

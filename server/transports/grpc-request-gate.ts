@@ -20,6 +20,9 @@ import {
 
 type CallListener = Parameters<ServerInterceptingCallInterface["start"]>[0];
 
+/** Why a request still waiting for the budget stops waiting (nobody sees it: grpc-js has told the handler). */
+const CALL_ENDED = new Error("the call ended");
+
 /**
  * The gate's verdict on each call, by the call's metadata: grpc-js hands the
  * handler the metadata object the interceptor passed on (grpc-service.ts
@@ -46,7 +49,8 @@ class GatedCall implements ServerInterceptingCallInterface {
   /** Budget bytes the request holds until the call ends. */
   private held = 0;
   private ended = false;
-  private readonly cancelled = new AbortController();
+  /** Made when a request message waits for the budget: most calls never need one. */
+  private cancelled: AbortController | undefined;
   /** Keeps a charged request's message and the half-close in order while the message waits for the budget. */
   private delivery: Promise<void> = Promise.resolve();
 
@@ -80,7 +84,7 @@ class GatedCall implements ServerInterceptingCallInterface {
       onReceiveMessage: (message: Buffer) => {
         // Streamed messages are charged by the call guard, one by one: hand them on as they come.
         if (!charged) return listener.onReceiveMessage(message);
-        const taken = this.gate.budget.acquire(message.length, this.cancelled.signal);
+        const taken = this.gate.budget.acquire(message.length, (this.cancelled ??= new AbortController()).signal);
         this.delivery = this.delivery
           .then(() => taken)
           .then(
@@ -124,7 +128,7 @@ class GatedCall implements ServerInterceptingCallInterface {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.cancelled.abort();
+    this.cancelled?.abort(CALL_ENDED); // a shared reason: aborting without one builds a DOMException every call
     this.release();
   }
 

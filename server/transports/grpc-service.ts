@@ -4,7 +4,7 @@
 // INTERNAL; responses are encoded with toBinary.
 import type { PeerCertificate } from "node:tls";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { GATE_AUTHENTICATION } from "../security/authorize.js";
 import { identityOfCertificate, PEER_IDENTITY } from "../security/peer-identity.js";
@@ -12,6 +12,7 @@ import { toConnectError } from "../calls/error-boundary.js";
 import { REQUEST_END, type RequestEndProof } from "../calls/request-end.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { baseCallOf, gateAuthenticationOf } from "./grpc-request-gate.js";
+import { GrpcCallContext } from "./grpc-call-context.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { readRequests, writeAll } from "./grpc-streams.js";
 import { createHttp2RequestEnd, unprovableRequestEnd, type RequestStream } from "./http2-request-end.js";
@@ -72,29 +73,27 @@ interface AnyCall {
   getAuthContext(): { sslPeerCertificate?: PeerCertificate | undefined } | null;
 }
 
-function contextFor(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal) {
+function contextFor(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal): GrpcCallContext {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(call.metadata.getMap())) {
-    if (typeof value === "string") headers.set(key, value);
-  }
-  const ctx = createHandlerContext({
+  const values = createContextValues()
+    // grpc-js reports a client certificate only when the client CA verified it.
+    .set(PEER_IDENTITY, identityOfCertificate(call.getAuthContext()?.sslPeerCertificate))
+    .set(GATE_AUTHENTICATION, gateAuthenticationOf(call.metadata));
+  if (method.methodKind === "client_streaming") values.set(REQUEST_END, requestEndOfCall(call));
+  const ctx = new GrpcCallContext(
     service,
     method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: call.getPath(),
-    requestHeader: headers,
-    // grpc-js reports a client certificate only when the client CA verified it.
-    contextValues: createContextValues()
-      .set(PEER_IDENTITY, identityOfCertificate(call.getAuthContext()?.sslPeerCertificate))
-      .set(GATE_AUTHENTICATION, gateAuthenticationOf(call.metadata))
-      .set(REQUEST_END, method.methodKind === "client_streaming" ? requestEndOfCall(call) : undefined),
+    call.getPath(),
+    call.metadata,
+    values,
     shutdownSignal,
-    ...(Number.isFinite(deadlineMs) ? { timeoutMs: Math.max(0, deadlineMs - Date.now()) } : {}),
+    Number.isFinite(deadlineMs) ? deadlineMs : undefined,
+  );
+  // grpc-js emits 'cancelled' after every call, answered or not: only one still running was cancelled.
+  call.on("cancelled", () => {
+    if (!ctx.ended) ctx.abort(new ConnectError("the client cancelled the call", Code.Canceled));
   });
-  call.on("cancelled", () => ctx.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
   return ctx;
 }
 
@@ -150,14 +149,19 @@ function createHandler(
         const output = invoke(input, ctx);
         return responseStream ? writeAll(writable, output as AsyncIterable<unknown>, ctx.signal) : output;
       })
+      // The context ends before the answer goes out, so the 'cancelled' grpc-js emits after it is no cancel.
       .then(
-        (response) => (responseStream ? writable.end() : callback?.(null, response)),
+        (response) => {
+          ctx.end();
+          if (responseStream) writable.end();
+          else callback?.(null, response);
+        },
         (err: unknown) => {
           const status = toGrpcStatus(toConnectError(err, ctx.signal));
+          ctx.end();
           if (responseStream) writable.emit("error", status);
           else callback?.(status);
         },
-      )
-      .finally(() => ctx.abort());
+      );
   };
 }

@@ -1,0 +1,51 @@
+// What a worker process (server.workers > 1) does differently from a
+// one-process daemon, all over its IPC channel to the primary
+// (primary.ts): its cache invalidations reach the other workers, its
+// "stowd serving" fields go to the primary (which logs one line for the
+// daemon), /metrics answers every worker's metrics summed, and its log lines
+// carry `"worker":<id>` so an operator can tell the workers apart.
+import cluster from "node:cluster";
+import { pino } from "pino";
+import { AggregatorRegistry, type Registry } from "prom-client";
+import type { InvalidationBus } from "../decorators/cached-store.js";
+import { createWorkerInvalidationBus } from "../decorators/worker-invalidation-bus.js";
+import { redirectLog } from "../observability/log.js";
+import { isMetricsAnswer, type ClusterMessage } from "./cluster-messages.js";
+
+export interface WorkerLink {
+  bus: InvalidationBus;
+  announce: (fields: Record<string, unknown>) => void;
+  scrape: () => Promise<string>;
+}
+
+export function joinPrimary(registry: Registry): WorkerLink {
+  const id = cluster.worker?.id ?? 0;
+  const stderr = pino.destination({ fd: 2, sync: false });
+  redirectLog({ write: (line: string) => stderr.write(`{"worker":${id},${line.slice(1)}`) });
+
+  // prom-client answers the primary's AggregatorRegistry from this registry once the class has set up its listener.
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry();
+
+  const send = (message: ClusterMessage) => process.send?.(message);
+  const scrapes = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  let nextScrape = 0;
+  process.on("message", (message: unknown) => {
+    if (!isMetricsAnswer(message)) return;
+    const scrape = scrapes.get(message.id);
+    scrapes.delete(message.id);
+    if (message.error === undefined) scrape?.resolve(message.text);
+    else scrape?.reject(new Error(message.error));
+  });
+
+  return {
+    bus: createWorkerInvalidationBus(process as Parameters<typeof createWorkerInvalidationBus>[0]),
+    announce: (fields) => send({ stowd: "serving", fields }),
+    scrape: () =>
+      new Promise((resolve, reject) => {
+        const scrapeId = nextScrape++;
+        scrapes.set(scrapeId, { resolve, reject });
+        send({ stowd: "metrics", id: scrapeId });
+      }),
+  };
+}
