@@ -5,11 +5,10 @@
 // daemon), /metrics answers every worker's metrics summed, and its log lines
 // carry `"worker":<id>` so an operator can tell the workers apart.
 import cluster from "node:cluster";
-import { pino } from "pino";
 import { AggregatorRegistry, type Registry } from "prom-client";
 import type { InvalidationBus } from "../decorators/cached-store.js";
 import { createWorkerInvalidationBus } from "../decorators/worker-invalidation-bus.js";
-import { redirectLog } from "../observability/log.js";
+import { addLogFields } from "../observability/log.js";
 import { isMetricsAnswer, type ClusterMessage } from "./cluster-messages.js";
 
 export interface WorkerLink {
@@ -20,8 +19,7 @@ export interface WorkerLink {
 
 export function joinPrimary(registry: Registry): WorkerLink {
   const id = cluster.worker?.id ?? 0;
-  const stderr = pino.destination({ fd: 2, sync: false });
-  redirectLog({ write: (line: string) => stderr.write(`{"worker":${id},${line.slice(1)}`) });
+  addLogFields({ worker: id });
 
   // prom-client answers the primary's AggregatorRegistry from this registry once the class has set up its listener.
   AggregatorRegistry.setRegistries([registry]);

@@ -68,6 +68,11 @@ function createLoggers(destination: pino.DestinationStream): Loggers {
   };
 }
 
+/** Adds `fields` to every line from now on (a worker's `"worker":<id>`, server/cluster/worker.ts). */
+export function addLogFields(fields: Record<string, string | number>): void {
+  loggers = { redacting: loggers.redacting.child(fields), trusted: loggers.trusted.child(fields) };
+}
+
 export function setLogLevel(level: LogLevel): void {
   loggers.redacting.level = level;
   loggers.trusted.level = level;
