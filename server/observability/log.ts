@@ -5,6 +5,7 @@
 // appear (top level or one object down), so a caller that logs a config
 // block or a header map cannot leak a secret.
 import { pino, type Logger } from "pino";
+import { turnBatchedDestination } from "./turn-batched-destination.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -46,10 +47,7 @@ interface Loggers {
   trusted: Logger;
 }
 
-// Asynchronous: a line is handed to the OS while the next call runs, and lines written meanwhile go out
-// together (a synchronous write per call line was a tenth of a Head call's CPU). pino flushes what is
-// left when the process exits.
-let loggers: Loggers = createLoggers(pino.destination({ fd: 2, sync: false }));
+let loggers: Loggers = createLoggers(turnBatchedDestination(2));
 
 function createLoggers(destination: pino.DestinationStream): Loggers {
   const options: pino.LoggerOptions = {
