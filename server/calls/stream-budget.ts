@@ -55,10 +55,10 @@ export interface StreamBudget {
    * For a call's single-message request, whose bytes are given back with
    * release(): takes `bytes` (at most the whole budget, so one large message
    * cannot wait forever) and resolves with the amount taken. The first
-   * reserveBytes a call (known by its `signal`) takes are granted at once.
-   * Rejects with the signal's reason when it fires first.
+   * reserveBytes a call (known by `call`, by default its `signal`) takes are
+   * granted at once. Rejects with the signal's reason when it fires first.
    */
-  acquire(bytes: number, signal: AbortSignal): Promise<number>;
+  acquire(bytes: number, signal: AbortSignal, call?: object): Promise<number>;
   /** Gives back bytes from acquire(). */
   release(bytes: number): void;
 }
@@ -109,7 +109,7 @@ export function createStreamBudget(limitBytes: number, options: StreamBudgetOpti
   let openStreams = 0;
   const queue: Waiter[] = [];
   /** Reserve bytes each call's single-message request has taken (never given back to it: one request per call). */
-  const requestReserve = new WeakMap<AbortSignal, number>();
+  const requestReserve = new WeakMap<object, number>();
 
   const poolFree = () => Math.max(0, limitBytes - pool);
   /** The part of `held` a stream takes from the pool. */
@@ -223,16 +223,16 @@ export function createStreamBudget(limitBytes: number, options: StreamBudgetOpti
       return queue.length;
     },
     openStream,
-    acquire(bytes, signal) {
+    acquire(bytes, signal, call = signal) {
       if (unlimited || bytes <= 0) return Promise.resolve(0);
       if (signal.aborted) return Promise.reject(signal.reason);
       const wanted = Math.min(bytes, limitBytes);
       // A small request (every request but a large WriteProtobuf) passes at
       // once: it is counted in the pool, which may go over by these bytes
       // until the calls end.
-      const small = requestReserve.get(signal) ?? 0;
+      const small = requestReserve.get(call) ?? 0;
       if (small + wanted <= reserve) {
-        requestReserve.set(signal, small + wanted);
+        requestReserve.set(call, small + wanted);
         pool += wanted;
         return Promise.resolve(wanted);
       }

@@ -22,6 +22,8 @@ type CallListener = Parameters<ServerInterceptingCallInterface["start"]>[0];
 
 /** Why a request still waiting for the budget stops waiting (nobody sees it: grpc-js has told the handler). */
 const CALL_ENDED = new Error("the call ended");
+/** The signal of a take that cannot wait. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /**
  * The gate's verdict on each call, by the call's metadata: grpc-js hands the
@@ -84,7 +86,10 @@ class GatedCall implements ServerInterceptingCallInterface {
       onReceiveMessage: (message: Buffer) => {
         // Streamed messages are charged by the call guard, one by one: hand them on as they come.
         if (!charged) return listener.onReceiveMessage(message);
-        const taken = this.gate.budget.acquire(message.length, (this.cancelled ??= new AbortController()).signal);
+        // The call's one message: within the reserve it is granted at once, so only a larger one needs a way to stop waiting.
+        const waits = message.length > this.gate.budget.reserveBytes;
+        const signal = waits ? (this.cancelled ??= new AbortController()).signal : NEVER_ABORTED;
+        const taken = this.gate.budget.acquire(message.length, signal, this);
         this.delivery = this.delivery
           .then(() => taken)
           .then(
