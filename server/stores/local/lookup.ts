@@ -3,10 +3,11 @@
 // may see a file whose sidecar entry is not there yet ("stale"): it looks
 // again a few times before it settles for metadata made from the file.
 import { constants, type BigIntStats } from "node:fs";
-import { lstat, open, type FileHandle } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { LocalContext, Location } from "./context.js";
 import { errnoCode, fromLocalError, objectIsDirectory, symlinkRefused } from "./errors.js";
+import { lstatNow } from "./metadata-calls.js";
 import { blockedPath, checkParent } from "./paths.js";
 import { identityOf, matchMeta, readSidecar, sameIdentity, type MetaMatch, type SidecarEntry } from "./sidecar.js";
 
@@ -46,7 +47,7 @@ async function statObject(ctx: LocalContext, loc: Location, forWrite: boolean): 
   for (let attempt = 0; ; attempt++) {
     let stats: BigIntStats;
     try {
-      stats = await lstat(loc.file, { bigint: true });
+      stats = await lstatNow(loc.file);
     } catch (err) {
       const code = errnoCode(err);
       if (code === "ENOTDIR" && forWrite) throw await blockedPath(ctx.layout, loc, err);

@@ -3,10 +3,11 @@
 // directories on the way are checked on disk, so neither `..` nor a symbolic
 // link planted inside the root can lead outside it.
 import { createHash } from "node:crypto";
-import { lstat, mkdir, realpath, rmdir } from "node:fs/promises";
+import { lstat, mkdir, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { StowdError } from "../../../common/errors.js";
 import { formatReference, type Ref } from "../../references/reference.js";
+import { realpathNow } from "./metadata-calls.js";
 import { KIND, ancestorIsObject, errnoCode, fromLocalError, objectIsDirectory, symlinkRefused } from "./errors.js";
 
 /** The internal directory in the root: temp files and metadata sidecars. */
@@ -168,7 +169,7 @@ export async function checkParent(layout: LocalLayout, target: PathTarget, forWr
   const parent = path.dirname(target.file);
   let real: string;
   try {
-    real = await realpath(parent);
+    real = await realpathNow(parent);
   } catch (err) {
     const code = errnoCode(err);
     if (code === "ENOENT") return false;

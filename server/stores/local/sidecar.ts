@@ -9,10 +9,11 @@
 // spelling of the object's reference finds the same one.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_CONTENT_TYPE } from "../kit/content-type.js";
 import type { ObjectMeta } from "../raw-store.js";
+import { readTextNow } from "./metadata-calls.js";
 import type { LocalLayout } from "./paths.js";
 import { errnoCode, fromLocalError } from "./errors.js";
 
@@ -58,7 +59,7 @@ export function newEtag(): string {
 export async function readSidecar(file: string, container: string, key: string): Promise<SidecarEntry[] | undefined> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readTextNow(file);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return undefined;
     throw fromLocalError(err, key, "reading the metadata of");
