@@ -2,6 +2,7 @@
 // the machine and versions, the chart, and every table.
 import { fmt, markdownTable } from "./format.js";
 import type { BenchResults } from "./results.js";
+import { targetsTable } from "./targets.js";
 import { settingsLine, slowReadersTable, streamTable, unaryTable, workersTable } from "./tables.js";
 
 /** Above this many cores of other load, a run is marked noisy. */
@@ -53,6 +54,17 @@ export function benchmarksMarkdown(results: BenchResults, chartPath: string, jso
     `![Ratios of stowd to its ceilings and baselines](${chartPath})`,
     "",
   );
+  const goals = targetsTable(results);
+  if (goals !== null) {
+    out.push(
+      "## Goals of issue 12, checked against this run",
+      "",
+      "Each ratio is computed from the tables below (medians); the profiles that explain the goals not met are under [Where the time goes](#where-the-time-goes-profiles).",
+      "",
+      markdownTable(goals),
+      "",
+    );
+  }
   for (const section of results.streams) {
     out.push(`## ${section.title}`, "");
     for (const note of section.notes) out.push(`- ${note}`);

@@ -7,6 +7,7 @@ import { markdownTable, spread } from "../../bench/report/format.js";
 import { benchmarksMarkdown } from "../../bench/report/markdown.js";
 import type { BenchResults, StreamRun, UnaryRun } from "../../bench/report/results.js";
 import { streamRatio, streamTable, unaryTable } from "../../bench/report/tables.js";
+import { targetsTable } from "../../bench/report/targets.js";
 
 const MiB = 1024 * 1024;
 
@@ -125,6 +126,27 @@ describe("bench report", () => {
     expect(table.head.slice(6, 8)).toEqual(["÷ bare grpc-js echo", "÷ bare 4 KiB stream"]);
     expect(table.rows[2]).toEqual(["stowd Head", "hit", "32", "5,000 (4,000–6,000)", "1.000", "2.000", "0.50", "", "10", "20"]);
     expect(table.rows[3]?.slice(6, 8)).toEqual(["0.20", "0.25"]);
+  });
+
+  it("checks issue 12's goals against the run: ratios from the medians, met or not", () => {
+    const rows = targetsTable(fixture())?.rows ?? [];
+    const row = (start: string) => rows.find((r) => r[0]?.startsWith(start));
+    // Head hit: CPU 10/10 µs (met), calls/s 5,000 / 10,000 (not met).
+    expect(row("stowd Head, cache hit, 32 callers: server CPU")).toEqual([
+      "stowd Head, cache hit, 32 callers: server CPU per call ≤ 1.5× the echo's; calls/s ≥ 0.8× bare grpc-js echo",
+      "CPU 1.00× (10 / 10 µs); calls/s 0.50 (5,000 / 10,000)",
+      "**no**",
+    ]);
+    expect(row("stowd Head, cache hit, 32 callers: p99")?.[2]).toBe("yes");
+    expect(row("stowd ReadRaw 4 KiB, cache miss (file://), 32 callers")?.slice(1)).toEqual(["1.00× (10 / 10 µs)", "yes"]);
+    // 64 MiB read: 200 / 400 MB/s; both 50% CPU for 1 s per 64 MiB: 7.45 CPU-s/GB.
+    expect(row("ReadRaw 64 MiB stowd mem:// SDK")?.slice(1)).toEqual(["0.50 (200 / 400 MB/s); CPU 1.00× (7.45 / 7.45 s/GB)", "**no**"]);
+    expect(row("WriteRaw 64 MiB stowd mem:// SDK")?.[2]).toBe("**no**");
+    // The 1 MiB S3 cells are outside the cloud goal's 16-64 MiB.
+    expect(rows.some((r) => r[0]?.includes("s3://"))).toBe(false);
+    expect(row("256 slow readers: stowd delivers")?.slice(1)).toEqual(["1.00 (1,280 / 1,280 MiB)", "yes"]);
+    expect(row("256 slow readers: stowd's peak RSS")?.slice(1)).toEqual(["356 / 208 MiB", "**no**"]);
+    expect(targetsTable(fixture({ streams: [], unary: null, slowReaders: null }))).toBeNull();
   });
 
   it("writes BENCHMARKS.md with the command, machine, versions, chart and every table", () => {
