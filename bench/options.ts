@@ -39,7 +39,8 @@ Ceph RGW, azurite) on 127.0.0.1, measures, prints tables, and writes
 <out>/bench/results/<date>.json, latest.json, latest.svg and <out>/BENCHMARKS.md.
 
   --quick              smoke run: 1 and 8 MiB, 1 run, short loads, output to a temp dir
-  --sizes-mib LIST     object sizes for the stream sections (default 1,64,512)
+  --sizes-mib LIST     object sizes for the stream sections (default 16,64,512: the
+                       cloud goals are at 16 and 64 MiB, the local ones at 64-512)
   --runs N             runs per measurement; medians are reported (default 3)
   --unary-seconds S    length of one Head / ReadRaw 4 KiB / echo run (default 2)
   --concurrency LIST   concurrent callers for the unary section (default 1,32,256)
@@ -98,7 +99,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
   }
   return {
     quick,
-    sizes: list(values["sizes-mib"] ?? (quick ? "1,8" : "1,64,512"), "--sizes-mib").map((n) => n * MiB),
+    sizes: list(values["sizes-mib"] ?? (quick ? "1,8" : "16,64,512"), "--sizes-mib").map((n) => n * MiB),
     runs: positive(values.runs ?? (quick ? "1" : "3"), "--runs", true),
     unarySeconds: positive(values["unary-seconds"] ?? (quick ? "0.5" : "2"), "--unary-seconds"),
     concurrency: list(values.concurrency ?? "1,32,256", "--concurrency"),
