@@ -1,7 +1,7 @@
 // The same object sizes on S3 (a throwaway Ceph RGW) and Azure (azurite)
 // through stowd, next to calling the backend's own SDK directly from the
-// benchmark process with the settings stowd's store uses. The goal the issue
-// sets: stowd within 10% of the direct call.
+// benchmark process with the settings stowd's store uses. The goal issue 12
+// sets: stowd at least 0.8x the direct call.
 import { join } from "node:path";
 import { startAzurite } from "../../test/servers/azurite.js";
 import { startCephRgw } from "../../test/servers/ceph-rgw.js";
@@ -56,13 +56,13 @@ export async function runCloudStreams(ctx: ScenarioContext): Promise<StreamSecti
             title: "S3 (Ceph RGW) through stowd, next to @aws-sdk/client-s3 called directly",
             targets: [s3Direct, s3Stowd],
             baselines: [s3Direct.label],
-            goal: 0.9,
+            goal: 0.8,
             sizes,
             runs,
             payload: ctx.payload,
             children: [daemon.child],
             notes: [
-              "S3 SDK direct: @aws-sdk/client-s3 GetObject, and lib-storage Upload with 8 MiB parts, 4 at a time (stowd's S3 store defaults), from the benchmark process.",
+              "S3 SDK direct: @aws-sdk/client-s3 GetObject, and lib-storage Upload with 8 MiB parts, 4 at a time (stowd's S3 store defaults), from the benchmark process. Both sides sign each part's SHA-256 and send no Content-MD5 per part.",
               "stowd s3://: the stowd SDK to the daemon, which calls the same S3 SDK; RGW is one memstore OSD on this machine, so it shares the 2 cores.",
             ],
             progress: ctx.progress,
@@ -81,13 +81,13 @@ export async function runCloudStreams(ctx: ScenarioContext): Promise<StreamSecti
             title: "Azure Blob (azurite) through stowd, next to @azure/storage-blob called directly",
             targets: [azDirect, azStowd],
             baselines: [azDirect.label],
-            goal: 0.9,
+            goal: 0.8,
             sizes,
             runs,
             payload: ctx.payload,
             children: [daemon.child],
             notes: [
-              "Azure SDK direct: @azure/storage-blob download, and uploadData with one Put Blob up to 8 MiB, else 8 MiB blocks staged 4 at a time (stowd's Azure store defaults).",
+              "Azure SDK direct: @azure/storage-blob download, and uploadData with one Put Blob up to 8 MiB, else 8 MiB blocks staged 4 at a time (stowd's Azure store defaults). Both sides store the blob's Content-MD5 (one MD5 pass) and send no per-block MD5.",
               "azurite keeps blobs in memory in one Node process on this machine; it is usually the bottleneck of both paths.",
             ],
             progress: ctx.progress,

@@ -1,6 +1,7 @@
 // The S3 baseline: @aws-sdk/client-s3 called directly from the benchmark
 // process, with the settings stowd's S3 store uses (path style, no optional
-// checksums, 8 MiB parts, 4 at a time via lib-storage's Upload), so the
+// checksums, 8 MiB parts, 4 at a time via lib-storage's Upload; every part
+// signed with its SHA-256 and no Content-MD5, as stowd's parts are), so the
 // difference to "stowd s3://" is the daemon hop.
 import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";

@@ -4,7 +4,6 @@
 // data. A blob written in one Put Blob call has no block list (stowd's small
 // writes, most of Flyte's files): its first append re-stages the old content
 // as blocks through stowd once.
-import { createHash } from "node:crypto";
 import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { abortable } from "../kit/abort.js";
@@ -96,7 +95,6 @@ export async function restageExisting(ctx: AzureContext, ref: Ref, state: BlobSt
       ref,
       cutBlocks(abortable(stream, signal, reference), ctx.blockSize, () => {}),
       BLOCK_ID_BYTES,
-      createHash("md5"),
       signal,
       new AbortController(),
     );

@@ -2,9 +2,10 @@
 // staged in bounded parallel; nothing is visible until Put Block List
 // commits them, and Azure garbage-collects blocks that are never committed
 // (after a week, or at the blob's next commit).
-import { createHash, randomBytes, type Hash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Ref } from "../../references/reference.js";
 import { throwIfAborted } from "../kit/abort.js";
+import { createChunkHolder, streamOfChunks, type HeldBytes } from "../kit/held-chunks.js";
 import { referenceOf } from "../kit/object-reference.js";
 import { blockBlobOf, fail, run, type AzureContext } from "./context.js";
 
@@ -15,35 +16,37 @@ export const MAX_COMMITTED_BLOCKS = 50_000;
 export interface StagedBlocks {
   ids: string[];
   bytes: number;
-  md5: Buffer;
+}
+
+/** One block's bytes: the body's chunks, not joined (kit/held-chunks.ts). */
+export type Block = HeldBytes;
+
+/** A block's bytes as a request body: a fresh stream per attempt, so a retry sends them again. */
+export function blockBody(block: Block): () => NodeJS.ReadableStream {
+  return () => streamOfChunks(block.chunks);
 }
 
 function newBlockId(bytes: number): string {
   return randomBytes(bytes).toString("base64");
 }
 
-/** Cuts a byte stream into blocks of exactly `size` bytes (the last one may be shorter), copying the caller's chunks. */
+/** Cuts a byte stream into blocks of exactly `size` bytes (the last one may be shorter). */
 export async function* cutBlocks(
   body: AsyncIterable<Uint8Array>,
   size: number,
   onChunk: (chunk: Uint8Array) => void,
-): AsyncGenerator<Buffer> {
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
+): AsyncGenerator<Block> {
+  const held = createChunkHolder();
   for await (const chunk of body) {
     onChunk(chunk);
-    pending.push(chunk);
-    pendingBytes += chunk.length;
-    if (pendingBytes >= size) {
-      const joined = Buffer.concat(pending, pendingBytes); // the one copy of the caller's bytes
-      let at = 0;
-      for (; pendingBytes - at >= size; at += size) yield joined.subarray(at, at + size);
-      const rest = joined.subarray(at);
-      pending = rest.length > 0 ? [rest] : [];
-      pendingBytes = rest.length;
+    for (let at = 0; at < chunk.length;) {
+      const take = Math.min(chunk.length - at, size - held.size);
+      held.add(take === chunk.length ? chunk : chunk.subarray(at, at + take));
+      at += take;
+      if (held.size === size) yield held.take();
     }
   }
-  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+  if (held.size > 0) yield held.take();
 }
 
 /**
@@ -53,12 +56,11 @@ export async function* cutBlocks(
 export async function stageBody(
   ctx: AzureContext,
   ref: Ref,
-  blocks: AsyncIterable<Buffer>,
+  blocks: AsyncIterable<Block>,
   idBytes: number,
-  md5: Hash,
   signal: AbortSignal,
   stop: AbortController,
-  first: Buffer[] = [],
+  first: Block[] = [],
 ): Promise<StagedBlocks> {
   const client = blockBlobOf(ctx, ref);
   const ids: string[] = [];
@@ -67,13 +69,14 @@ export async function stageBody(
   let failure: unknown;
   let bodyError: { err: unknown } | undefined;
   let bytes = 0;
-  const stage = (block: Buffer) => {
+  const stage = (block: Block) => {
     const id = newBlockId(idBytes);
     ids.push(id);
-    bytes += block.length;
-    const transactionalContentMD5 = createHash("md5").update(block).digest();
+    bytes += block.size;
+    // No transactional MD5: the SDK's own uploads send none either, and the
+    // blob's MD5 (write.ts) already costs one hash pass over every byte.
     const task: Promise<void> = run(ctx, "PUT BLOCK", ref, linked, true, (s) =>
-      client.stageBlock(id, block, block.length, { abortSignal: s, transactionalContentMD5 }),
+      client.stageBlock(id, blockBody(block), block.size, { abortSignal: s }),
     )
       .then(
         () => {},
@@ -103,5 +106,5 @@ export async function stageBody(
   if (failure !== undefined) throw fail(ctx, failure, ref, signal);
   if (bodyError !== undefined) throw bodyError.err;
   throwIfAborted(signal, referenceOf(ref));
-  return { ids, bytes, md5: md5.digest() };
+  return { ids, bytes };
 }

@@ -19,7 +19,7 @@ import { checkAppend, checkPreconditions, hasPreconditions } from "../kit/precon
 import type { AppendOptions, ObjectMeta, WriteOptions } from "../raw-store.js";
 import { appendToAppendBlob } from "./append-blob.js";
 import { appendPlan, blobState, restageExisting } from "./block-list.js";
-import { BLOCK_ID_BYTES, MAX_COMMITTED_BLOCKS, cutBlocks, stageBody } from "./blocks.js";
+import { BLOCK_ID_BYTES, MAX_COMMITTED_BLOCKS, blockBody, cutBlocks, stageBody, type Block } from "./blocks.js";
 import { explainConflict, writeConditions } from "./conditions.js";
 import { blockBlobOf, checkRef, fail, locked, run, type AzureContext } from "./context.js";
 import { AZURE_KIND, isAzure } from "./errors.js";
@@ -41,13 +41,14 @@ export async function write(
   return locked(ctx, ref, signal, async () => {
     // Fail fast, before reading the body; the commit checks again, atomically.
     if (hasPreconditions(pre)) checkPreconditions(await headMeta(ctx, ref, signal), pre, reference);
-    const md5 = createHash("md5");
+    // The blob's MD5, unless the caller declared it (and the service verified it).
+    const md5 = options.contentMd5 === undefined ? createHash("md5") : undefined;
     const stop = new AbortController();
     const blocks = cutBlocks(abortable(body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, (chunk) =>
-      md5.update(chunk),
+      md5?.update(chunk),
     );
     const iterator = blocks[Symbol.asyncIterator]();
-    const head: Buffer[] = [];
+    const head: Block[] = [];
     let next = await iterator.next();
     if (!next.done) {
       head.push(next.value);
@@ -59,18 +60,19 @@ export async function write(
     const metadata = toAzureMetadata(options.metadata);
     const conditions = writeConditions(pre);
     const client = blockBlobOf(ctx, ref);
-    const digest = (): Buffer => md5.digest();
+    // Once the whole body has been read.
+    const digest = (): Uint8Array => options.contentMd5 ?? md5?.digest() ?? new Uint8Array(0);
     let response: { etag?: string | undefined; lastModified?: Date | undefined; versionId?: string | undefined };
     let size: number;
     let contentMd5: Uint8Array;
     if (head.length < 2) {
       // The whole body fits in one block: one Put Blob call.
-      const data = head[0] ?? Buffer.alloc(0);
-      contentMd5 = options.contentMd5 ?? digest();
-      size = data.length;
+      const data = head[0] ?? { chunks: [], size: 0 };
+      contentMd5 = digest();
+      size = data.size;
       try {
         response = await run(ctx, "PUT", ref, signal, !hasPreconditions(pre), (s) =>
-          client.upload(data, data.length, {
+          client.upload(blockBody(data), data.size, {
             abortSignal: s,
             blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 },
             metadata,
@@ -81,8 +83,8 @@ export async function write(
         throw await explainConflict(ctx, err, ref, pre, signal);
       }
     } else {
-      const rest: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => iterator };
-      const staged = await stageBody(ctx, ref, rest, BLOCK_ID_BYTES, md5, signal, stop, head);
+      const rest: AsyncIterable<Block> = { [Symbol.asyncIterator]: () => iterator };
+      const staged = await stageBody(ctx, ref, rest, BLOCK_ID_BYTES, signal, stop, head);
       if (staged.ids.length > MAX_COMMITTED_BLOCKS) {
         throw new StowdError(
           "LIMIT_EXCEEDED",
@@ -95,7 +97,7 @@ export async function write(
           },
         );
       }
-      contentMd5 = options.contentMd5 ?? staged.md5;
+      contentMd5 = digest();
       size = staged.bytes;
       throwIfAborted(signal, reference);
       try {
@@ -145,8 +147,8 @@ export async function append(
     const first = await iterator.next();
     const second = first.done ? first : await iterator.next();
     const head = [first, second].flatMap((r) => (r.done ? [] : [r.value]));
-    const rest: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => iterator };
-    let staged = await stageBody(ctx, ref, rest, plan.idBytes, createHash("md5"), signal, stop, head);
+    const rest: AsyncIterable<Block> = { [Symbol.asyncIterator]: () => iterator };
+    let staged = await stageBody(ctx, ref, rest, plan.idBytes, signal, stop, head);
     if (staged.bytes === 0 && state.meta !== undefined) return state.meta;
     // A body of one block is kept, so a clash with another writer (whose commit drops our staged blocks) can be retried.
     const retained = head.length === 1 ? head[0] : undefined;
@@ -203,9 +205,7 @@ export async function append(
           );
         }
         plan = appendPlan(state);
-        staged = await stageBody(ctx, ref, (async function* () {})(), plan.idBytes, createHash("md5"), signal, new AbortController(), [
-          retained,
-        ]);
+        staged = await stageBody(ctx, ref, (async function* () {})(), plan.idBytes, signal, new AbortController(), [retained]);
       }
     }
   });

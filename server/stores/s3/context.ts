@@ -11,6 +11,7 @@ import { referenceOf, requireKey } from "../kit/object-reference.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "../kit/retry.js";
 import type { S3StoreOptions } from "./config.js";
 import { S3_KIND, fromS3Error, isRetryableS3Error } from "./errors.js";
+import { signPartStreams } from "./part-body.js";
 import { MiB } from "../../../common/units.js";
 
 const GiB = 1 << 30;
@@ -99,15 +100,20 @@ function createClient(options: S3StoreOptions, region: string, customEndpoint: b
     forcePathStyle: options.forcePathStyle ?? customEndpoint,
     // withRetries retries; the SDK must not multiply attempts inside one.
     maxAttempts: 1,
-    // We send Content-MD5 on every PutObject and UploadPart. The SDK's
+    // Parts and PutObject bodies are signed with their SHA-256 (part-body.ts). The SDK's
     // default flexible checksums break streamed uploads on Ceph, corrupt them
     // on some other servers, and put an empty-body checksum into presigned PUTs.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    // Silent, as the SDK's default logger is, except that with it a failed
+    // request with a stream body (every part) warns on the console; the
+    // failure itself reaches withRetries and the call's error.
+    logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   };
   const client = new S3Client(config);
+  signPartStreams(client);
   if (customEndpoint) {
     // RGW 16 reads the copy-source condition only under its old name
     // x-amz-copy-if-match (and ignores it on UploadPartCopy): send both.

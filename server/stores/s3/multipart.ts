@@ -3,10 +3,12 @@
 // uploadParts returns or throws, so when the caller then aborts the upload no
 // part is still on its way to the server. (upload.ts creates, completes and
 // aborts the upload itself.)
+import { createHash } from "node:crypto";
+import { createChunkHolder } from "../kit/held-chunks.js";
+import type { PartBody } from "./part-body.js";
 
 /** One part cut from a body; `last` = the body ended with it. */
-export interface BodyPart {
-  data: Buffer;
+export interface BodyPart extends PartBody {
   last: boolean;
 }
 
@@ -21,7 +23,7 @@ export interface PartReader {
  * Cuts `source` into parts of `partSize` bytes. A part is `last` when the
  * body ends with it, found by reading one chunk ahead, so a body of exactly
  * `partSize` bytes is one last part (one PutObject, not a multipart upload).
- * Parts are copies: callers may reuse the chunks they yielded.
+ * Parts hold the body's chunks, not copies (see kit/held-chunks.ts).
  */
 export function createPartReader(source: AsyncIterable<Uint8Array>, partSize: number): PartReader {
   const it = source[Symbol.asyncIterator]();
@@ -47,23 +49,24 @@ export function createPartReader(source: AsyncIterable<Uint8Array>, partSize: nu
 
   return {
     async next() {
-      const chunks: Uint8Array[] = [];
-      let filled = 0;
-      while (filled < partSize) {
+      const held = createChunkHolder();
+      const hash = createHash("sha256");
+      while (held.size < partSize) {
         const chunk = await pull();
         if (chunk === undefined) break;
-        const take = Math.min(chunk.length, partSize - filled);
-        chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+        const take = Math.min(chunk.length, partSize - held.size);
+        const part = take === chunk.length ? chunk : chunk.subarray(0, take);
+        hash.update(part);
+        held.add(part);
         if (take < chunk.length) carry = chunk.subarray(take);
-        filled += take;
       }
-      let last = filled < partSize;
+      let last = held.size < partSize;
       if (!last) {
         const peek = await pull();
         if (peek === undefined) last = true;
         else carry = peek;
       }
-      return { data: Buffer.concat(chunks, filled), last };
+      return { ...held.take(), sha256: hash.digest("hex"), last };
     },
     close() {
       ended = true;

@@ -15,6 +15,7 @@ import { S3_MAX_PARTS, call, locate, requireS3Key, type Loc, type S3Context } fr
 import { S3_KIND, isPreconditionFailure } from "./errors.js";
 import { base64, checkMetadata, toS3Metadata } from "./metadata.js";
 import { createPartReader, uploadParts, type BodyPart, type PartReader } from "./multipart.js";
+import { partStream, type PartBody } from "./part-body.js";
 import { abortUpload, completeUpload, createUpload, partSizeFor } from "./upload.js";
 
 export async function write(
@@ -40,7 +41,7 @@ export async function write(
     throw err;
   }
   throwIfAborted(signal, loc.reference);
-  if (first.last) return putSingle(ctx, loc, first.data, options, signal);
+  if (first.last) return putSingle(ctx, loc, first, options, signal);
   return putMultipart(ctx, loc, first, reader, size, options, signal);
 }
 
@@ -48,12 +49,15 @@ export async function append(): Promise<never> {
   throw unsupported(S3_KIND, "append (S3 objects cannot be appended to, and emulating it is not atomic on every S3 server)");
 }
 
-function md5(data: Uint8Array): Buffer {
-  return createHash("md5").update(data).digest();
+function md5(chunks: Uint8Array[]): Buffer {
+  const hash = createHash("md5");
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest();
 }
 
-async function putSingle(ctx: S3Context, loc: Loc, data: Buffer, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
-  const digest = md5(data);
+async function putSingle(ctx: S3Context, loc: Loc, data: PartBody, options: WriteOptions, signal: AbortSignal): Promise<ObjectMeta> {
+  // The MD5 is the object's (recorded in its metadata); Content-MD5 makes S3 check it.
+  const digest = md5(data.chunks);
   if (options.contentMd5 !== undefined && !digest.equals(Buffer.from(options.contentMd5))) {
     throw new StowdError("CHECKSUM_MISMATCH", `the body of ${loc.reference} does not have the declared MD5; nothing was written`, {
       reference: loc.reference,
@@ -68,8 +72,8 @@ async function putSingle(ctx: S3Context, loc: Loc, data: Buffer, options: WriteO
         new PutObjectCommand({
           Bucket: loc.bucket,
           Key: loc.key,
-          Body: data,
-          ContentLength: data.length,
+          Body: partStream(data),
+          ContentLength: data.size,
           ContentMD5: base64(digest),
           ContentType: contentType,
           Metadata: toS3Metadata(options.metadata, digest),
@@ -84,7 +88,7 @@ async function putSingle(ctx: S3Context, loc: Loc, data: Buffer, options: WriteO
   }
   return {
     key: loc.key,
-    size: data.length,
+    size: data.size,
     etag: unquoteEtag(out.ETag),
     contentMd5: Uint8Array.from(digest),
     contentType,
@@ -109,16 +113,17 @@ async function putMultipart(
   let done = false;
   let total = 0;
   try {
-    const parts = await uploadParts<Buffer>({
+    const parts = await uploadParts<PartBody>({
       next: async () => {
         if (done) return undefined;
         const part = pending ?? (await reader.next());
         pending = undefined;
         done = part.last;
-        total += part.data.length;
-        return part.data;
+        total += part.size;
+        return part;
       },
-      upload: async (data, partNumber, partSignal) => {
+      upload: async (part, partNumber, partSignal) => {
+        // The signed payload hash makes S3 check the part's bytes (no Content-MD5 pass of our own).
         const out = await call(ctx, `UPLOAD PART ${partNumber}`, loc, partSignal, { idempotent: true }, (s) =>
           ctx.client.send(
             new UploadPartCommand({
@@ -126,9 +131,8 @@ async function putMultipart(
               Key: loc.key,
               UploadId: uploadId,
               PartNumber: partNumber,
-              Body: data,
-              ContentLength: data.length,
-              ContentMD5: base64(md5(data)),
+              Body: partStream(part),
+              ContentLength: part.size,
             }),
             { abortSignal: s },
           ),
