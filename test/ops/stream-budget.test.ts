@@ -211,7 +211,8 @@ describe("the budget in a daemon", () => {
     // One chunk's worth: a reader that stops reading holds all of it.
     daemon = await startTestDaemon({ bounds: { maxInFlightBytes: MiB, idleStreamTimeoutMs: 0 } });
     listeners = listenersOf(daemon);
-    await listeners[0]?.client.write("file://b/big", new Uint8Array(32 * MiB));
+    // mem:// reads in 1 MiB chunks (file:// in 256 KiB ones), so the stalled reader holds the whole budget.
+    await listeners[0]?.client.write("mem://b/big", new Uint8Array(32 * MiB));
     await listeners[0]?.client.write("file://b/small", "small");
   });
   afterAll(async () => {
@@ -228,14 +229,14 @@ describe("the budget in a daemon", () => {
       // 64 KiB window fills, and the daemon holds one message for it: being
       // alone, its share is the whole budget.
       const session = connectRaw(daemon.grpcAddress);
-      const stalled = rawRead(session, "file://b/big", true);
+      const stalled = rawRead(session, "mem://b/big", true);
       try {
         await stalled.started;
         await expect.poll(() => gauge("stowd_in_flight_bytes"), { timeout: 10_000 }).toBeGreaterThanOrEqual(MiB);
         // Reads are not kept waiting: a small one fits a stream's reserve, a
         // large one moves in messages of what it may take.
         expect(Buffer.from(await client.readBytes("file://b/small", { timeoutMs: 2000 })).toString(), name).toBe("small");
-        expect((await client.readBytes("file://b/big", { timeoutMs: 10_000 })).length, name).toBe(32 * MiB);
+        expect((await client.readBytes("mem://b/big", { timeoutMs: 10_000 })).length, name).toBe(32 * MiB);
         // A write's 1 MiB chunks have arrived and cannot be cut: beyond the
         // reserve, they wait for the pool, and the client is held back.
         let done = false;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isStowdError } from "../../common/errors.js";
 import type { Ref } from "../../server/references/reference.js";
+import { headroomOf } from "../../server/stores/kit/message-headroom.js";
 import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never } from "../helpers/store-calls.js";
@@ -113,6 +114,24 @@ describe("memory store", () => {
       .catch((e: unknown) => e);
     expect(isStowdError(unbounded, "LIMIT_EXCEEDED")).toBe(true);
     expect(String((unbounded as Error).message)).toMatch(/\((the machine's memory|the daemon's cgroup memory limit)\)/);
+  });
+
+  it("reads segments with room in front for the message header, and keeps a mostly empty last segment no larger than its bytes", async () => {
+    const store = createMemoryStore();
+    const data = randomBytes(MiB + 10);
+    async function* twoChunks() {
+      yield data.subarray(0, MiB);
+      yield data.subarray(MiB);
+    }
+    await store.write(at("framed"), twoChunks(), options(), never);
+    const read = await store.read(at("framed"), {}, never);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of read.body) chunks.push(chunk);
+    expect(chunks.map((c) => c.length)).toEqual([MiB, 10]);
+    for (const chunk of chunks) expect(headroomOf(chunk)).toBeGreaterThanOrEqual(6);
+    // The 10-byte tail was copied out of the 1 MiB segment it was written into.
+    expect((chunks[1] as Uint8Array).buffer.byteLength).toBeLessThan(100);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
   it("keeps bytes, ranges and 1 MiB read chunks right across segments built by writes of odd chunks and by appends", async () => {
