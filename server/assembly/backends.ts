@@ -1,23 +1,22 @@
 // The backend of every configured scheme (config/backend-settings.ts says
 // which), each built from its settings by the backend's own option parser
 // and factory. Clients are made now; they dial nothing until first used.
+// A backend's module (and its SDK) is imported only when a scheme uses it:
+// the AWS, Azure and Google SDKs together made the heap of a daemon on local
+// disk about 5× larger, and every full garbage collection walked them.
 import type { StorageConfig } from "../config/config.js";
 import { configuredSchemes, type BackendSettings } from "../config/backend-settings.js";
 import type { BackendKind } from "../config/stow-names.js";
 import { builtBackend, type Backend } from "../decorators/scheme-router.js";
 import { StowdError } from "../../common/errors.js";
-import { createAzureStore } from "../stores/azure/index.js";
 import { azureOptionsFromStowConfig } from "../stores/azure/config.js";
 import { gcsStoreOptionsFromStowConfig } from "../stores/gcs/config.js";
-import { createGcsStore } from "../stores/gcs/index.js";
 import type { RetryPolicy } from "../stores/kit/retry.js";
 import { localOptionsFromStowConfig } from "../stores/local/config.js";
 import { createLocalStore, localIdentity, localStoreCapabilities } from "../stores/local/index.js";
 import { createMemoryStore } from "../stores/memory/index.js";
 import { redisStoreOptionsFromFlyte } from "../stores/redis/config.js";
-import { createRedisStore } from "../stores/redis/index.js";
 import { s3OptionsFromStowConfig } from "../stores/s3/config.js";
-import { createS3Store } from "../stores/s3/index.js";
 
 export interface ConfiguredBackends {
   /** The scheme of the primary store (Flyte's `type`). */
@@ -51,17 +50,31 @@ const builders: Record<BackendKind, Build> = {
       create: () => createLocalStore(options),
     };
   },
-  s3: async (b, storage) =>
-    builtBackend(createS3Store({ ...(await s3OptionsFromStowConfig(b.stowConfig)), ...timeouts(storage) }), b.baseContainerReference),
-  google: (b, storage) =>
-    builtBackend(createGcsStore({ ...gcsStoreOptionsFromStowConfig(b.stowConfig), ...timeouts(storage) }), b.baseContainerReference),
-  azure: (b, storage) =>
-    builtBackend(
+  s3: async (b, storage) => {
+    const { createS3Store } = await import("../stores/s3/index.js");
+    return builtBackend(
+      createS3Store({ ...(await s3OptionsFromStowConfig(b.stowConfig)), ...timeouts(storage) }),
+      b.baseContainerReference,
+    );
+  },
+  google: async (b, storage) => {
+    const { createGcsStore } = await import("../stores/gcs/index.js");
+    return builtBackend(createGcsStore({ ...gcsStoreOptionsFromStowConfig(b.stowConfig), ...timeouts(storage) }), b.baseContainerReference);
+  },
+  azure: async (b, storage) => {
+    const { createAzureStore } = await import("../stores/azure/index.js");
+    return builtBackend(
       createAzureStore({ ...azureOptionsFromStowConfig(b.stowConfig, b.field), ...timeouts(storage) }),
       b.baseContainerReference,
-    ),
-  redis: (b, storage) =>
-    builtBackend(createRedisStore({ ...redisStoreOptionsFromFlyte(b.redis, b.field), ...timeouts(storage) }), b.baseContainerReference),
+    );
+  },
+  redis: async (b, storage) => {
+    const { createRedisStore } = await import("../stores/redis/index.js");
+    return builtBackend(
+      createRedisStore({ ...redisStoreOptionsFromFlyte(b.redis, b.field), ...timeouts(storage) }),
+      b.baseContainerReference,
+    );
+  },
 };
 
 async function backendOf(settings: BackendSettings, storage: StorageConfig): Promise<Backend> {

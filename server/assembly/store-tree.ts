@@ -12,7 +12,6 @@ import { combineInvalidationBuses } from "../decorators/combined-invalidation-bu
 import { withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
-import { createRedisInvalidationBus, redisInvalidationBusOptions } from "../decorators/redis-invalidation-bus.js";
 import { createSchemeRouter, type Backend } from "../decorators/scheme-router.js";
 import type { StoreTree } from "../decorators/store-tree.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -68,6 +67,8 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     // Replicas sharing Redis tell each other what they invalidate, connecting as the redis store does (backends.ts).
     const redis = storage.schemes.redis?.redis ?? storage.redis;
     if (redis.addr !== "" || redis.cluster.length > 0) {
+      // Imported only when used, like the backends (backends.ts).
+      const { createRedisInvalidationBus, redisInvalidationBusOptions } = await import("../decorators/redis-invalidation-bus.js");
       const redisBus = createRedisInvalidationBus(
         redisInvalidationBusOptions(redis, storage.schemes.redis?.redis ? "storage.schemes.redis.redis" : "storage.redis"),
       );
