@@ -83,9 +83,14 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
   const childCommands: { name: string; command: string }[] = [];
   console.log(`stowd benchmark: ${command}`);
   console.log(
-    `sections ${options.sections.join(", ")}; sizes ${options.sizes.map((s) => s / MiB).join(", ")} MiB; ${options.runs} runs; results under ${options.out}`,
+    `sections ${options.sections.join(", ")}; sizes ${options.sizes.map((s) => s / MiB).join(", ")} MiB (cloud ${options.cloudSizes.map((s) => s / MiB).join(", ")}); ${options.runs} runs; results under ${options.out}`,
   );
-  const payloadBytes = Math.max(4096, ...(has("streams") || has("cloud") ? options.sizes : []), has("slow") ? options.slowObjectBytes : 0);
+  const payloadBytes = Math.max(
+    4096,
+    ...(has("streams") ? options.sizes : []),
+    ...(has("cloud") ? options.cloudSizes : []),
+    has("slow") ? options.slowObjectBytes : 0,
+  );
   const ctx: ScenarioContext = {
     options,
     tmp,
@@ -113,6 +118,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
     settings: {
       sections: options.sections,
       sizesMiB: options.sizes.map((s) => s / MiB),
+      cloudSizesMiB: options.cloudSizes.map((s) => s / MiB),
       runs: options.runs,
       unarySeconds: options.unarySeconds,
       concurrency: options.concurrency,

@@ -18,7 +18,7 @@ import { runStreamScenario } from "./streams.js";
 const BUCKET = "bench";
 
 export async function runCloudStreams(ctx: ScenarioContext): Promise<StreamSection[]> {
-  const { sizes, runs } = ctx.options;
+  const { cloudSizes: sizes, runs } = ctx.options;
   // Neither test server frees deleted objects during the run (RGW's gc
   // threads are off, azurite collects every 10 minutes): room for every write.
   const written = 2 * runs * sizes.reduce((a, b) => a + b, 0) + 64 * MiB;
