@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { spawnNode, type Child } from "./children.js";
+import { waitUntilReady } from "../../test/helpers/child-process.js";
+import { childFailure, spawnNode, type Child } from "./children.js";
 import { freePort, waitForPort } from "./ports.js";
 
 export interface StowdDaemonOptions {
@@ -16,6 +17,8 @@ export interface StowdDaemonOptions {
   cacheMbs?: number;
   s3?: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
   azure?: { blobUrl: string; account: string; key: string };
+  /** `server.workers`; above 1 the daemon serves no mem:// (each worker would have a store of its own). */
+  workers?: number;
 }
 
 export interface StowdDaemon {
@@ -29,7 +32,8 @@ export interface StowdDaemon {
 
 export async function startStowdDaemon(options: StowdDaemonOptions): Promise<StowdDaemon> {
   mkdirSync(join(options.dir, "data"), { recursive: true });
-  const schemes: Record<string, unknown> = { mem: {} };
+  const workers = options.workers ?? 1;
+  const schemes: Record<string, unknown> = workers > 1 ? {} : { mem: {} };
   if (options.s3 !== undefined) {
     schemes.s3 = {
       config: {
@@ -57,12 +61,23 @@ export async function startStowdDaemon(options: StowdDaemonOptions): Promise<Sto
       ...(options.cacheMbs !== undefined && options.cacheMbs > 0 ? { cache: { max_size_mbs: options.cacheMbs } } : {}),
       schemes,
     },
-    server: { grpcAddress: `127.0.0.1:${grpcPort}`, httpAddress: `127.0.0.1:${httpPort}`, logLevel: "info" },
+    server: {
+      grpcAddress: `127.0.0.1:${grpcPort}`,
+      httpAddress: `127.0.0.1:${httpPort}`,
+      logLevel: "info",
+      ...(workers > 1 ? { workers } : {}),
+    },
   };
   const configFile = join(options.dir, "stowd.yaml");
   writeFileSync(configFile, stringify(config));
   const child = spawnNode(options.name, "server/main.ts", ["--config", configFile]);
-  await waitForPort(grpcPort, child);
+  if (workers > 1) {
+    // The primary logs "stowd serving" once every worker serves: connections made earlier would all reach the first.
+    const readiness = await waitUntilReady(child, () => child.stderrLines.some((l) => l.includes('"stowd serving"')), 90_000, 100);
+    if (readiness !== "ready") throw childFailure(child, `did not serve within 90 s (${readiness})`);
+  } else {
+    await waitForPort(grpcPort, child);
+  }
   return {
     child,
     grpcPort,

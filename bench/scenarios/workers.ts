@@ -5,20 +5,17 @@
 // machine with the daemon, which the notes say. This file is also the client
 // process (`--client`): it prints "ready" once connected and warmed up, then
 // one JSON result line for every "go" line on stdin.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { waitUntilReady } from "../../test/helpers/child-process.js";
 import { HeadRequestSchema, ReadRawRequestSchema } from "../../gen/stowd/v1/raw_store_pb.js";
 import { spawnNode, stopChild, whileAlive, childFailure, type Child } from "../harness/children.js";
 import { drain, unary } from "../harness/grpc-calls.js";
 import { unaryLoad } from "../harness/measure.js";
 import { procCpuSeconds } from "../harness/proc-stats.js";
-import { metricValue } from "../harness/stowd-daemon.js";
-import { freePort } from "../harness/ports.js";
-import { stringify } from "yaml";
+import { metricValue, startStowdDaemon } from "../harness/stowd-daemon.js";
 import type { UnaryRun, WorkersSection } from "../report/results.js";
 import { Head, ReadRaw, createStowdGrpcJsTarget } from "../targets/stowd-grpc-js-target.js";
 import type { ScenarioContext } from "./context.js";
@@ -42,27 +39,16 @@ interface WorkersDaemon {
   cpuSeconds(): number;
 }
 
-/** A daemon on file:// with the cache on and `workers` workers (no mem://: each worker would have its own). */
+/** A daemon on file:// with the cache on and `workers` workers. */
 async function startWorkersDaemon(ctx: ScenarioContext, workers: number): Promise<WorkersDaemon> {
-  const dir = join(ctx.tmp, `stowd-workers-${workers}`);
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const configFile = `${dir}.yaml`;
-  const config = {
-    storage: {
-      type: "local",
-      stow: { kind: "local", config: { path: dir } },
-      "enable-multicontainer": true,
-      limits: { maxDownloadMBs: 0 },
-      cache: { max_size_mbs: CACHE_MBS },
-    },
-    server: { grpcAddress: `127.0.0.1:${grpcPort}`, httpAddress: `127.0.0.1:${httpPort}`, logLevel: "info", workers },
-  };
-  writeFileSync(configFile, stringify(config));
-  const child = spawnNode(`stowd ${workers} worker${workers === 1 ? "" : "s"}`, "server/main.ts", ["--config", configFile]);
+  const daemon = await startStowdDaemon({
+    name: `stowd ${workers} worker${workers === 1 ? "" : "s"}`,
+    dir: join(ctx.tmp, `stowd-workers-${workers}`),
+    cacheMbs: CACHE_MBS,
+    workers,
+  });
+  const { child } = daemon;
   ctx.started(child.name, child.command);
-  // The primary logs "stowd serving" once every worker serves: connections made earlier would all reach the first.
-  const readiness = await waitUntilReady(child, () => child.stderrLines.some((l) => l.includes('"stowd serving"')), 90_000, 100);
-  if (readiness !== "ready") throw childFailure(child, `did not serve within 90 s (${readiness})`);
   const pids = () => {
     try {
       return [child.pid, ...childPids(child.pid)];
@@ -70,7 +56,13 @@ async function startWorkersDaemon(ctx: ScenarioContext, workers: number): Promis
       return [child.pid];
     }
   };
-  return { workers, child, grpcPort, httpPort, cpuSeconds: () => pids().reduce((sum, pid) => sum + procCpuSeconds(pid), 0) };
+  return {
+    workers,
+    child,
+    grpcPort: daemon.grpcPort,
+    httpPort: daemon.httpPort,
+    cpuSeconds: () => pids().reduce((sum, pid) => sum + procCpuSeconds(pid), 0),
+  };
 }
 
 function childPids(pid: number): number[] {

@@ -32,8 +32,9 @@ it("lets streams finish within the grace period, cancels the rest with UNAVAILAB
   const rest = Buffer.alloc(2 * MiB, 2);
   let finish!: (rest: Uint8Array) => void;
   const finishing = client.write("file://b/finished", stalledBody(first, new Promise((r) => (finish = r))));
-  const abandoned = client.write("file://b/abandoned", stalledBody(first, new Promise(() => {})));
-  // A steady reader: 8 chunks, one every 100 ms.
+  // Its rejection is taken at once: it comes at the end of the grace period, maybe before the reader is done.
+  const abandoned = rejection(client.write("file://b/abandoned", stalledBody(first, new Promise(() => {}))));
+  // A steady reader: one chunk every 100 ms (the client has the bytes long before it has read them all).
   const reading = (async () => {
     const handle = await client.read("file://b/readable");
     let bytes = 0;
@@ -64,7 +65,7 @@ it("lets streams finish within the grace period, cancels the rest with UNAVAILAB
   expect(await reading).toBe(8 * MiB);
 
   // Not finished: cancelled with a status that says why.
-  const err = await rejection(abandoned);
+  const err = await abandoned;
   expect(err.code).toBe(Code.Unavailable);
   expect(err.message).toContain("ran past the grace period of 1.5s (server.shutdownGrace)");
   expect(err.message).toContain("an unfinished write stores nothing");
