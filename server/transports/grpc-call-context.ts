@@ -24,8 +24,7 @@ export class GrpcCallContext implements HandlerContext {
   private responseHeaders: Headers | undefined;
   private responseTrailers: Headers | undefined;
   private readonly onShutdown: (() => void) | undefined;
-  /** Set by end(). */
-  ended = false;
+  private isOver = false;
 
   constructor(
     readonly service: DescService,
@@ -49,6 +48,11 @@ export class GrpcCallContext implements HandlerContext {
         Math.max(0, deadlineAt - Date.now()),
       );
     }
+  }
+
+  /** Whether end() ran. */
+  get ended(): boolean {
+    return this.isOver;
   }
 
   get signal(): AbortSignal {
@@ -90,8 +94,8 @@ export class GrpcCallContext implements HandlerContext {
 
   /** The call is over: stops its timer, leaves the shutdown signal, and fires its own signal for work still running. */
   end(): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.isOver) return;
+    this.isOver = true;
     clearTimeout(this.deadlineTimer);
     if (this.onShutdown !== undefined) this.shutdownSignal.removeEventListener("abort", this.onShutdown);
     this.abort(CALL_ENDED);
