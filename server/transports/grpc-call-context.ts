@@ -15,6 +15,29 @@ const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
 /** connect's reason when a call's deadline passes. */
 const DEADLINE_PASSED = "the operation timed out";
 
+/**
+ * The calls of one service still running. The shutdown signal reaches them
+ * all through this one listener: a listener per call made every call's end
+ * walk the signal's list of listeners to remove its own.
+ */
+export class OpenCalls {
+  private readonly calls = new Set<GrpcCallContext>();
+
+  constructor(readonly shutdownSignal: AbortSignal) {
+    shutdownSignal.addEventListener("abort", () => {
+      for (const call of this.calls) call.abort(shutdownSignal.reason);
+    });
+  }
+
+  add(call: GrpcCallContext): void {
+    this.calls.add(call);
+  }
+
+  delete(call: GrpcCallContext): void {
+    this.calls.delete(call);
+  }
+}
+
 export class GrpcCallContext implements HandlerContext {
   readonly protocolName = "grpc";
   readonly requestMethod = "POST";
@@ -23,7 +46,6 @@ export class GrpcCallContext implements HandlerContext {
   private requestHeaders: Headers | undefined;
   private responseHeaders: Headers | undefined;
   private responseTrailers: Headers | undefined;
-  private readonly onShutdown: (() => void) | undefined;
   private isOver = false;
 
   constructor(
@@ -32,16 +54,13 @@ export class GrpcCallContext implements HandlerContext {
     readonly url: string,
     private readonly metadata: grpc.Metadata,
     readonly values: ContextValues,
-    private readonly shutdownSignal: AbortSignal,
+    private readonly openCalls: OpenCalls,
     /** When the client's deadline passes (ms since the epoch), or undefined for none. */
     private readonly deadlineAt: number | undefined,
   ) {
-    if (shutdownSignal.aborted) {
-      this.controller.abort(shutdownSignal.reason);
-    } else {
-      this.onShutdown = () => this.abort(shutdownSignal.reason);
-      shutdownSignal.addEventListener("abort", this.onShutdown, { once: true });
-    }
+    const { shutdownSignal } = openCalls;
+    if (shutdownSignal.aborted) this.controller.abort(shutdownSignal.reason);
+    else openCalls.add(this);
     if (deadlineAt !== undefined) {
       this.deadlineTimer = setTimeout(
         () => this.abort(new ConnectError(DEADLINE_PASSED, Code.DeadlineExceeded)),
@@ -97,7 +116,7 @@ export class GrpcCallContext implements HandlerContext {
     if (this.isOver) return;
     this.isOver = true;
     clearTimeout(this.deadlineTimer);
-    if (this.onShutdown !== undefined) this.shutdownSignal.removeEventListener("abort", this.onShutdown);
+    this.openCalls.delete(this);
     this.abort(CALL_ENDED);
   }
 }

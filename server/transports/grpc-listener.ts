@@ -1,6 +1,5 @@
 // The gRPC port: a grpc-js server (the fastest Node gRPC server measured
 // here, see design §1) with our services, reflection and grpc.health.v1.
-import { setMaxListeners } from "node:events";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
@@ -46,8 +45,7 @@ export interface GrpcListener {
 
 export async function startGrpcListener(options: GrpcListenerOptions): Promise<GrpcListener> {
   const shutdown = new AbortController();
-  // Every call in progress listens to it (and stops listening when it ends): no leak, so no listener limit.
-  setMaxListeners(0, shutdown.signal);
+  // Fired after the grace period: each served service passes it on to its calls still running (grpc-call-context.ts).
   const server = new grpc.Server({
     // channelz stays on although stowd serves no channelz service: grpc-js 1.14's forceShutdown
     // destroys only the sessions channelz tracks, so with it off a stop would wait for every client.

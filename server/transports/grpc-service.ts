@@ -12,7 +12,7 @@ import { toConnectError } from "../calls/error-boundary.js";
 import { REQUEST_END, type RequestEndProof } from "../calls/request-end.js";
 import { encodeChunkMessage, readRawChunk } from "./chunk-encoding.js";
 import { baseCallOf, gateAuthenticationOf } from "./grpc-request-gate.js";
-import { GrpcCallContext } from "./grpc-call-context.js";
+import { GrpcCallContext, OpenCalls } from "./grpc-call-context.js";
 import { toGrpcStatus } from "./grpc-status.js";
 import { readRequests, writeAll } from "./grpc-streams.js";
 import { createHttp2RequestEnd, unprovableRequestEnd, type RequestStream } from "./http2-request-end.js";
@@ -29,6 +29,7 @@ export function createGrpcService<S extends DescService>(service: S, impl: Servi
   const definition: Record<string, grpc.MethodDefinition<Buffer, object>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   const methods = impl as unknown as Record<string, Handler>;
+  const openCalls = new OpenCalls(shutdownSignal);
   for (const method of service.methods) {
     const fn = methods[method.localName];
     if (fn === undefined) throw new Error(`${service.typeName} implementation lacks ${method.name}`);
@@ -45,7 +46,7 @@ export function createGrpcService<S extends DescService>(service: S, impl: Servi
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       originalName: method.localName,
     };
-    implementation[method.name] = createHandler(service, method, fn, shutdownSignal, flags) as grpc.UntypedHandleCall;
+    implementation[method.name] = createHandler(service, method, fn, openCalls, flags) as grpc.UntypedHandleCall;
   }
   return { definition, implementation };
 }
@@ -73,7 +74,7 @@ interface AnyCall {
   getAuthContext(): { sslPeerCertificate?: PeerCertificate | undefined } | null;
 }
 
-function contextFor(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal): GrpcCallContext {
+function contextFor(service: DescService, method: DescMethod, call: AnyCall, openCalls: OpenCalls): GrpcCallContext {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   const values = createContextValues()
@@ -87,7 +88,7 @@ function contextFor(service: DescService, method: DescMethod, call: AnyCall, shu
     call.getPath(),
     call.metadata,
     values,
-    shutdownSignal,
+    openCalls,
     Number.isFinite(deadlineMs) ? deadlineMs : undefined,
   );
   // grpc-js emits 'cancelled' after every call, answered or not: only one still running was cancelled.
@@ -132,14 +133,14 @@ function createHandler(
   service: DescService,
   method: DescMethod,
   fn: Handler,
-  shutdownSignal: AbortSignal,
+  openCalls: OpenCalls,
   flags: { requestStream: boolean; responseStream: boolean },
 ) {
   if (method.methodKind === "bidi_streaming") throw new Error(`bidi_streaming methods are not served over grpc-js (${method.name})`);
   const invoke = fn as (input: unknown, ctx: HandlerContext) => unknown;
   const { requestStream, responseStream } = flags;
   return (call: GrpcCall, callback?: grpc.sendUnaryData<unknown>) => {
-    const ctx = contextFor(service, method, call, shutdownSignal);
+    const ctx = contextFor(service, method, call, openCalls);
     const writable = call as unknown as grpc.ServerWritableStream<Buffer, unknown>;
     Promise.resolve()
       .then(() => {
