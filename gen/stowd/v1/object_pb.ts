@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stowd/v1/object.proto.
  */
 export const file_stowd_v1_object: GenFile = /*@__PURE__*/
-  fileDesc("ChVzdG93ZC92MS9vYmplY3QucHJvdG8SCHN0b3dkLnYxIpICCgpPYmplY3RJbmZvEhEKCXJlZmVyZW5jZRgBIAEoCRIMCgRzaXplGAIgASgDEgwKBGV0YWcYAyABKAkSEwoLY29udGVudF9tZDUYBCABKAwSFAoMY29udGVudF90eXBlGAUgASgJEjQKCG1ldGFkYXRhGAYgAygLMiIuc3Rvd2QudjEuT2JqZWN0SW5mby5NZXRhZGF0YUVudHJ5Ei8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpnZW5lcmF0aW9uGAggASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJCCglCeXRlUmFuZ2USDgoGb2Zmc2V0GAEgASgDEg4KBmxlbmd0aBgCIAEoAxIVCg1zdWZmaXhfbGVuZ3RoGAMgASgDIlAKDVByZWNvbmRpdGlvbnMSFQoNaWZfbm90X2V4aXN0cxgBIAEoCBIRCglpZl9leGlzdHMYAiABKAgSFQoNaWZfbWF0Y2hfZXRhZxgDIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChVzdG93ZC92MS9vYmplY3QucHJvdG8SCHN0b3dkLnYxIrICCgpPYmplY3RJbmZvEhEKCXJlZmVyZW5jZRgBIAEoCRIMCgRzaXplGAIgASgDEgwKBGV0YWcYAyABKAkSEwoLY29udGVudF9tZDUYBCABKAwSFAoMY29udGVudF90eXBlGAUgASgJEjQKCG1ldGFkYXRhGAYgAygLMiIuc3Rvd2QudjEuT2JqZWN0SW5mby5NZXRhZGF0YUVudHJ5Ei8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpnZW5lcmF0aW9uGAggASgJEhMKBmNyYzMyYxgJIAEoB0gAiAEBGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfY3JjMzJjIkIKCUJ5dGVSYW5nZRIOCgZvZmZzZXQYASABKAMSDgoGbGVuZ3RoGAIgASgDEhUKDXN1ZmZpeF9sZW5ndGgYAyABKAMiUAoNUHJlY29uZGl0aW9ucxIVCg1pZl9ub3RfZXhpc3RzGAEgASgIEhEKCWlmX2V4aXN0cxgCIAEoCBIVCg1pZl9tYXRjaF9ldGFnGAMgASgJQm8KDGRldi5zdG93ZC52MUILT2JqZWN0UHJvdG9QAVouZ2l0aHViLmNvbS9zdG93ZC9zdG93ZC9nZW4vZ28vc3Rvd2QvdjE7c3Rvd2R2MaoCCFN0b3dkLlYxygIIU3Rvd2RcVjHqAglTdG93ZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * ObjectInfo describes one stored object. Every field except `reference`,
@@ -83,6 +83,17 @@ export type ObjectInfo = Message<"stowd.v1.ObjectInfo"> & {
    * @generated from field: string generation = 8;
    */
   generation: string;
+
+  /**
+   * CRC32C (Castagnoli, as GCS and S3 compute it) of the whole content,
+   * when known. stowd computes it on every write and stores it with the
+   * object; unset for objects written around stowd on a backend that does
+   * not keep one (and, on S3, for multipart writes whose checksum was not
+   * declared in the header). Clients verify a whole-object read against it.
+   *
+   * @generated from field: optional fixed32 crc32c = 9;
+   */
+  crc32c?: number | undefined;
 };
 
 /**

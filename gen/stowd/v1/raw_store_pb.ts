@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stowd/v1/raw_store.proto.
  */
 export const file_stowd_v1_raw_store: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdG93ZC92MS9yYXdfc3RvcmUucHJvdG8SCHN0b3dkLnYxInoKDlJlYWRSYXdSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIiCgVyYW5nZRgCIAEoCzITLnN0b3dkLnYxLkJ5dGVSYW5nZRIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhoKEmlmX25vbmVfbWF0Y2hfZXRhZxgEIAEoCSJVCg9SZWFkUmF3UmVzcG9uc2USKQoGaGVhZGVyGAEgASgLMhcuc3Rvd2QudjEuUmVhZFJhd0hlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSJpCg1SZWFkUmF3SGVhZGVyEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvEg4KBm9mZnNldBgCIAEoAxIOCgZsZW5ndGgYAyABKAMSFAoMbm90X21vZGlmaWVkGAQgASgIIlYKD1dyaXRlUmF3UmVxdWVzdBIqCgZoZWFkZXIYASABKAsyGC5zdG93ZC52MS5Xcml0ZVJhd0hlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSKFAgoOV3JpdGVSYXdIZWFkZXISEQoJcmVmZXJlbmNlGAEgASgJEhEKBHNpemUYAiABKANIAIgBARIUCgxjb250ZW50X3R5cGUYAyABKAkSOAoIbWV0YWRhdGEYBCADKAsyJi5zdG93ZC52MS5Xcml0ZVJhd0hlYWRlci5NZXRhZGF0YUVudHJ5Ei4KDXByZWNvbmRpdGlvbnMYBSABKAsyFy5zdG93ZC52MS5QcmVjb25kaXRpb25zEhMKC2NvbnRlbnRfbWQ1GAYgASgMGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfc2l6ZSI2ChBXcml0ZVJhd1Jlc3BvbnNlEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvIlIKDUFwcGVuZFJlcXVlc3QSKAoGaGVhZGVyGAEgASgLMhYuc3Rvd2QudjEuQXBwZW5kSGVhZGVySAASDwoFY2h1bmsYAiABKAxIAEIGCgRib2R5IpsBCgxBcHBlbmRIZWFkZXISEQoJcmVmZXJlbmNlGAEgASgJEhwKD2V4cGVjdGVkX29mZnNldBgCIAEoA0gAiAEBEhUKDWlmX21hdGNoX2V0YWcYAyABKAkSGQoRY3JlYXRlX2lmX21pc3NpbmcYBCABKAgSFAoMY29udGVudF90eXBlGAUgASgJQhIKEF9leHBlY3RlZF9vZmZzZXQiNAoOQXBwZW5kUmVzcG9uc2USIgoEaW5mbxgBIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iIAoLSGVhZFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJIkIKDEhlYWRSZXNwb25zZRIOCgZleGlzdHMYASABKAgSIgoEaW5mbxgCIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iWgoLTGlzdFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhEKCWRlbGltaXRlchgEIAEoCSJnCgxMaXN0UmVzcG9uc2USJQoHb2JqZWN0cxgBIAMoCzIULnN0b3dkLnYxLk9iamVjdEluZm8SFwoPY29tbW9uX3ByZWZpeGVzGAIgAygJEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSJQCg1EZWxldGVSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIVCg1hbGxvd19taXNzaW5nGAIgASgIEhUKDWlmX21hdGNoX2V0YWcYAyABKAkiEAoORGVsZXRlUmVzcG9uc2UiKAoTRGVsZXRlUHJlZml4UmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkiLQoURGVsZXRlUHJlZml4UmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyKXAQoOQ29weVJhd1JlcXVlc3QSGAoQc291cmNlX3JlZmVyZW5jZRgBIAEoCRIdChVkZXN0aW5hdGlvbl9yZWZlcmVuY2UYAiABKAkSLgoNcHJlY29uZGl0aW9ucxgDIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSHAoUaWZfc291cmNlX21hdGNoX2V0YWcYBCABKAkiNQoPQ29weVJhd1Jlc3BvbnNlEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvIrABChZDcmVhdGVTaWduZWRVcmxSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIpCgZtZXRob2QYAiABKA4yGS5zdG93ZC52MS5TaWduZWRVcmxNZXRob2QSLQoKZXhwaXJlc19pbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtjb250ZW50X21kNRgEIAEoDBIUCgxjb250ZW50X3R5cGUYBSABKAki4QEKF0NyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEgsKA3VybBgBIAEoCRJQChByZXF1aXJlZF9oZWFkZXJzGAIgAygLMjYuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVzcG9uc2UuUmVxdWlyZWRIZWFkZXJzRW50cnkSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjYKFFJlcXVpcmVkSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoZQ29uc3RydWN0UmVmZXJlbmNlUmVxdWVzdBIWCg5iYXNlX3JlZmVyZW5jZRgBIAEoCRITCgtuZXN0ZWRfa2V5cxgCIAMoCSIvChpDb25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRIRCglyZWZlcmVuY2UYASABKAkiKgoVU3BsaXRSZWZlcmVuY2VSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJIChZTcGxpdFJlZmVyZW5jZVJlc3BvbnNlEg4KBnNjaGVtZRgBIAEoCRIRCgljb250YWluZXIYAiABKAkSCwoDa2V5GAMgASgJIhYKFEdldFNlcnZlckluZm9SZXF1ZXN0InMKFUdldFNlcnZlckluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEicKCGJhY2tlbmRzGAIgAygLMhUuc3Rvd2QudjEuQmFja2VuZEluZm8SIAoGbGltaXRzGAMgASgLMhAuc3Rvd2QudjEuTGltaXRzInsKC0JhY2tlbmRJbmZvEg4KBnNjaGVtZRgBIAEoCRIMCgRraW5kGAIgASgJEiwKDGNhcGFiaWxpdGllcxgDIAEoCzIWLnN0b3dkLnYxLkNhcGFiaWxpdGllcxIgChhiYXNlX2NvbnRhaW5lcl9yZWZlcmVuY2UYBCABKAkimgEKDENhcGFiaWxpdGllcxIUCgxyYW5nZWRfcmVhZHMYASABKAgSDgoGYXBwZW5kGAIgASgIEhoKEmNvbmRpdGlvbmFsX3dyaXRlcxgDIAEoCBITCgtzaWduZWRfdXJscxgEIAEoCBIZChFkZWxpbWl0ZXJfbGlzdGluZxgFIAEoCBIYChBzZXJ2ZXJfc2lkZV9jb3B5GAYgASgIIlkKBkxpbWl0cxIaChJtYXhfZG93bmxvYWRfYnl0ZXMYASABKAMSGAoQbWF4X3VwbG9hZF9ieXRlcxgCIAEoAxIZChFtYXhfbWVzc2FnZV9ieXRlcxgDIAEoAypqCg9TaWduZWRVcmxNZXRob2QSIQodU0lHTkVEX1VSTF9NRVRIT0RfVU5TUEVDSUZJRUQQABIZChVTSUdORURfVVJMX01FVEhPRF9HRVQQARIZChVTSUdORURfVVJMX01FVEhPRF9QVVQQAjLxBgoPUmF3U3RvcmVTZXJ2aWNlEkAKB1JlYWRSYXcSGC5zdG93ZC52MS5SZWFkUmF3UmVxdWVzdBoZLnN0b3dkLnYxLlJlYWRSYXdSZXNwb25zZTABEkMKCFdyaXRlUmF3Ehkuc3Rvd2QudjEuV3JpdGVSYXdSZXF1ZXN0Ghouc3Rvd2QudjEuV3JpdGVSYXdSZXNwb25zZSgBEj0KBkFwcGVuZBIXLnN0b3dkLnYxLkFwcGVuZFJlcXVlc3QaGC5zdG93ZC52MS5BcHBlbmRSZXNwb25zZSgBEjUKBEhlYWQSFS5zdG93ZC52MS5IZWFkUmVxdWVzdBoWLnN0b3dkLnYxLkhlYWRSZXNwb25zZRI1CgRMaXN0EhUuc3Rvd2QudjEuTGlzdFJlcXVlc3QaFi5zdG93ZC52MS5MaXN0UmVzcG9uc2USOwoGRGVsZXRlEhcuc3Rvd2QudjEuRGVsZXRlUmVxdWVzdBoYLnN0b3dkLnYxLkRlbGV0ZVJlc3BvbnNlEk0KDERlbGV0ZVByZWZpeBIdLnN0b3dkLnYxLkRlbGV0ZVByZWZpeFJlcXVlc3QaHi5zdG93ZC52MS5EZWxldGVQcmVmaXhSZXNwb25zZRI+CgdDb3B5UmF3Ehguc3Rvd2QudjEuQ29weVJhd1JlcXVlc3QaGS5zdG93ZC52MS5Db3B5UmF3UmVzcG9uc2USVgoPQ3JlYXRlU2lnbmVkVXJsEiAuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVxdWVzdBohLnN0b3dkLnYxLkNyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEl8KEkNvbnN0cnVjdFJlZmVyZW5jZRIjLnN0b3dkLnYxLkNvbnN0cnVjdFJlZmVyZW5jZVJlcXVlc3QaJC5zdG93ZC52MS5Db25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRJTCg5TcGxpdFJlZmVyZW5jZRIfLnN0b3dkLnYxLlNwbGl0UmVmZXJlbmNlUmVxdWVzdBogLnN0b3dkLnYxLlNwbGl0UmVmZXJlbmNlUmVzcG9uc2USUAoNR2V0U2VydmVySW5mbxIeLnN0b3dkLnYxLkdldFNlcnZlckluZm9SZXF1ZXN0Gh8uc3Rvd2QudjEuR2V0U2VydmVySW5mb1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_stowd_v1_object]);
+  fileDesc("ChhzdG93ZC92MS9yYXdfc3RvcmUucHJvdG8SCHN0b3dkLnYxInoKDlJlYWRSYXdSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIiCgVyYW5nZRgCIAEoCzITLnN0b3dkLnYxLkJ5dGVSYW5nZRIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhoKEmlmX25vbmVfbWF0Y2hfZXRhZxgEIAEoCSJVCg9SZWFkUmF3UmVzcG9uc2USKQoGaGVhZGVyGAEgASgLMhcuc3Rvd2QudjEuUmVhZFJhd0hlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSJpCg1SZWFkUmF3SGVhZGVyEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvEg4KBm9mZnNldBgCIAEoAxIOCgZsZW5ndGgYAyABKAMSFAoMbm90X21vZGlmaWVkGAQgASgIIoQBCg9Xcml0ZVJhd1JlcXVlc3QSKgoGaGVhZGVyGAEgASgLMhguc3Rvd2QudjEuV3JpdGVSYXdIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAEiwKB3RyYWlsZXIYAyABKAsyGS5zdG93ZC52MS5Xcml0ZVJhd1RyYWlsZXJIAEIGCgRib2R5IjEKD1dyaXRlUmF3VHJhaWxlchITCgZjcmMzMmMYASABKAdIAIgBAUIJCgdfY3JjMzJjIqUCCg5Xcml0ZVJhd0hlYWRlchIRCglyZWZlcmVuY2UYASABKAkSEQoEc2l6ZRgCIAEoA0gAiAEBEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRI4CghtZXRhZGF0YRgEIAMoCzImLnN0b3dkLnYxLldyaXRlUmF3SGVhZGVyLk1ldGFkYXRhRW50cnkSLgoNcHJlY29uZGl0aW9ucxgFIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSEwoLY29udGVudF9tZDUYBiABKAwSEwoGY3JjMzJjGAcgASgHSAGIAQEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9zaXplQgkKB19jcmMzMmMiNgoQV3JpdGVSYXdSZXNwb25zZRIiCgRpbmZvGAEgASgLMhQuc3Rvd2QudjEuT2JqZWN0SW5mbyJSCg1BcHBlbmRSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIWLnN0b3dkLnYxLkFwcGVuZEhlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSK7AQoMQXBwZW5kSGVhZGVyEhEKCXJlZmVyZW5jZRgBIAEoCRIcCg9leHBlY3RlZF9vZmZzZXQYAiABKANIAIgBARIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhkKEWNyZWF0ZV9pZl9taXNzaW5nGAQgASgIEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRITCgZjcmMzMmMYBiABKAdIAYgBAUISChBfZXhwZWN0ZWRfb2Zmc2V0QgkKB19jcmMzMmMiNAoOQXBwZW5kUmVzcG9uc2USIgoEaW5mbxgBIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iIAoLSGVhZFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJIkIKDEhlYWRSZXNwb25zZRIOCgZleGlzdHMYASABKAgSIgoEaW5mbxgCIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iWgoLTGlzdFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhEKCWRlbGltaXRlchgEIAEoCSJnCgxMaXN0UmVzcG9uc2USJQoHb2JqZWN0cxgBIAMoCzIULnN0b3dkLnYxLk9iamVjdEluZm8SFwoPY29tbW9uX3ByZWZpeGVzGAIgAygJEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSJQCg1EZWxldGVSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIVCg1hbGxvd19taXNzaW5nGAIgASgIEhUKDWlmX21hdGNoX2V0YWcYAyABKAkiEAoORGVsZXRlUmVzcG9uc2UiKAoTRGVsZXRlUHJlZml4UmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkiLQoURGVsZXRlUHJlZml4UmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyKXAQoOQ29weVJhd1JlcXVlc3QSGAoQc291cmNlX3JlZmVyZW5jZRgBIAEoCRIdChVkZXN0aW5hdGlvbl9yZWZlcmVuY2UYAiABKAkSLgoNcHJlY29uZGl0aW9ucxgDIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSHAoUaWZfc291cmNlX21hdGNoX2V0YWcYBCABKAkiNQoPQ29weVJhd1Jlc3BvbnNlEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvIrABChZDcmVhdGVTaWduZWRVcmxSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIpCgZtZXRob2QYAiABKA4yGS5zdG93ZC52MS5TaWduZWRVcmxNZXRob2QSLQoKZXhwaXJlc19pbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtjb250ZW50X21kNRgEIAEoDBIUCgxjb250ZW50X3R5cGUYBSABKAki4QEKF0NyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEgsKA3VybBgBIAEoCRJQChByZXF1aXJlZF9oZWFkZXJzGAIgAygLMjYuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVzcG9uc2UuUmVxdWlyZWRIZWFkZXJzRW50cnkSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjYKFFJlcXVpcmVkSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoZQ29uc3RydWN0UmVmZXJlbmNlUmVxdWVzdBIWCg5iYXNlX3JlZmVyZW5jZRgBIAEoCRITCgtuZXN0ZWRfa2V5cxgCIAMoCSIvChpDb25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRIRCglyZWZlcmVuY2UYASABKAkiKgoVU3BsaXRSZWZlcmVuY2VSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJIChZTcGxpdFJlZmVyZW5jZVJlc3BvbnNlEg4KBnNjaGVtZRgBIAEoCRIRCgljb250YWluZXIYAiABKAkSCwoDa2V5GAMgASgJIhYKFEdldFNlcnZlckluZm9SZXF1ZXN0InMKFUdldFNlcnZlckluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEicKCGJhY2tlbmRzGAIgAygLMhUuc3Rvd2QudjEuQmFja2VuZEluZm8SIAoGbGltaXRzGAMgASgLMhAuc3Rvd2QudjEuTGltaXRzInsKC0JhY2tlbmRJbmZvEg4KBnNjaGVtZRgBIAEoCRIMCgRraW5kGAIgASgJEiwKDGNhcGFiaWxpdGllcxgDIAEoCzIWLnN0b3dkLnYxLkNhcGFiaWxpdGllcxIgChhiYXNlX2NvbnRhaW5lcl9yZWZlcmVuY2UYBCABKAkimgEKDENhcGFiaWxpdGllcxIUCgxyYW5nZWRfcmVhZHMYASABKAgSDgoGYXBwZW5kGAIgASgIEhoKEmNvbmRpdGlvbmFsX3dyaXRlcxgDIAEoCBITCgtzaWduZWRfdXJscxgEIAEoCBIZChFkZWxpbWl0ZXJfbGlzdGluZxgFIAEoCBIYChBzZXJ2ZXJfc2lkZV9jb3B5GAYgASgIIlkKBkxpbWl0cxIaChJtYXhfZG93bmxvYWRfYnl0ZXMYASABKAMSGAoQbWF4X3VwbG9hZF9ieXRlcxgCIAEoAxIZChFtYXhfbWVzc2FnZV9ieXRlcxgDIAEoAypqCg9TaWduZWRVcmxNZXRob2QSIQodU0lHTkVEX1VSTF9NRVRIT0RfVU5TUEVDSUZJRUQQABIZChVTSUdORURfVVJMX01FVEhPRF9HRVQQARIZChVTSUdORURfVVJMX01FVEhPRF9QVVQQAjLxBgoPUmF3U3RvcmVTZXJ2aWNlEkAKB1JlYWRSYXcSGC5zdG93ZC52MS5SZWFkUmF3UmVxdWVzdBoZLnN0b3dkLnYxLlJlYWRSYXdSZXNwb25zZTABEkMKCFdyaXRlUmF3Ehkuc3Rvd2QudjEuV3JpdGVSYXdSZXF1ZXN0Ghouc3Rvd2QudjEuV3JpdGVSYXdSZXNwb25zZSgBEj0KBkFwcGVuZBIXLnN0b3dkLnYxLkFwcGVuZFJlcXVlc3QaGC5zdG93ZC52MS5BcHBlbmRSZXNwb25zZSgBEjUKBEhlYWQSFS5zdG93ZC52MS5IZWFkUmVxdWVzdBoWLnN0b3dkLnYxLkhlYWRSZXNwb25zZRI1CgRMaXN0EhUuc3Rvd2QudjEuTGlzdFJlcXVlc3QaFi5zdG93ZC52MS5MaXN0UmVzcG9uc2USOwoGRGVsZXRlEhcuc3Rvd2QudjEuRGVsZXRlUmVxdWVzdBoYLnN0b3dkLnYxLkRlbGV0ZVJlc3BvbnNlEk0KDERlbGV0ZVByZWZpeBIdLnN0b3dkLnYxLkRlbGV0ZVByZWZpeFJlcXVlc3QaHi5zdG93ZC52MS5EZWxldGVQcmVmaXhSZXNwb25zZRI+CgdDb3B5UmF3Ehguc3Rvd2QudjEuQ29weVJhd1JlcXVlc3QaGS5zdG93ZC52MS5Db3B5UmF3UmVzcG9uc2USVgoPQ3JlYXRlU2lnbmVkVXJsEiAuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVxdWVzdBohLnN0b3dkLnYxLkNyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEl8KEkNvbnN0cnVjdFJlZmVyZW5jZRIjLnN0b3dkLnYxLkNvbnN0cnVjdFJlZmVyZW5jZVJlcXVlc3QaJC5zdG93ZC52MS5Db25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRJTCg5TcGxpdFJlZmVyZW5jZRIfLnN0b3dkLnYxLlNwbGl0UmVmZXJlbmNlUmVxdWVzdBogLnN0b3dkLnYxLlNwbGl0UmVmZXJlbmNlUmVzcG9uc2USUAoNR2V0U2VydmVySW5mbxIeLnN0b3dkLnYxLkdldFNlcnZlckluZm9SZXF1ZXN0Gh8uc3Rvd2QudjEuR2V0U2VydmVySW5mb1Jlc3BvbnNlQnEKDGRldi5zdG93ZC52MUINUmF3U3RvcmVQcm90b1ABWi5naXRodWIuY29tL3N0b3dkL3N0b3dkL2dlbi9nby9zdG93ZC92MTtzdG93ZHYxqgIIU3Rvd2QuVjHKAghTdG93ZFxWMeoCCVN0b3dkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_stowd_v1_object]);
 
 /**
  * ReadRawRequest asks for an object, or part of it.
@@ -171,6 +171,15 @@ export type WriteRawRequest = Message<"stowd.v1.WriteRawRequest"> & {
      */
     value: Uint8Array;
     case: "chunk";
+  } | {
+    /**
+     * Optional last message, after every chunk: facts known only once the
+     * whole body was sent (its checksum, for a streamed body).
+     *
+     * @generated from field: stowd.v1.WriteRawTrailer trailer = 3;
+     */
+    value: WriteRawTrailer;
+    case: "trailer";
   } | { case: undefined; value?: undefined };
 };
 
@@ -180,6 +189,29 @@ export type WriteRawRequest = Message<"stowd.v1.WriteRawRequest"> & {
  */
 export const WriteRawRequestSchema: GenMessage<WriteRawRequest> = /*@__PURE__*/
   messageDesc(file_stowd_v1_raw_store, 3);
+
+/**
+ * WriteRawTrailer closes a WriteRaw stream whose checksum was not known when
+ * the header was sent. Nothing may follow it.
+ *
+ * @generated from message stowd.v1.WriteRawTrailer
+ */
+export type WriteRawTrailer = Message<"stowd.v1.WriteRawTrailer"> & {
+  /**
+   * Expected CRC32C of the whole body, as in WriteRawHeader.crc32c. Set it
+   * in the header or here, not both (INVALID_ARGUMENT).
+   *
+   * @generated from field: optional fixed32 crc32c = 1;
+   */
+  crc32c?: number | undefined;
+};
+
+/**
+ * Describes the message stowd.v1.WriteRawTrailer.
+ * Use `create(WriteRawTrailerSchema)` to create a new message.
+ */
+export const WriteRawTrailerSchema: GenMessage<WriteRawTrailer> = /*@__PURE__*/
+  messageDesc(file_stowd_v1_raw_store, 4);
 
 /**
  * WriteRawHeader opens a WriteRaw stream.
@@ -233,6 +265,17 @@ export type WriteRawHeader = Message<"stowd.v1.WriteRawHeader"> & {
    * @generated from field: bytes content_md5 = 6;
    */
   contentMd5: Uint8Array;
+
+  /**
+   * Expected CRC32C (Castagnoli) of the whole body. The daemon computes the
+   * body's CRC32C as it arrives; a mismatch fails with DATA_LOSS
+   * (CHECKSUM_MISMATCH) before anything is committed, and nothing is
+   * stored. Unset: the daemon still computes and stores it. A streamed body
+   * can send it in the trailer instead.
+   *
+   * @generated from field: optional fixed32 crc32c = 7;
+   */
+  crc32c?: number | undefined;
 };
 
 /**
@@ -240,7 +283,7 @@ export type WriteRawHeader = Message<"stowd.v1.WriteRawHeader"> & {
  * Use `create(WriteRawHeaderSchema)` to create a new message.
  */
 export const WriteRawHeaderSchema: GenMessage<WriteRawHeader> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 4);
+  messageDesc(file_stowd_v1_raw_store, 5);
 
 /**
  * WriteRawResponse reports the stored object.
@@ -261,7 +304,7 @@ export type WriteRawResponse = Message<"stowd.v1.WriteRawResponse"> & {
  * Use `create(WriteRawResponseSchema)` to create a new message.
  */
 export const WriteRawResponseSchema: GenMessage<WriteRawResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 5);
+  messageDesc(file_stowd_v1_raw_store, 6);
 
 /**
  * AppendRequest is one message of the Append stream: the header first, then
@@ -299,7 +342,7 @@ export type AppendRequest = Message<"stowd.v1.AppendRequest"> & {
  * Use `create(AppendRequestSchema)` to create a new message.
  */
 export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 6);
+  messageDesc(file_stowd_v1_raw_store, 7);
 
 /**
  * AppendHeader opens an Append stream.
@@ -343,6 +386,14 @@ export type AppendHeader = Message<"stowd.v1.AppendHeader"> & {
    * @generated from field: string content_type = 5;
    */
   contentType: string;
+
+  /**
+   * Expected CRC32C of the appended bytes (not of the whole object); a
+   * mismatch fails with DATA_LOSS (CHECKSUM_MISMATCH) and appends nothing.
+   *
+   * @generated from field: optional fixed32 crc32c = 6;
+   */
+  crc32c?: number | undefined;
 };
 
 /**
@@ -350,7 +401,7 @@ export type AppendHeader = Message<"stowd.v1.AppendHeader"> & {
  * Use `create(AppendHeaderSchema)` to create a new message.
  */
 export const AppendHeaderSchema: GenMessage<AppendHeader> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 7);
+  messageDesc(file_stowd_v1_raw_store, 8);
 
 /**
  * AppendResponse reports the object after the append.
@@ -371,7 +422,7 @@ export type AppendResponse = Message<"stowd.v1.AppendResponse"> & {
  * Use `create(AppendResponseSchema)` to create a new message.
  */
 export const AppendResponseSchema: GenMessage<AppendResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 8);
+  messageDesc(file_stowd_v1_raw_store, 9);
 
 /**
  * HeadRequest asks for an object's info.
@@ -392,7 +443,7 @@ export type HeadRequest = Message<"stowd.v1.HeadRequest"> & {
  * Use `create(HeadRequestSchema)` to create a new message.
  */
 export const HeadRequestSchema: GenMessage<HeadRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 9);
+  messageDesc(file_stowd_v1_raw_store, 10);
 
 /**
  * HeadResponse answers Head.
@@ -420,7 +471,7 @@ export type HeadResponse = Message<"stowd.v1.HeadResponse"> & {
  * Use `create(HeadResponseSchema)` to create a new message.
  */
 export const HeadResponseSchema: GenMessage<HeadResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 10);
+  messageDesc(file_stowd_v1_raw_store, 11);
 
 /**
  * ListRequest asks for one page of objects under a prefix.
@@ -469,7 +520,7 @@ export type ListRequest = Message<"stowd.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 11);
+  messageDesc(file_stowd_v1_raw_store, 12);
 
 /**
  * ListResponse is one page of a listing.
@@ -506,7 +557,7 @@ export type ListResponse = Message<"stowd.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 12);
+  messageDesc(file_stowd_v1_raw_store, 13);
 
 /**
  * DeleteRequest removes one object.
@@ -542,7 +593,7 @@ export type DeleteRequest = Message<"stowd.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 13);
+  messageDesc(file_stowd_v1_raw_store, 14);
 
 /**
  * DeleteResponse answers Delete.
@@ -557,7 +608,7 @@ export type DeleteResponse = Message<"stowd.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 14);
+  messageDesc(file_stowd_v1_raw_store, 15);
 
 /**
  * DeletePrefixRequest removes every object under a prefix.
@@ -579,7 +630,7 @@ export type DeletePrefixRequest = Message<"stowd.v1.DeletePrefixRequest"> & {
  * Use `create(DeletePrefixRequestSchema)` to create a new message.
  */
 export const DeletePrefixRequestSchema: GenMessage<DeletePrefixRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 15);
+  messageDesc(file_stowd_v1_raw_store, 16);
 
 /**
  * DeletePrefixResponse answers DeletePrefix.
@@ -600,7 +651,7 @@ export type DeletePrefixResponse = Message<"stowd.v1.DeletePrefixResponse"> & {
  * Use `create(DeletePrefixResponseSchema)` to create a new message.
  */
 export const DeletePrefixResponseSchema: GenMessage<DeletePrefixResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 16);
+  messageDesc(file_stowd_v1_raw_store, 17);
 
 /**
  * CopyRawRequest copies one object to another reference.
@@ -643,7 +694,7 @@ export type CopyRawRequest = Message<"stowd.v1.CopyRawRequest"> & {
  * Use `create(CopyRawRequestSchema)` to create a new message.
  */
 export const CopyRawRequestSchema: GenMessage<CopyRawRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 17);
+  messageDesc(file_stowd_v1_raw_store, 18);
 
 /**
  * CopyRawResponse reports the copy.
@@ -664,7 +715,7 @@ export type CopyRawResponse = Message<"stowd.v1.CopyRawResponse"> & {
  * Use `create(CopyRawResponseSchema)` to create a new message.
  */
 export const CopyRawResponseSchema: GenMessage<CopyRawResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 18);
+  messageDesc(file_stowd_v1_raw_store, 19);
 
 /**
  * CreateSignedUrlRequest asks for a pre-signed URL.
@@ -713,7 +764,7 @@ export type CreateSignedUrlRequest = Message<"stowd.v1.CreateSignedUrlRequest"> 
  * Use `create(CreateSignedUrlRequestSchema)` to create a new message.
  */
 export const CreateSignedUrlRequestSchema: GenMessage<CreateSignedUrlRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 19);
+  messageDesc(file_stowd_v1_raw_store, 20);
 
 /**
  * CreateSignedUrlResponse carries a pre-signed URL.
@@ -748,7 +799,7 @@ export type CreateSignedUrlResponse = Message<"stowd.v1.CreateSignedUrlResponse"
  * Use `create(CreateSignedUrlResponseSchema)` to create a new message.
  */
 export const CreateSignedUrlResponseSchema: GenMessage<CreateSignedUrlResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 20);
+  messageDesc(file_stowd_v1_raw_store, 21);
 
 /**
  * ConstructReferenceRequest joins keys onto a base reference.
@@ -777,7 +828,7 @@ export type ConstructReferenceRequest = Message<"stowd.v1.ConstructReferenceRequ
  * Use `create(ConstructReferenceRequestSchema)` to create a new message.
  */
 export const ConstructReferenceRequestSchema: GenMessage<ConstructReferenceRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 21);
+  messageDesc(file_stowd_v1_raw_store, 22);
 
 /**
  * ConstructReferenceResponse carries the joined reference.
@@ -798,7 +849,7 @@ export type ConstructReferenceResponse = Message<"stowd.v1.ConstructReferenceRes
  * Use `create(ConstructReferenceResponseSchema)` to create a new message.
  */
 export const ConstructReferenceResponseSchema: GenMessage<ConstructReferenceResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 22);
+  messageDesc(file_stowd_v1_raw_store, 23);
 
 /**
  * SplitReferenceRequest asks how a reference is parsed.
@@ -819,7 +870,7 @@ export type SplitReferenceRequest = Message<"stowd.v1.SplitReferenceRequest"> & 
  * Use `create(SplitReferenceRequestSchema)` to create a new message.
  */
 export const SplitReferenceRequestSchema: GenMessage<SplitReferenceRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 23);
+  messageDesc(file_stowd_v1_raw_store, 24);
 
 /**
  * SplitReferenceResponse gives the parts of a reference.
@@ -855,7 +906,7 @@ export type SplitReferenceResponse = Message<"stowd.v1.SplitReferenceResponse"> 
  * Use `create(SplitReferenceResponseSchema)` to create a new message.
  */
 export const SplitReferenceResponseSchema: GenMessage<SplitReferenceResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 24);
+  messageDesc(file_stowd_v1_raw_store, 25);
 
 /**
  * GetServerInfoRequest asks what the daemon serves. It has no fields.
@@ -870,7 +921,7 @@ export type GetServerInfoRequest = Message<"stowd.v1.GetServerInfoRequest"> & {
  * Use `create(GetServerInfoRequestSchema)` to create a new message.
  */
 export const GetServerInfoRequestSchema: GenMessage<GetServerInfoRequest> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 25);
+  messageDesc(file_stowd_v1_raw_store, 26);
 
 /**
  * GetServerInfoResponse describes the daemon.
@@ -905,7 +956,7 @@ export type GetServerInfoResponse = Message<"stowd.v1.GetServerInfoResponse"> & 
  * Use `create(GetServerInfoResponseSchema)` to create a new message.
  */
 export const GetServerInfoResponseSchema: GenMessage<GetServerInfoResponse> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 26);
+  messageDesc(file_stowd_v1_raw_store, 27);
 
 /**
  * BackendInfo describes the backend serving one scheme.
@@ -949,7 +1000,7 @@ export type BackendInfo = Message<"stowd.v1.BackendInfo"> & {
  * Use `create(BackendInfoSchema)` to create a new message.
  */
 export const BackendInfoSchema: GenMessage<BackendInfo> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 27);
+  messageDesc(file_stowd_v1_raw_store, 28);
 
 /**
  * Capabilities says which optional features a backend supports natively or
@@ -1007,7 +1058,7 @@ export type Capabilities = Message<"stowd.v1.Capabilities"> & {
  * Use `create(CapabilitiesSchema)` to create a new message.
  */
 export const CapabilitiesSchema: GenMessage<Capabilities> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 28);
+  messageDesc(file_stowd_v1_raw_store, 29);
 
 /**
  * Limits reports the limits the daemon enforces.
@@ -1043,7 +1094,7 @@ export type Limits = Message<"stowd.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 29);
+  messageDesc(file_stowd_v1_raw_store, 30);
 
 /**
  * SignedUrlMethod is the HTTP method a signed URL allows.
