@@ -10,7 +10,10 @@ for pkg in redis-server radosgw ceph-mon ceph-osd ceph-mgr; do
 done
 # openssl makes the TLS tests' certificates. The Python example client test (test/polyglot): Debian's python3 with grpcio
 # and protobuf, protoc 3.21 with grpc_python_plugin, the well-known .proto files.
-for pkg in openssl python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev; do
+# The Go example client: Debian's Go toolchain with gRPC and the protoc plugins (GOPATH mode, offline).
+# The browser tests: Debian's chromium, driven by playwright-core.
+for pkg in openssl python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev \
+  golang-go golang-google-grpc-dev golang-google-genproto-dev protoc-gen-go protoc-gen-go-grpc chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then
