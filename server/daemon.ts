@@ -10,7 +10,7 @@ import { createReadiness } from "./assembly/readiness.js";
 import { servedServices } from "./assembly/served-services.js";
 import { callBoundsOf, createCallLimits, formatMs, type CallBounds } from "./calls/call-limits.js";
 import { createStreamBudget } from "./calls/stream-budget.js";
-import type { AuthConfig, TlsConfig } from "./config/config.js";
+import type { AuthConfig, CorsConfig, TlsConfig } from "./config/config.js";
 import type { StoreTree } from "./decorators/store-tree.js";
 import { log } from "./observability/log.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -40,6 +40,8 @@ export interface DaemonOptions {
   bounds?: Partial<CallBounds>;
   /** Per-backend probe bound of /readyz (server.readinessTimeout). Default 2 s. */
   readinessTimeoutMs?: number;
+  /** Browser origins allowed to call the HTTP port (server.cors); default none. */
+  cors?: CorsConfig | undefined;
   /** Announces the "stowd serving" line's fields once both ports listen. Default: logs the line; a worker hands them to the primary, which logs one line for all workers. */
   announce?: (fields: Record<string, unknown>) => void;
   /** What /metrics serves. Default: this process's registry; a worker's is every worker's, summed (server/cluster/). */
@@ -88,6 +90,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     bounds,
     budget: callLimits.budget,
     maxMessageBytes: limits.maxMessageBytes,
+    cors: options.cors,
   });
   const announce = options.announce ?? ((fields) => log("info", "stowd serving", fields));
   announce({
@@ -96,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     http: `${options.httpAddress.replace(/:\d+$/, "")}:${http.port}`,
     schemes: tree.router.routes.map((r) => `${r.scheme}:// -> ${r.backend.kind}`),
     ...security.describe(),
+    cors: options.cors === undefined ? "off" : options.cors.allowedOrigins.join(" "),
   });
 
   return {

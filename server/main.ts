@@ -56,6 +56,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     auth: config.server.auth,
     bounds: config.server,
     readinessTimeoutMs: config.server.readinessTimeoutMs,
+    cors: config.server.cors,
     ...(worker === undefined ? {} : { announce: worker.announce, scrape: worker.scrape }),
   });
   // Signal handlers go in before the daemon announces "stowd serving": a

@@ -19,6 +19,7 @@ import type { Security } from "../security/security.js";
 import { startGrpcListener, type GrpcListener, type ServedService } from "../transports/grpc-listener.js";
 import { startHttpListener, type HttpListener, type PlainRoute } from "../transports/http-listener.js";
 import type { RequestGate } from "../transports/request-gate.js";
+import type { CorsPolicy } from "../transports/cors.js";
 
 export interface ListenersOptions {
   grpcAddress: string;
@@ -30,6 +31,8 @@ export interface ListenersOptions {
   /** The in-flight byte budget single-message requests are charged to. */
   budget: StreamBudget;
   maxMessageBytes: number;
+  /** server.cors on the HTTP port; default off. */
+  cors?: CorsPolicy | undefined;
 }
 
 export interface Listeners {
@@ -72,6 +75,7 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
       file_google_protobuf_empty,
     ),
     plainRoutes: options.plainRoutes,
+    ...(options.cors === undefined ? {} : { cors: options.cors }),
   });
   return { grpc, http };
 }

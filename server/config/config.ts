@@ -113,6 +113,16 @@ export interface ServerConfig extends CallBounds {
   readinessTimeoutMs: number;
   /** server.workers: processes serving both ports (node:cluster, server/cluster/); absent = 1, the daemon is one process. */
   workers?: number;
+  /** server.cors: the web origins whose pages may call the HTTP port from a browser; absent = none (CORS off). */
+  cors?: CorsConfig;
+}
+
+/** server.cors (server/config/cors-config.ts). */
+export interface CorsConfig {
+  /** Serialized origins (`https://app.example`, `http://localhost:3000`), or exactly ["*"] for any origin. */
+  allowedOrigins: string[];
+  /** How long a browser may cache a preflight answer, milliseconds (sent in whole seconds). */
+  maxAgeMs: number;
 }
 
 /** server.tls: PEM files, re-read on SIGHUP. */

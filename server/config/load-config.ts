@@ -19,6 +19,7 @@ import { primaryScheme, S3_AUTH_TYPES, SCHEME_KINDS, STORAGE_TYPES, STOW_CONFIG_
 import { addressKind, boolKind, durationKind, enumKind, intKind, numberKind, stringKind, urlKind, type ValueKind } from "./value-kinds.js";
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
 import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "./security-config.js";
+import { checkCorsExposure, readCorsSection } from "./cors-config.js";
 import { DEFAULT_CALL_BOUNDS, formatMs } from "../calls/call-limits.js";
 import { MiB } from "../../common/units.js";
 
@@ -65,7 +66,12 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
   if (ctx.problems.length === 0) checkStorage(config.storage, ctx);
   if (ctx.problems.length === 0) checkWorkers(config, ctx);
   if (ctx.problems.length === 0) checkBackendValues(config.storage, ctx);
-  if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server, options.warn ?? ((message) => log("warn", message))));
+  const warn = options.warn ?? ((message: string) => log("warn", message));
+  if (ctx.problems.length === 0) ctx.problems.push(...checkExposure(config.server, warn));
+  if (ctx.problems.length === 0) {
+    const corsProblem = checkCorsExposure(config.server, warn);
+    if (corsProblem !== undefined) ctx.problems.push(atKey(ctx, "server.cors.allowedOrigins", corsProblem));
+  }
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
 }
@@ -322,6 +328,8 @@ function readServer(r: MapReader): ServerConfig {
   if (tls !== undefined) server.tls = tls;
   if (auth !== undefined) server.auth = auth;
   if (readInsecure(r)) server.insecure = true;
+  const cors = readCorsSection(r.section("cors"), r.has("cors"));
+  if (cors !== undefined) server.cors = cors;
   r.finish();
   if (server.defaultDeadlineMs > 0 && server.maxDeadlineMs > 0 && server.defaultDeadlineMs > server.maxDeadlineMs) {
     r.problem(
@@ -455,13 +463,19 @@ function checkStorage(storage: StorageConfig, ctx: ReadContext): void {
 function checkWorkers(config: StowdConfig, ctx: ReadContext): void {
   const { server, storage } = config;
   if ((server.workers ?? 1) === 1 || (storage.type !== "mem" && storage.schemes.mem === undefined)) return;
-  const line = ctx.lines.get("server.workers");
-  ctx.problems.push({
-    source: ctx.source,
-    ...(line === undefined || line === 0 ? {} : { line }),
-    path: "server.workers",
-    message: `${server.workers} workers would each hold their own mem:// (what one stores, the others would not see): use 1 worker, or remove mem:// (${storage.type === "mem" ? "storage.type mem" : "storage.schemes.mem"})`,
-  });
+  ctx.problems.push(
+    atKey(
+      ctx,
+      "server.workers",
+      `${server.workers} workers would each hold their own mem:// (what one stores, the others would not see): use 1 worker, or remove mem:// (${storage.type === "mem" ? "storage.type mem" : "storage.schemes.mem"})`,
+    ),
+  );
+}
+
+/** A problem with a key, found after reading: at the key's line in the file when it was given there. */
+function atKey(ctx: ReadContext, path: string, message: string): ConfigProblem {
+  const line = ctx.lines.get(path);
+  return { source: ctx.source, ...(line === undefined || line === 0 ? {} : { line }), path, message };
 }
 
 /** Each backend's values, by the backend's own parser; a problem names the key as the file wrote it. */

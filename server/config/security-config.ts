@@ -80,8 +80,7 @@ export function checkExposure(server: ServerConfig, warn: (message: string) => v
   if (exposed.length === 0) return [];
   const missing: string[] = [];
   if (server.tls === undefined) missing.push("no TLS (server.tls.certFile and keyFile)");
-  const authenticated = server.auth?.tokenFile !== undefined || server.auth?.token !== undefined || server.tls?.clientCaFile !== undefined;
-  if (!authenticated) missing.push("no authentication (server.auth.tokenFile, STOWD_AUTH_TOKEN or server.tls.clientCaFile)");
+  if (!isAuthenticated(server)) missing.push("no authentication (server.auth.tokenFile, STOWD_AUTH_TOKEN or server.tls.clientCaFile)");
   if (missing.length === 0) return [];
   const [path, address] = exposed[0]!;
   if (server.insecure === true) {
@@ -96,4 +95,9 @@ export function checkExposure(server: ServerConfig, warn: (message: string) => v
       message: `${address} is not a loopback address and the daemon has ${missing.join(" and ")}; configure them, or pass --insecure (STOWD_INSECURE=true, server.insecure: true) to serve it anyway`,
     },
   ];
+}
+
+/** Whether callers must prove who they are: bearer tokens (a token file or STOWD_AUTH_TOKEN) or client certificates. */
+export function isAuthenticated(server: ServerConfig): boolean {
+  return server.auth?.tokenFile !== undefined || server.auth?.token !== undefined || server.tls?.clientCaFile !== undefined;
 }

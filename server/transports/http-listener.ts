@@ -1,6 +1,7 @@
 // The HTTP port: connect-node serves the same service implementations as
 // Connect (JSON or binary, so `curl` works), gRPC-Web and gRPC, plus plain
-// endpoints such as /healthz. One port speaks HTTP/1.1 and cleartext HTTP/2
+// endpoints such as /healthz; with server.cors (cors.ts), also to browser
+// pages of other origins. One port speaks HTTP/1.1 and cleartext HTTP/2
 // (h2c with prior knowledge): the first bytes of each connection decide.
 // connect-node's router serves the RPCs through a small adapter of our own
 // (instead of connectNodeAdapter) so that the request gate decides from the
@@ -22,6 +23,7 @@ import { REQUEST_END } from "../calls/request-end.js";
 import type { StreamBudget } from "../calls/stream-budget.js";
 import type { ServedService } from "./grpc-listener.js";
 import { applySessionTimeouts, http1TimeoutOptions, sniffProtocol, type ConnectionTimeouts } from "./connection-timeouts.js";
+import { answerCors, type CorsPolicy } from "./cors.js";
 import { createNodeRequestEnd } from "./http2-request-end.js";
 import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, type RequestGate } from "./request-gate.js";
 
@@ -50,6 +52,8 @@ export interface HttpListenerOptions {
   gate: RequestGate;
   /** server.headersTimeout and server.idleConnectionTimeout. */
   timeouts: ConnectionTimeouts;
+  /** server.cors: browser origins allowed to call the RPCs (cors.ts); default none, no CORS headers. */
+  cors?: CorsPolicy;
 }
 
 /** What the listener needs of server/security/reloadable-tls.ts. */
@@ -89,6 +93,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const handler = (req: NodeRequest, res: NodeResponse) => {
     const uHandler = rpcs.get((req.url ?? "").split("?")[0] ?? "");
     if (uHandler === undefined) return fallback(req, res);
+    if (options.cors !== undefined && answerCors(options.cors, req, res)) return;
     const socket = "stream" in req ? req.stream.session?.socket : req.socket;
     const peer = options.tls?.mutual === true && socket instanceof tls.TLSSocket ? peerIdentityOf(socket) : undefined;
     // How client-streaming calls prove the client finished its upload (server/calls/request-end.ts).
