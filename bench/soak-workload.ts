@@ -214,7 +214,7 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
     const next = { reference: slot.reference, version: slot.version + 1, size };
     const data = contentOf(next);
     const info = await stowd.write(slot.reference, data, { contentType: "application/octet-stream", ...extra });
-    expect(info.size === BigInt(size), `WriteRaw acknowledged ${info.size} bytes, sent ${size}`);
+    expect(info.size === size, `WriteRaw acknowledged ${info.size} bytes, sent ${size}`);
     expect(info.etag !== "" && info.etag !== slot.etag, `WriteRaw returned etag ${JSON.stringify(info.etag)}, the same as before or empty`);
     Object.assign(slot, { version: next.version, present: true, size, sha256: sha256(data), etag: info.etag });
   }
@@ -297,7 +297,7 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
         if (!slot.present) expect(info === undefined, "Head found an object the model deleted or never wrote");
         else
           expect(
-            info !== undefined && info.size === BigInt(slot.size) && info.etag === slot.etag,
+            info !== undefined && info.size === slot.size && info.etag === slot.etag,
             `Head said ${info === undefined ? "missing" : `${info.size} bytes, etag ${info.etag}`}, the model ${slot.size} bytes, etag ${slot.etag}`,
           );
         return 0;
@@ -338,8 +338,8 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
         if (slot === undefined) return 0;
         const next = { reference: slot.reference, version: slot.version + 1 };
         const info = await stowd.writeProtobuf(slot.reference, ObjectInfoSchema, messageOf(next));
-        Object.assign(slot, { version: next.version, present: true, size: Number(info.size), sha256: "", etag: info.etag });
-        return Number(info.size);
+        Object.assign(slot, { version: next.version, present: true, size: info.size, sha256: "", etag: info.etag });
+        return info.size;
       }
       case "read-protobuf": {
         if (slot === undefined) return 0;
@@ -349,7 +349,7 @@ export function createSoakClient(options: SoakClientOptions): SoakClient {
           equals(ObjectInfoSchema, message, messageOf(slot)) && info.etag === slot.etag,
           `ReadProtobuf returned version ${message.size}, the model ${slot.version}`,
         );
-        return Number(info.size);
+        return info.size;
       }
     }
   }

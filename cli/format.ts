@@ -1,9 +1,8 @@
 // How objects, sizes and times are shown: the --json shapes (plain numbers
 // for sizes, hex MD5, ISO times) and the human ones.
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ObjectInfo } from "../client/index.js";
 
-/** An ObjectInfo for --json: sizes as numbers (exact below 8 PiB) rather than protobuf JSON's int64 strings. */
+/** An ObjectInfo for --json: hex MD5 and an ISO time, so the output is plain JSON. */
 export interface ObjectJson {
   reference: string;
   size: number;
@@ -20,12 +19,12 @@ export interface ObjectJson {
 export function objectJson(info: ObjectInfo): ObjectJson {
   return {
     reference: info.reference,
-    size: Number(info.size),
+    size: info.size,
     etag: info.etag,
-    md5: Buffer.from(info.contentMd5).toString("hex"),
+    md5: info.contentMd5 === undefined ? "" : Buffer.from(info.contentMd5).toString("hex"),
     contentType: info.contentType,
     metadata: { ...info.metadata },
-    updateTime: info.updateTime === undefined ? null : timestampDate(info.updateTime).toISOString(),
+    updateTime: info.updateTime?.toISOString() ?? null,
     generation: info.generation,
   };
 }

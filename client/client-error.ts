@@ -3,6 +3,7 @@
 // short stream), is converted once, at the call boundary, into this class.
 import { type Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema, ErrorReason, type ErrorDetail } from "../gen/stowd/v1/error_pb.js";
+import { retryDelayMsOf } from "./retry-info.js";
 
 export class StowdClientError extends Error {
   override readonly name = "StowdClientError";
@@ -14,6 +15,12 @@ export class StowdClientError extends Error {
   readonly detail: ErrorDetail | undefined;
   /** The reference the failure is about: the detail's, else the one the call named. */
   readonly reference: string;
+  /**
+   * How long the daemon asked to wait before trying again (google.rpc.RetryInfo),
+   * in milliseconds; undefined when it sent no hint. Idempotent calls already
+   * waited and retried as the client's `retry` setting allows.
+   */
+  readonly retryDelayMs: number | undefined;
   /** The underlying connect error; its own `cause` keeps any local error. */
   override readonly cause: ConnectError;
 
@@ -24,6 +31,7 @@ export class StowdClientError extends Error {
     this.reason = detail?.reason ?? ErrorReason.UNSPECIFIED;
     this.detail = detail;
     this.reference = detail?.reference || reference;
+    this.retryDelayMs = retryDelayMsOf(cause);
     this.cause = cause;
   }
 }

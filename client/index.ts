@@ -1,29 +1,14 @@
-// The stowd TypeScript SDK. Generated message types (ObjectInfo, ...) come
-// from gen/stowd/v1; the ones the API returns are re-exported here.
+// The Node entry point of @stowd/client (browser.ts is the browser one).
+// Design: the calls live once, platform-neutral, in stowd-client.ts over any
+// connect Transport; this entry adds what only Node has — the tuned HTTP/2
+// transport over connect-node (gRPC by default, Connect and gRPC-Web for the
+// HTTP port), native CRC32C, and reads as Node streams. Results are plain
+// objects (ObjectInfo, ServerInfo) with number sizes; the protobuf messages
+// are in the "./proto" entry point.
+export { createStowdClient, type StowdClient, type StowdClientOptions } from "./node-client.js";
+export * from "./common-exports.js";
+export { bearerToken } from "./bearer-token.js";
 export {
-  createStowdClient,
-  type StowdClient,
-  type StowdClientOptions,
-  type WriteOptions,
-  type WritePreconditions,
-  type AppendOptions,
-  type ListOptions,
-  type ListPage,
-  type ListEntry,
-  type DeleteOptions,
-  type CopyOptions,
-  type SignedUrlOptions,
-  type SignedUrl,
-  type ReferenceParts,
-  type ProtobufWriteOptions,
-  type StoredMessage,
-} from "./stowd-client.js";
-export type { ReadHandle, ReadOptions, ReadRange } from "./read.js";
-export type { WriteBody } from "./body.js";
-export type { ByteCount, CallOptions } from "./call-options.js";
-export { StowdClientError } from "./client-error.js";
-export {
-  bearerToken,
   createStowdTransport,
   type StowdTlsOptions,
   DEFAULT_BASE_URL,
@@ -31,7 +16,3 @@ export {
   type StowdTransport,
   type StowdTransportOptions,
 } from "./transport.js";
-export { Code } from "@connectrpc/connect";
-export { ErrorReason, type ErrorDetail } from "../gen/stowd/v1/error_pb.js";
-export type { ObjectInfo } from "../gen/stowd/v1/object_pb.js";
-export type { GetServerInfoResponse } from "../gen/stowd/v1/raw_store_pb.js";

@@ -4,12 +4,13 @@
 // available from the package's `proto` entry point.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ObjectInfo as ObjectInfoMessage } from "../gen/stowd/v1/object_pb.js";
+import { toSafeNumber } from "./safe-number.js";
 
 /** What the daemon knows about one stored object. */
 export interface ObjectInfo {
   /** The canonical reference; pass it unchanged to any other call. */
   reference: string;
-  /** Size in bytes. Exact up to 2^53 - 1 (9 PiB); larger sizes are not supported by the SDK. */
+  /** Size in bytes. Exact up to 2^53 - 1 (8 PiB); larger sizes are not supported by the SDK. */
   size: number;
   /** Opaque version tag; changes whenever the object is rewritten. Use it in `ifMatchEtag`. */
   etag: string;
@@ -27,15 +28,11 @@ export interface ObjectInfo {
   generation: string;
 }
 
-/** Converts the wire message; sizes beyond 2^53 - 1 are rejected rather than rounded. */
+/** Converts the wire message; a size beyond 2^53 - 1 is a StowdClientError (OUT_OF_RANGE), never rounded. */
 export function toObjectInfo(message: ObjectInfoMessage): ObjectInfo {
-  const size = Number(message.size);
-  if (!Number.isSafeInteger(size)) {
-    throw new RangeError(`object ${message.reference} has ${message.size} bytes, more than the SDK's limit of 2^53 - 1`);
-  }
   return {
     reference: message.reference,
-    size,
+    size: toSafeNumber(message.size, "size", message.reference),
     etag: message.etag,
     contentMd5: message.contentMd5.byteLength === 0 ? undefined : message.contentMd5,
     crc32c: message.crc32c,

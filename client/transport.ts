@@ -11,6 +11,7 @@ import {
   createGrpcWebTransport,
   type GrpcTransportOptions,
 } from "@connectrpc/connect-node";
+import { bearerToken } from "./bearer-token.js";
 
 /** The daemon's gRPC port on this machine. */
 export const DEFAULT_BASE_URL = "http://127.0.0.1:50051";
@@ -46,14 +47,6 @@ export interface StowdTlsOptions {
   ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
-}
-
-/** An interceptor that sends `authorization: Bearer <token>`. */
-export function bearerToken(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
 }
 
 /** A connect Transport that owns its connection. */

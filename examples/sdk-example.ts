@@ -8,6 +8,7 @@ try {
     contentType: "text/plain",
     ifNotExists: true,
   });
+  console.log(info.size, info.updateTime?.toISOString()); // 19 2026-...Z: plain numbers and Dates
   const first = await stowd.readBytes(info.reference, { range: { offset: 0, length: 5 } });
   console.log(new TextDecoder().decode(first)); // "hello"
   for await (const entry of stowd.list("file://bucket/runs/", { delimiter: "/" })) {

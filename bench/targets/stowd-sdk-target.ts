@@ -20,7 +20,7 @@ export function createStowdSdkTarget(options: StowdSdkTargetOptions): StreamTarg
     serverPid: options.serverPid,
     async write(name, payload) {
       const info = await client.write(options.reference(name), payload, { contentType: "application/octet-stream" });
-      if (info.size !== BigInt(payload.length)) throw new Error(`${label}: write stored ${info.size} bytes, sent ${payload.length}`);
+      if (info.size !== payload.length) throw new Error(`${label}: write stored ${info.size} bytes, sent ${payload.length}`);
     },
     async read(name, size, verify) {
       const handle = await client.read(options.reference(name));

@@ -61,7 +61,7 @@ export async function runCopy(context: CommandContext, flags: FlagValues, source
     if (bytesOnly.length > 0) throw new UsageError("--content-type and --metadata apply to uploads; a remote copy keeps the source's");
     const target = destinationReference(destination.reference, () => referenceBasename(source.reference));
     const info = await client().copy(source.reference, target, { ...write, signal });
-    out.result({ source: source.reference, destination: target, bytes: Number(info.size), object: objectJson(info) });
+    out.result({ source: source.reference, destination: target, bytes: info.size, object: objectJson(info) });
     return;
   }
   if (destination.kind === "remote") {
@@ -77,7 +77,7 @@ export async function runCopy(context: CommandContext, flags: FlagValues, source
     out.result({
       source: source.kind === "local" ? source.path : "-",
       destination: target,
-      bytes: Number(info.size),
+      bytes: info.size,
       object: objectJson(info),
     });
     return;

@@ -26,25 +26,7 @@ unlimited) and, per configured scheme, the backend and what it can do. With --js
   examples: ["stowd info", "stowd --address 10.0.0.5:50051 info", "stowd info --json | jq -r '.backends[].scheme'"],
   positionals: { min: 0, max: 0 },
   async run(context) {
-    const response = await context.client().serverInfo({ signal: context.signal });
-    const limits = {
-      maxDownloadBytes: Number(response.limits?.maxDownloadBytes ?? 0n),
-      maxUploadBytes: Number(response.limits?.maxUploadBytes ?? 0n),
-      maxMessageBytes: Number(response.limits?.maxMessageBytes ?? 0n),
-    };
-    const backends = response.backends.map((b) => ({
-      scheme: b.scheme,
-      kind: b.kind,
-      baseContainerReference: b.baseContainerReference,
-      capabilities: {
-        rangedReads: b.capabilities?.rangedReads ?? false,
-        append: b.capabilities?.append ?? false,
-        conditionalWrites: b.capabilities?.conditionalWrites ?? false,
-        signedUrls: b.capabilities?.signedUrls ?? false,
-        delimiterListing: b.capabilities?.delimiterListing ?? false,
-        serverSideCopy: b.capabilities?.serverSideCopy ?? false,
-      },
-    }));
+    const { version, limits, backends } = await context.client().serverInfo({ signal: context.signal });
     const limit = (bytes: number) => (bytes === 0 ? "unlimited" : formatBytes(bytes));
     const rows = [
       ["scheme", "backend", "container", "capabilities"],
@@ -59,11 +41,11 @@ unlimited) and, per configured scheme, the backend and what it can do. With --js
       ]),
     ];
     const human = [
-      `stowd ${response.version} at ${context.address}`,
+      `stowd ${version} at ${context.address}`,
       `limits: download ${limit(limits.maxDownloadBytes)}, upload ${limit(limits.maxUploadBytes)}, message ${limit(limits.maxMessageBytes)}`,
       "",
       table(rows),
     ].join("\n");
-    context.out.result({ address: context.address, version: response.version, limits, backends }, human);
+    context.out.result({ address: context.address, version, limits, backends }, human);
   },
 };

@@ -86,7 +86,7 @@ describe("100 MiB cp with a terminal", () => {
     );
     expect(drawn[0]).toMatch(/ 0% \| 0 B \/ 100\.0 MiB/);
     const info = await client.head(ref);
-    expect(Number(info?.size)).toBe(SIZE);
+    expect(info?.size).toBe(SIZE);
     const copied = join(dir, "check-up.bin");
     await pipeline(client.readStream(ref), createWriteStream(copied));
     expect(await sha256(copied)).toBe(sourceSha);

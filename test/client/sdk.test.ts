@@ -59,13 +59,13 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
     it.each(Object.keys(bodies))("written from %s", async (kind) => {
       const ref = `${fresh(base)}/object`;
       const info = await client.write(ref, bodies[kind]!(data), { contentType: "application/octet-stream" });
-      expect(info.size).toBe(BigInt(size));
+      expect(info.size).toBe(size);
       expect(info.etag).not.toBe("");
       expect(Buffer.from(await client.readBytes(ref)).equals(data)).toBe(true);
       const streamed = Buffer.concat(await client.readStream(ref).toArray());
       expect(streamed.equals(data)).toBe(true);
       const head = await client.head(ref);
-      expect(head?.size).toBe(BigInt(size));
+      expect(head?.size).toBe(size);
       expect(head?.contentType).toBe("application/octet-stream");
     });
   });
@@ -79,8 +79,8 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
     expect(await text({ range: { offset: 8, length: 100 } })).toBe("89");
     expect(await text({ range: { suffixLength: 4 } })).toBe("6789");
     expect(await text({ range: { suffixLength: 50 } })).toBe("0123456789");
-    const handle = await client.read(ref, { range: { offset: 4n, length: 2n } });
-    expect([handle.offset, handle.length, handle.info.size]).toEqual([4, 2, 10n]);
+    const handle = await client.read(ref, { range: { offset: 4, length: 2 } });
+    expect([handle.offset, handle.length, handle.info.size]).toEqual([4, 2, 10]);
     handle.cancel();
     const error = await clientRejection(client.read(ref, { range: { offset: 10 } }));
     expect(error.code).toBe(Code.OutOfRange);
@@ -136,7 +136,7 @@ describe.each(["mem://sdk", "file://sdk"])("%s over gRPC", (base) => {
     const prefix = fresh(base);
     expect(await client.head(`${prefix}/missing`)).toBeUndefined();
     await client.write(`${prefix}/empty`, new Uint8Array(0));
-    expect((await client.head(`${prefix}/empty`))?.size).toBe(0n);
+    expect((await client.head(`${prefix}/empty`))?.size).toBe(0);
 
     await client.delete(`${prefix}/empty`);
     expect(await client.head(`${prefix}/empty`)).toBeUndefined();
@@ -254,7 +254,7 @@ describe("cancellation", () => {
     }
     expect(destroyed.destroyed).toBe(true);
     // The connection is still usable afterwards.
-    expect((await client.head(ref))?.size).toBe(BigInt(16 * MiB));
+    expect((await client.head(ref))?.size).toBe(16 * MiB);
   });
 
   async function abortedUpload(options: { size?: number }) {
@@ -304,13 +304,13 @@ describe("references and server info", () => {
     for (const backend of info.backends) {
       const ref = `${fresh(`${backend.scheme}://sdk`)}/log`;
       const attempt = client.append(ref, "ab", { createIfMissing: true });
-      if (!backend.capabilities?.append) {
+      if (!backend.capabilities.append) {
         expect((await clientRejection(attempt)).code).toBe(Code.Unimplemented);
         continue;
       }
       await attempt;
       const after = await client.append(ref, "cd", { expectedOffset: 2 });
-      expect(after.size).toBe(4n);
+      expect(after.size).toBe(4);
       const stale = await clientRejection(client.append(ref, "ef", { expectedOffset: 2 }));
       expect(stale.code).toBe(Code.FailedPrecondition);
       expect(Buffer.from(await client.readBytes(ref)).toString()).toBe("abcd");
@@ -341,7 +341,7 @@ describe.each(["1.1", "2"] as const)("Connect protocol over HTTP/%s", (httpVersi
     const data = new Uint8Array(randomBytes(8 * MiB));
     const ref = `${fresh("mem://sdk")}/over-http`;
     const info = await http.write(ref, bodies[kind]!(data));
-    expect(info.size).toBe(BigInt(data.byteLength));
+    expect(info.size).toBe(data.byteLength);
     expect(Buffer.from(await http.readBytes(ref)).equals(data)).toBe(true);
     const tail = Buffer.concat(await http.readStream(ref, { range: { suffixLength: 5 } }).toArray());
     expect(tail.equals(data.subarray(-5))).toBe(true);

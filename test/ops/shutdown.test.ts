@@ -61,7 +61,7 @@ it("lets streams finish within the grace period, cancels the rest with UNAVAILAB
 
   // Finished within the grace period: stored whole.
   finish(rest);
-  expect((await finishing).size).toBe(BigInt(3 * MiB));
+  expect((await finishing).size).toBe(3 * MiB);
   expect(await reading).toBe(8 * MiB);
 
   // Not finished: cancelled with a status that says why.

@@ -217,7 +217,7 @@ describe.each(["mem", "file"])("%s:// uploads of unknown size", (scheme) => {
     for (const ref of refs) if ((await client.head(ref)) !== undefined) stored.push(ref);
     expect(stored).toEqual([]);
     expect(finished.length).toBe(Math.ceil(ITERATIONS / PARALLEL));
-    for (const ref of finished) expect((await client.head(ref))?.size).toBe(BigInt(2 * CHUNK.length));
+    for (const ref of finished) expect((await client.head(ref))?.size).toBe(2 * CHUNK.length);
   });
 });
 
@@ -236,7 +236,7 @@ describe("other uploads", () => {
     );
     await settle(fence);
     for (const ref of refs) expect(await client.head(ref)).toBeUndefined();
-    expect((await client.head(`${base}/finished-0`))?.size).toBe(BigInt(CHUNK.length));
+    expect((await client.head(`${base}/finished-0`))?.size).toBe(CHUNK.length);
   });
 
   it.each(["mem", "file"])("leaves a %s:// object unchanged when an Append is cancelled", async (scheme) => {
@@ -254,7 +254,7 @@ describe("other uploads", () => {
     }
     expect(new Set(codes)).toEqual(new Set(["Canceled"]));
     await settle(() => client.head(ref));
-    expect((await client.head(ref))?.size).toBe(5n);
+    expect((await client.head(ref))?.size).toBe(5);
     // And an Append that finishes still appends.
     await client.append(
       ref,
@@ -262,7 +262,7 @@ describe("other uploads", () => {
         yield CHUNK;
       })(),
     );
-    expect((await client.head(ref))?.size).toBe(BigInt(5 + CHUNK.length));
+    expect((await client.head(ref))?.size).toBe(5 + CHUNK.length);
   });
 });
 

@@ -61,7 +61,7 @@ describe("download limit through the daemon", () => {
     await client.write("mem://b/big.pb", new Uint8Array(2 * MiB));
     expect((await clientRejection(client.readProtobuf("mem://b/big.pb", DurationSchema))).code).toBe(Code.ResourceExhausted);
     const copied = await client.copy("mem://b/big", "file://b/big-copy");
-    expect(copied.size).toBe(BigInt(3 * MiB));
+    expect(copied.size).toBe(3 * MiB);
   });
 
   it("serves small objects from the cache with their full info", async () => {
