@@ -60,6 +60,12 @@ export interface StowdErrorFacts {
   backend?: string;
   /** The request field that was wrong, e.g. `header.size`. */
   field?: string;
+  /**
+   * Set when the same call can succeed later (a full daemon, a busy byte
+   * budget): how long to wait first, sent as google.rpc.RetryInfo. Leave it
+   * unset for a refusal that a retry cannot change (a size limit).
+   */
+  retryAfterMs?: number;
   /** The underlying error, kept for logs. */
   cause?: unknown;
 }

@@ -10,10 +10,13 @@ for pkg in redis-server radosgw ceph-mon ceph-osd ceph-mgr; do
 done
 # openssl makes the TLS tests' certificates. The Python example client test (test/polyglot): Debian's python3 with grpcio
 # and protobuf, protoc 3.21 with grpc_python_plugin, the well-known .proto files.
-# The Go example client: Debian's Go toolchain with gRPC and the protoc plugins (GOPATH mode, offline).
+# The Go example client: Debian's Go toolchain with gRPC and the protoc plugins (GOPATH mode, offline). The
+# generated code is protobuf APIv2 (golang-google-protobuf-dev); grpc and genproto accept golang/protobuf 1.3 or
+# 1.5, and only 1.5 works with APIv2 messages: it is named here so apt picks it (and replaces 1.3 if present).
 # The browser tests: Debian's chromium, driven by playwright-core.
 for pkg in openssl python3 python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev \
-  golang-go golang-google-grpc-dev golang-google-genproto-dev protoc-gen-go protoc-gen-go-grpc chromium; do
+  golang-go golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev golang-google-genproto-dev \
+  protoc-gen-go protoc-gen-go-grpc chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then

@@ -1,19 +1,20 @@
 """A stowd client in Python, from the .proto files alone.
 
 It uses Debian's python3-grpcio and python3-protobuf, and stubs generated
-from stowd's proto/stowd/v1 with Debian's protoc (see generate-stubs.sh; the
-stubs are build output, never committed). It writes a few MiB and reads them
+from stowd's proto/stowd/v1 by buf with Debian's protoc (see
+generate-stubs.sh; the stubs are build output, never committed). It writes a few MiB and reads them
 back byte for byte, checks Head, lists with a delimiter, reads byte ranges,
 stores a message type of its own (example.v1.Note, proto/example/v1/note.proto)
 through ProtobufStoreService as a google.protobuf.Any and decodes it again, and
-decodes stowd's ErrorDetail from a failed call's status details. Every step
+decodes stowd's ErrorDetail and the standard google.rpc.ErrorInfo from a
+failed call's status details. Every step
 checks what it got; the first wrong answer stops the script with exit code 1.
 
 Run it against a daemon (`npm start` serves 127.0.0.1:50051):
 
     bash scripts/install-test-servers.sh        # once: protoc, grpc_python_plugin, python3-grpcio, ...
-    bash examples/python/generate-stubs.sh /tmp/stowd-py
-    PYTHONPATH=/tmp/stowd-py /usr/bin/python3 examples/python/stowd_example.py 127.0.0.1:50051
+    bash examples/python/generate-stubs.sh /tmp/stowd-stubs
+    PYTHONPATH=/tmp/stowd-stubs/python /usr/bin/python3 examples/python/stowd_example.py 127.0.0.1:50051
 
 Use /usr/bin/python3: a pyenv or virtualenv python does not see Debian's
 dist-packages. Options: --size-mib N (default 16), --prefix REF (default
@@ -31,14 +32,14 @@ import uuid
 try:
     import grpc
     from google.protobuf import any_pb2, timestamp_pb2
-    from google.rpc import status_pb2
+    from google.rpc import error_details_pb2, status_pb2
     from stowd.v1 import error_pb2, object_pb2, protobuf_store_pb2, protobuf_store_pb2_grpc, raw_store_pb2, raw_store_pb2_grpc
     from example.v1 import note_pb2
 except ImportError as e:  # say what to do instead of a bare traceback
     sys.exit(
         f"cannot import the gRPC runtime or the generated stubs ({e}).\n"
         "Install the Debian packages with 'bash scripts/install-test-servers.sh', generate the stubs with\n"
-        "'bash examples/python/generate-stubs.sh DIR', and run with PYTHONPATH=DIR /usr/bin/python3."
+        "'bash examples/python/generate-stubs.sh DIR', and run with PYTHONPATH=DIR/python /usr/bin/python3."
     )
 
 MiB = 1024 * 1024
@@ -59,12 +60,13 @@ def check(condition, what):
 # ---------------------------------------------------------------- error details
 
 
-def error_detail(err):
-    """The stowd.v1.ErrorDetail of a failed call, or None.
+def status_details(err):
+    """The details (google.protobuf.Any) of a failed call's google.rpc.Status.
 
     gRPC servers send rich errors as a serialized google.rpc.Status in the
-    `grpc-status-details-bin` trailer; stowd puts one ErrorDetail (as an Any)
-    in its `details`. With pip's grpcio-status this is
+    `grpc-status-details-bin` trailer; stowd puts its own ErrorDetail there,
+    then the standard google.rpc.ErrorInfo and, where a retry can succeed,
+    google.rpc.RetryInfo. With pip's grpcio-status this is
     `grpc_status.rpc_status.from_call(err)`; Debian has no package for it, so
     the trailer is parsed directly.
     """
@@ -74,12 +76,23 @@ def error_detail(err):
         status = status_pb2.Status.FromString(value)
         if status.code != err.code().value[0]:
             raise CheckFailed(f"status details say code {status.code}, the call said {err.code()}")
-        for any_detail in status.details:
-            if any_detail.Is(error_pb2.ErrorDetail.DESCRIPTOR):
-                detail = error_pb2.ErrorDetail()
-                any_detail.Unpack(detail)
-                return detail
+        return list(status.details)
+    return []
+
+
+def unpack_detail(err, message_type):
+    """The first detail of type `message_type` in a failed call's status, or None."""
+    for any_detail in status_details(err):
+        if any_detail.Is(message_type.DESCRIPTOR):
+            detail = message_type()
+            any_detail.Unpack(detail)
+            return detail
     return None
+
+
+def error_detail(err):
+    """The stowd.v1.ErrorDetail of a failed call, or None."""
+    return unpack_detail(err, error_pb2.ErrorDetail)
 
 
 def describe(err):
@@ -238,13 +251,22 @@ def run(address, size, prefix, connect_timeout):
         check(stored_bytes == note.SerializeToString(), "ReadRaw of the protobuf object: exactly the Note's wire bytes")
 
         # Errors: the gRPC code says what kind, the ErrorDetail says exactly what.
+        missing_ref = f"{prefix}/data/nothing-here"
         detail = expect_error(
-            lambda: read_raw(raw, f"{prefix}/data/nothing-here"),
+            lambda: read_raw(raw, missing_ref),
             grpc.StatusCode.NOT_FOUND,
             error_pb2.ERROR_REASON_NOT_FOUND,
             "ReadRaw of a missing object",
         )
-        check(detail.reference == f"{prefix}/data/nothing-here", f"ErrorDetail names the reference {detail.reference}")
+        check(detail.reference == missing_ref, f"ErrorDetail names the reference {detail.reference}")
+        # The same error in the standard form generic gRPC tooling reads: google.rpc.ErrorInfo.
+        try:
+            read_raw(raw, missing_ref)
+        except grpc.RpcError as err:
+            info = unpack_detail(err, error_details_pb2.ErrorInfo)
+            check(info is not None and (info.reason, info.domain) == ("NOT_FOUND", "stowd.dev"), "google.rpc.ErrorInfo: reason NOT_FOUND, domain stowd.dev")
+            check(info.metadata.get("reference") == missing_ref, "google.rpc.ErrorInfo metadata names the reference")
+            check(unpack_detail(err, error_details_pb2.RetryInfo) is None, "no google.rpc.RetryInfo: retrying a NOT_FOUND cannot help")
         expect_error(
             lambda: write_raw(raw, blob_ref, b"not again", preconditions=object_pb2.Preconditions(if_not_exists=True)),
             grpc.StatusCode.ALREADY_EXISTS,

@@ -106,6 +106,11 @@ export interface CallLimits {
   cancelAll(reason: ConnectError): void;
 }
 
+/** RetryInfo on a refusal for too many calls: calls are short, a slot frees up soon. */
+const FULL_DAEMON_RETRY_MS = 250;
+/** RetryInfo on a stream that waited too long for the byte budget: big transfers hold it for a while. */
+const BUSY_BUDGET_RETRY_MS = 1000;
+
 type Abortable = HandlerContext & { abort?: (reason?: unknown) => void };
 
 export function createCallLimits(options: CallLimitsOptions): CallLimits {
@@ -124,7 +129,7 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
       throw new StowdError(
         "LIMIT_EXCEEDED",
         `too many calls in progress: the daemon serves at most ${maxConcurrentCalls} at once (server.maxConcurrentCalls = ${maxConcurrentCalls}); retry with backoff or raise server.maxConcurrentCalls`,
-        {},
+        { retryAfterMs: FULL_DAEMON_RETRY_MS },
       );
     }
     let boundReason: ConnectError | undefined;
@@ -180,7 +185,15 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
       const message = waitingForBudget
         ? `the stream waited ${formatMs(idleFor)} for the in-flight byte budget (server.maxInFlightMBs = ${budget.limitBytes / 2 ** 20}; ${bound}): the daemon is moving as many bytes as it is allowed to; retry later or raise server.maxInFlightMBs`
         : `the stream was idle for ${formatMs(idleFor)}: no message moved in either direction (${bound}); keep sending or reading, or raise server.idleStreamTimeout`;
-      abort(toConnectError(new StowdError("LIMIT_EXCEEDED", message, waitingForBudget ? { limit: budget.limitBytes } : {})));
+      abort(
+        toConnectError(
+          new StowdError(
+            "LIMIT_EXCEEDED",
+            message,
+            waitingForBudget ? { limit: budget.limitBytes, retryAfterMs: BUSY_BUDGET_RETRY_MS } : {},
+          ),
+        ),
+      );
     };
     if (!idleStopped) idleTimer = setTimeout(checkIdle, idleStreamTimeoutMs);
 
@@ -221,7 +234,9 @@ export function createCallLimits(options: CallLimitsOptions): CallLimits {
       stopped = true;
     },
     cancelAll(reason) {
-      for (const abort of [...running]) abort(reason);
+      // Through the error boundary, so the HTTP port sends the standard details too (ErrorInfo, RetryInfo).
+      const converted = toConnectError(reason);
+      for (const abort of [...running]) abort(converted);
     },
   };
 }

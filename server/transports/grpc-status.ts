@@ -1,6 +1,8 @@
 // Converts a ConnectError into the status object grpc-js sends, including
 // the `grpc-status-details-bin` trailer: a google.rpc.Status whose details
-// hold our ErrorDetail. Connect codes are numerically the gRPC codes.
+// hold our ErrorDetail (a message) and the standard google.rpc.ErrorInfo /
+// RetryInfo (already encoded: `{ type, value }`, see calls/google-rpc-details.ts).
+// Connect codes are numerically the gRPC codes.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
