@@ -22,14 +22,21 @@ import { guardRequests, guardResponses } from "./call-guard.js";
 import type { AdmittedCall, CallLimits } from "./call-limits.js";
 import { logCall, referencesOf, startCallRecord, type CallRecord } from "./call-log.js";
 import { createRpcMeter, type RpcMeter } from "./call-metrics.js";
-import { splitClientStream, type ClientStream, type FramedMessage, type HeaderOf, type SplitClientStream } from "./client-stream.js";
+import {
+  splitClientStream,
+  type ClientStream,
+  type FramedMessage,
+  type HeaderOf,
+  type SplitClientStream,
+  type TrailerOf,
+} from "./client-stream.js";
 import { toConnectError } from "./error-boundary.js";
 import { payloadBytes } from "./message-payload.js";
 import type { StreamShare } from "./stream-budget.js";
 
 /** A client-streaming handler: it gets the stream's header and its chunks, split by the pipeline. */
 export type ClientStreamHandler<I extends DescMessage, O extends DescMessage> = (
-  stream: ClientStream<HeaderOf<MessageShape<I>>>,
+  stream: ClientStream<HeaderOf<MessageShape<I>>, TrailerOf<MessageShape<I>>>,
   ctx: HandlerContext,
 ) => Promise<MessageInitShape<O>>;
 
@@ -154,7 +161,7 @@ function serveClientStream(handler: Handler, m: MethodStages, rpcName: string): 
     const record = startCallRecord(ctx, m.op, undefined);
     let call: AdmittedCall | undefined;
     let share: StreamShare | undefined;
-    let stream: SplitClientStream<unknown> | undefined;
+    let stream: SplitClientStream<unknown, unknown> | undefined;
     let error: ConnectError | undefined;
     try {
       call = m.limits.admit(ctx, true);
@@ -162,7 +169,7 @@ function serveClientStream(handler: Handler, m: MethodStages, rpcName: string): 
       // Authenticated before a message is read.
       const caller = m.auth?.authenticate(ctx);
       const messages = guardRequests(requests as AsyncIterable<unknown>, ctx, call, record, share);
-      stream = await splitClientStream(messages as AsyncIterable<FramedMessage<unknown>>, rpcName);
+      stream = await splitClientStream(messages as AsyncIterable<FramedMessage<unknown, unknown>>, rpcName);
       Object.assign(record, referencesOf(stream.header));
       if (m.auth !== undefined) m.auth.authorize(caller, stream.header);
       const response = await handler(stream, ctx);

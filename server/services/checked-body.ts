@@ -1,10 +1,19 @@
 // A stream stage between the client's chunks and the store: counts bytes
-// against the declared size and the upload limit, and verifies the MD5. It
+// against the declared size and the upload limit, computes the CRC32C the
+// store records, and verifies the MD5 and CRC32C the client declared. It
 // throws *before the store sees the end of the stream*, so a store never
 // commits a body that is too long, too short or corrupted.
 import { createHash } from "node:crypto";
 import { StowdError } from "../../common/errors.js";
 import type { RequestEndProof } from "../calls/request-end.js";
+import { runningCrc32c } from "../stores/kit/crc32c.js";
+import type { BodyCrc32c } from "../stores/raw-store.js";
+
+/** A CRC32C the client declared, and the field it came in (for the error). */
+export interface DeclaredCrc32c {
+  value: number;
+  field: string;
+}
 
 export interface BodyChecks {
   reference: string;
@@ -14,13 +23,32 @@ export interface BodyChecks {
   maxBytes: number;
   /** Expected MD5 digest (16 bytes). */
   md5?: Uint8Array;
+  /** Expected CRC32C declared before the body (a header's). */
+  crc32c?: DeclaredCrc32c;
+  /** Expected CRC32C declared after the body (a trailer's), read once the chunks ended; may throw for a bad trailer. */
+  trailerCrc32c?: () => DeclaredCrc32c | undefined;
   /** The call's signal. */
   signal: AbortSignal;
   /** The transport's proof that the stream ended because the client finished it, not because it reset it. */
   end: RequestEndProof;
 }
 
-export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: BodyChecks): AsyncGenerator<Uint8Array> {
+/** The checked body to hand to the store, and its CRC32C (WriteOptions.crc32c). */
+export interface CheckedBody {
+  body: AsyncIterable<Uint8Array>;
+  crc32c: BodyCrc32c;
+}
+
+export function checkBody(chunks: AsyncIterable<Uint8Array>, checks: BodyChecks): CheckedBody {
+  const crc = runningCrc32c(checks.crc32c?.value);
+  return { body: checked(chunks, checks, crc), crc32c: crc };
+}
+
+async function* checked(
+  chunks: AsyncIterable<Uint8Array>,
+  checks: BodyChecks,
+  crc: ReturnType<typeof runningCrc32c>,
+): AsyncGenerator<Uint8Array> {
   const { reference, declaredSize, maxBytes, md5, signal, end } = checks;
   const hash = md5 === undefined ? undefined : createHash("md5");
   let received = 0;
@@ -50,6 +78,7 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
       );
     }
     hash?.update(chunk);
+    crc.update(chunk);
     yield chunk;
   }
   // The end of the chunks alone does not prove the client finished
@@ -81,7 +110,28 @@ export async function* checkedBody(chunks: AsyncIterable<Uint8Array>, checks: Bo
       );
     }
   }
-  // ...then, when neither a size nor a digest vouches for the body, one sent
-  // along with the client's END_STREAM, before the store commits.
-  if (declaredSize === undefined && md5 === undefined) await end.confirm({ roundTrip: true, reference, signal });
+  crc.end();
+  // The trailer is read even when the header declared a CRC32C: declaring both is an error it reports.
+  const fromTrailer = checks.trailerCrc32c?.();
+  const expected = checks.crc32c ?? fromTrailer;
+  if (expected !== undefined && expected.value !== crc.value()) {
+    throw new StowdError(
+      "CHECKSUM_MISMATCH",
+      `the upload to ${reference} has CRC32C ${hex(crc.value())}, not the declared ${hex(expected.value)} (${expected.field}); nothing was stored`,
+      {
+        reference,
+        field: expected.field,
+      },
+    );
+  }
+  // ...then, when neither a size nor a digest nor a declared CRC32C (a
+  // trailer's, sent after the last chunk, or the header's) vouches for the
+  // body, one sent along with the client's END_STREAM, before the store
+  // commits.
+  if (declaredSize === undefined && md5 === undefined && expected === undefined) await end.confirm({ roundTrip: true, reference, signal });
+}
+
+/** A CRC32C for messages: 8 hex digits. */
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
 }

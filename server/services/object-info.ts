@@ -16,5 +16,6 @@ export function toObjectInfo(container: Pick<Ref, "scheme" | "authority">, meta:
     metadata: meta.metadata,
     updateTime: timestampFromDate(meta.updated),
     generation: meta.generation,
+    ...(meta.crc32c === undefined ? {} : { crc32c: meta.crc32c }),
   });
 }

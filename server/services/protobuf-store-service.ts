@@ -7,6 +7,7 @@ import type { ProtobufStoreService } from "../../gen/stowd/v1/protobuf_store_pb.
 import { StowdError } from "../../common/errors.js";
 import type { CallHandlers } from "../calls/call-pipeline.js";
 import { parseReference } from "../references/reference.js";
+import { crc32cOf, knownCrc32c } from "../stores/kit/crc32c.js";
 import type { RawStore } from "../stores/raw-store.js";
 import { toObjectInfo } from "./object-info.js";
 import { validateMetadata, validatePreconditions } from "./validate-request.js";
@@ -48,6 +49,8 @@ export function createProtobufStoreService(options: ProtobufStoreServiceOptions)
           metadata,
           preconditions: validatePreconditions(req.preconditions, "preconditions"),
           size: message.value.length,
+          // The encoded bytes are all here: their CRC32C is known up front, for the backends that send it first.
+          crc32c: knownCrc32c(crc32cOf(message.value)),
         },
         ctx.signal,
       );

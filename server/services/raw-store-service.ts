@@ -23,7 +23,7 @@ import { checkEtag } from "../stores/kit/preconditions.js";
 import { MAX_SIGNED_URL_SECONDS } from "../stores/kit/signed-urls.js";
 import type { AppendOptions, CopyOptions, ObjectMeta } from "../stores/raw-store.js";
 import type { CallHandlers } from "../calls/call-pipeline.js";
-import { checkedBody } from "./checked-body.js";
+import { checkBody, type CheckedBody, type DeclaredCrc32c } from "./checked-body.js";
 import { frameReadChunks, type ReadFraming } from "./read-framing.js";
 import { toObjectInfo } from "./object-info.js";
 import { requestEndOf } from "../calls/request-end.js";
@@ -74,7 +74,7 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
     ref: Ref,
     reference: string,
     chunks: AsyncIterable<Uint8Array>,
-    body: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
+    body: (chunks: AsyncIterable<Uint8Array>) => CheckedBody,
     appendOptions: AppendOptions,
     signal: AbortSignal,
   ): Promise<ObjectMeta> {
@@ -97,7 +97,8 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
         }
       }
       try {
-        return await store.append(ref, body(withinLimit()), { ...appendOptions, expectedOffset: base }, signal);
+        const checked = body(withinLimit());
+        return await store.append(ref, checked.body, { ...appendOptions, expectedOffset: base, crc32c: checked.crc32c }, signal);
       } catch (err) {
         const pinnedByUs = appendOptions.expectedOffset === undefined && appendOptions.ifMatchEtag === undefined;
         if (!pinnedByUs || !isStowdError(err, "PRECONDITION_FAILED")) throw err;
@@ -216,22 +217,26 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
         );
       }
       const contentMd5 = validateMd5(h.contentMd5, "header.content_md5");
-      const writeOptions = {
-        contentType: validateContentType(h.contentType, "header.content_type"),
-        metadata: validateMetadata(h.metadata, "header.metadata"),
-        preconditions: validatePreconditions(h.preconditions, "header.preconditions"),
-        ...(contentMd5 === undefined ? {} : { contentMd5 }),
-        ...(declaredSize === undefined ? {} : { size: declaredSize }),
-      };
-      const body = checkedBody(stream.chunks, {
+      const headerCrc32c: DeclaredCrc32c | undefined = h.crc32c === undefined ? undefined : { value: h.crc32c, field: "header.crc32c" };
+      const checked = checkBody(stream.chunks, {
         reference: h.reference,
         signal: ctx.signal,
         end: requestEndOf(ctx.values, h.reference),
         maxBytes: limits.maxUploadBytes,
         ...(declaredSize === undefined ? {} : { declaredSize }),
         ...(contentMd5 === undefined ? {} : { md5: contentMd5 }),
+        ...(headerCrc32c === undefined ? {} : { crc32c: headerCrc32c }),
+        trailerCrc32c: () => trailerCrc32c(stream.trailer(), headerCrc32c, h.reference),
       });
-      const meta = await store.write(ref, body, writeOptions, ctx.signal);
+      const writeOptions = {
+        contentType: validateContentType(h.contentType, "header.content_type"),
+        metadata: validateMetadata(h.metadata, "header.metadata"),
+        preconditions: validatePreconditions(h.preconditions, "header.preconditions"),
+        ...(contentMd5 === undefined ? {} : { contentMd5 }),
+        ...(declaredSize === undefined ? {} : { size: declaredSize }),
+        crc32c: checked.crc32c,
+      };
+      const meta = await store.write(ref, checked.body, writeOptions, ctx.signal);
       return { info: toObjectInfo(ref, meta) };
     },
 
@@ -248,16 +253,20 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
         ...(ifMatchEtag === undefined ? {} : { ifMatchEtag }),
       };
       const body = (chunks: AsyncIterable<Uint8Array>) =>
-        checkedBody(chunks, {
+        checkBody(chunks, {
           reference: h.reference,
           signal: ctx.signal,
           end: requestEndOf(ctx.values, h.reference),
           maxBytes: limits.maxUploadBytes,
+          ...(h.crc32c === undefined ? {} : { crc32c: { value: h.crc32c, field: "header.crc32c" } }),
         });
-      const meta =
-        limits.maxUploadBytes > 0
-          ? await boundedAppend(ref, h.reference, stream.chunks, body, appendOptions, ctx.signal)
-          : await store.append(ref, body(stream.chunks), appendOptions, ctx.signal);
+      let meta: ObjectMeta;
+      if (limits.maxUploadBytes > 0) {
+        meta = await boundedAppend(ref, h.reference, stream.chunks, body, appendOptions, ctx.signal);
+      } else {
+        const checked = body(stream.chunks);
+        meta = await store.append(ref, checked.body, { ...appendOptions, crc32c: checked.crc32c }, ctx.signal);
+      }
       return { info: toObjectInfo(ref, meta) };
     },
 
@@ -392,6 +401,22 @@ function uploadLimitExceeded(what: string, reference: string, size: number, maxB
       limit: maxBytes,
     },
   );
+}
+
+/** The CRC32C a WriteRaw trailer declares; INVALID_ARGUMENT when the header declared one too. */
+function trailerCrc32c(
+  trailer: { crc32c?: number | undefined } | undefined,
+  header: DeclaredCrc32c | undefined,
+  reference: string,
+): DeclaredCrc32c | undefined {
+  if (trailer?.crc32c === undefined) return undefined;
+  if (header !== undefined) {
+    throw invalidArgument(
+      "trailer.crc32c",
+      `the upload to ${reference} declared its CRC32C in both the header and the trailer; set it in one of them; nothing was stored`,
+    );
+  }
+  return { value: trailer.crc32c, field: "trailer.crc32c" };
 }
 
 function invalidArgument(field: string, message: string): StowdError {

@@ -25,6 +25,8 @@ export interface ObjectMeta {
   etag: string;
   /** 16-byte MD5 of the content when known. */
   contentMd5?: Uint8Array;
+  /** CRC32C (Castagnoli) of the content when known (kit/crc32c.ts). */
+  crc32c?: number;
   contentType: string;
   metadata: Record<string, string>;
   updated: Date;
@@ -81,6 +83,20 @@ export interface WriteOptions {
   contentMd5?: Uint8Array;
   /** Declared size when known; the body is already checked against it. */
   size?: number;
+  /**
+   * The body's CRC32C as the caller computes it while it checks the body
+   * (server/services/checked-body.ts); a store computes it itself when
+   * absent (kit/crc32c.ts trackCrc32c).
+   */
+  crc32c?: BodyCrc32c;
+}
+
+/** The CRC32C of a body that is still streaming. */
+export interface BodyCrc32c {
+  /** The value the client declared before the body (WriteRawHeader.crc32c), for a backend that must send it up front. */
+  readonly declared: number | undefined;
+  /** The CRC32C of the whole body; valid only once the body was read to its end (throws before). */
+  value(): number;
 }
 
 export interface AppendOptions {
@@ -88,6 +104,8 @@ export interface AppendOptions {
   ifMatchEtag?: string;
   createIfMissing: boolean;
   contentType: string;
+  /** The appended bytes' CRC32C, as WriteOptions.crc32c; the store extends the object's over it. */
+  crc32c?: BodyCrc32c;
 }
 
 export interface CopyOptions {

@@ -5,11 +5,13 @@
 // of optional features branch on the store's declared capabilities: a
 // capable store must do it right, any other must answer UNSUPPORTED.
 import { createHash, randomBytes } from "node:crypto";
+import { crc32c } from "@node-rs/crc32";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStowdError, type ErrorReason } from "../../common/errors.js";
 import { expectReason } from "../helpers/rejections.js";
 import { chunked, drain, failingAfter, never, sha256, writeOptions } from "../helpers/store-calls.js";
 import { formatReference, parseReference, type Ref } from "../../server/references/reference.js";
+import { checkBody, type BodyChecks } from "../../server/services/checked-body.js";
 import type {
   AppendOptions,
   ListOptions,
@@ -45,6 +47,14 @@ export interface RawStoreConformanceOptions {
   awkwardKeys: "accept-all" | "accept-or-reject";
   /** Size of the multi-MiB objects; default 5 MiB + 3 (spans S3's 5 MiB multipart part size). */
   largeObjectBytes?: number;
+  /**
+   * Whether the store keeps the CRC32C of a multi-MiB body (largeObjectBytes)
+   * when it was not declared before the body (a trailer's, or none): "kept"
+   * (default), or "not-kept" (S3: a multipart upload sends the object's
+   * metadata before its first part), in which case it must report no CRC32C
+   * for such an object, never a wrong one.
+   */
+  streamedCrc32c?: "kept" | "not-kept";
 }
 
 const MiB = 1 << 20;
@@ -698,6 +708,122 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
       });
     });
 
+    describe("integrity (CRC32C)", () => {
+      const streamedKept = (options.streamedCrc32c ?? "kept") === "kept";
+      /** The body as the service hands it over: checked, with its CRC32C computed (server/services/checked-body.ts). */
+      function checked(data: Uint8Array, reference: string, checks: Partial<BodyChecks> = {}) {
+        return checkBody(chunked(data), { reference, maxBytes: 0, signal: never, end: { confirm: async () => {} }, ...checks });
+      }
+      async function expectCrc32c(s: ReturnType<typeof scope>, key: string, expected: number | undefined) {
+        expect((await s.store.head(s.ref(key), never))?.crc32c, "head").toBe(expected);
+        expect((await s.read(key)).meta.crc32c, "read").toBe(expected);
+        expect((await s.list(key)).objects.find((o) => o.key === s.base + key)?.crc32c, "list").toBe(expected);
+      }
+
+      it("records the CRC32C of a write that declared none, and head, read and list report it", async () => {
+        const s = scope();
+        const small = randomBytes(1000);
+        expect((await s.write("small", small)).crc32c).toBe(crc32c(small));
+        await expectCrc32c(s, "small", crc32c(small));
+        await s.store.write(s.ref("empty"), empty(), writeOptions(), never);
+        await expectCrc32c(s, "empty", 0);
+        // Through the service's body check, as WriteRaw does it.
+        const large = randomBytes(largeBytes);
+        const body = checked(large, "large");
+        await s.store.write(s.ref("large"), body.body, writeOptions({ crc32c: body.crc32c }), never);
+        await expectCrc32c(s, "large", streamedKept ? crc32c(large) : undefined);
+      });
+
+      it.each([
+        ["header", "small", 1000],
+        ["header", "multi-MiB", 0],
+        ["trailer", "small", 1000],
+        ["trailer", "multi-MiB", 0],
+        // A declared size that is a whole number of parts: the last part is complete before the body ends.
+        ["header", "4 MiB", 4 * MiB],
+        ["trailer", "4 MiB", 4 * MiB],
+      ] as const)("fails a wrong %s CRC32C (%s body) with CHECKSUM_MISMATCH, storing nothing", async (where, _label, size) => {
+        const s = scope();
+        const old = randomBytes(100);
+        const before = await s.write("object", old);
+        const data = randomBytes(size === 0 ? largeBytes : size);
+        const wrong = { value: (crc32c(data) ^ 1) >>> 0, field: `${where}.crc32c` };
+        for (const key of ["object", "new"]) {
+          const body = checked(data, key, {
+            declaredSize: data.length,
+            ...(where === "header" ? { crc32c: wrong } : { trailerCrc32c: () => wrong }),
+          });
+          const err = await expectReason(
+            s.store.write(s.ref(key), body.body, writeOptions({ crc32c: body.crc32c, size: data.length }), never),
+            "CHECKSUM_MISMATCH",
+          );
+          expect(err.message).toContain(`${where}.crc32c`);
+          expect(err.message).toContain(wrong.value.toString(16).padStart(8, "0"));
+        }
+        expect(await s.store.head(s.ref("new"), never)).toBeUndefined();
+        const got = await s.read("object");
+        expect(got.meta.etag).toBe(before.etag);
+        expect(sha256(got.bytes)).toBe(sha256(old));
+        expect(got.meta.crc32c).toBe(crc32c(old));
+      });
+
+      it.each([
+        ["header", "small", 1000],
+        ["header", "multi-MiB", 0],
+        ["trailer", "small", 1000],
+        ["trailer", "multi-MiB", 0],
+      ] as const)("stores a body whose %s CRC32C is right (%s body)", async (where, label, size) => {
+        const s = scope();
+        const data = randomBytes(size === 0 ? largeBytes : size);
+        const right = { value: crc32c(data), field: `${where}.crc32c` };
+        const body = checked(data, "object", where === "header" ? { crc32c: right } : { trailerCrc32c: () => right });
+        await s.store.write(s.ref("object"), body.body, writeOptions({ crc32c: body.crc32c }), never);
+        expect(sha256((await s.read("object")).bytes)).toBe(sha256(data));
+        // Only a multi-MiB body whose CRC32C came after it may go unrecorded, where the store declares so.
+        const kept = streamedKept || where === "header" || label === "small";
+        await expectCrc32c(s, "object", kept ? right.value : undefined);
+      });
+
+      it("extends the CRC32C over appended bytes, and a wrong one appends nothing", async () => {
+        const s = scope();
+        if (!s.store.capabilities.append) {
+          await s.write("log", Buffer.from("hello"));
+          await expectReason(s.append("log", Buffer.from(" world")), "UNSUPPORTED");
+          await expectCrc32c(s, "log", crc32c(Buffer.from("hello")));
+          return;
+        }
+        const first = await s.write("log", Buffer.from("hello"));
+        await s.append("log", Buffer.from(" world"));
+        await expectCrc32c(s, "log", crc32c(Buffer.from("hello world")));
+        const more = randomBytes(MiB + 5);
+        const body = checked(more, "log", { crc32c: { value: crc32c(more), field: "header.crc32c" } });
+        await s.store.append(s.ref("log"), body.body, { createIfMissing: false, contentType: "", crc32c: body.crc32c }, never);
+        const all = Buffer.concat([Buffer.from("hello world"), more]);
+        await expectCrc32c(s, "log", crc32c(all));
+        const before = await s.store.head(s.ref("log"), never);
+        const bad = checked(Buffer.from("!"), "log", { crc32c: { value: 1, field: "header.crc32c" } });
+        await expectReason(
+          s.store.append(s.ref("log"), bad.body, { createIfMissing: false, contentType: "", crc32c: bad.crc32c }, never),
+          "CHECKSUM_MISMATCH",
+        );
+        const got = await s.read("log");
+        expect(got.meta.etag).toBe(before?.etag);
+        expect(sha256(got.bytes)).toBe(sha256(all));
+        expect(got.meta.etag).not.toBe(first.etag);
+        await s.append("created", Buffer.from("new"), { createIfMissing: true });
+        await expectCrc32c(s, "created", crc32c(Buffer.from("new")));
+      });
+
+      it("keeps the source's CRC32C on copy", async () => {
+        const s = scope();
+        const data = randomBytes(3000);
+        await s.write("source", data);
+        const copied = await s.store.copy(s.ref("source"), s.ref("copy"), { preconditions: {} }, never);
+        expect(copied.crc32c).toBe(crc32c(data));
+        await expectCrc32c(s, "copy", crc32c(data));
+      });
+    });
+
     describe("copy", () => {
       it("copies content, content type and metadata", async () => {
         const s = scope();
@@ -863,6 +989,8 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
           expect(got.length).toBe(parts.reduce((n, p) => n + p.length, 0));
           const runs = got.match(/(.)\1*/g) ?? [];
           expect(runs.map((run) => run.length).sort()).toEqual(parts.map((p) => p.length).sort());
+          // Each append extended the CRC32C of the version it landed on, whatever the order.
+          expect((await s.store.head(s.ref("log"), never))?.crc32c).toBe(crc32c(Buffer.from(got, "latin1")));
         });
       });
     });

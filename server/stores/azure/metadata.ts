@@ -13,6 +13,7 @@
 //
 // The object info stowd reports is read from HEAD, GET and listing answers.
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { CRC32C_METADATA_KEY, crc32cToBase64, takeCrc32c } from "../kit/crc32c.js";
 import { unquoteEtag } from "../kit/etag.js";
 import { FLYTE_CONTENT_MD5_KEY, isFlyteContentMd5Key, md5FromBase64 } from "../kit/flyte-content-md5.js";
 import type { ObjectMeta } from "../raw-store.js";
@@ -62,6 +63,14 @@ export function fromAzureMetadata(metadata: Record<string, string> | undefined):
   return out;
 }
 
+/** Raw Azure metadata with the CRC32C set to `crc32c`, or without one when it is unknown. */
+export function withRawCrc32c(raw: Record<string, string>, crc32c: number | undefined): Record<string, string> {
+  const name = encodeMetadataKey(CRC32C_METADATA_KEY);
+  const out = Object.fromEntries(Object.entries(raw).filter(([key]) => key.toLowerCase() !== name));
+  if (crc32c !== undefined) out[name] = crc32cToBase64(crc32c);
+  return out;
+}
+
 /** Raw Azure metadata without Flyte's MD5 (after an append it would describe old content). */
 export function withoutContentMd5(raw: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -80,9 +89,13 @@ export interface BlobProps {
   metadata?: Record<string, string> | undefined;
 }
 
-/** Object info from a blob's properties; the content MD5 is Azure's own, else the one Flyte's stow recorded. */
+/**
+ * Object info from a blob's properties; the content MD5 is Azure's own, else
+ * the one Flyte's stow recorded; the CRC32C the one stowd recorded in the
+ * metadata at commit (Azure's own CRC64 is of another polynomial).
+ */
 export function toMeta(key: string, props: BlobProps, size = props.contentLength ?? 0): ObjectMeta {
-  const metadata = fromAzureMetadata(props.metadata);
+  const { crc32c, metadata } = takeCrc32c(fromAzureMetadata(props.metadata));
   const contentMd5 =
     props.contentMD5 !== undefined && props.contentMD5.length === 16
       ? Uint8Array.from(props.contentMD5)
@@ -92,6 +105,7 @@ export function toMeta(key: string, props: BlobProps, size = props.contentLength
     size,
     etag: unquoteEtag(props.etag),
     ...(contentMd5 === undefined ? {} : { contentMd5 }),
+    ...(crc32c === undefined ? {} : { crc32c }),
     contentType: contentTypeOrDefault(props.contentType ?? ""),
     metadata,
     updated: props.lastModified ?? new Date(0),

@@ -13,6 +13,7 @@ import { StowdError, unsupported } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { abortable, throwIfAborted } from "../kit/abort.js";
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { appendedCrc32c, trackCrc32c, withCrc32c } from "../kit/crc32c.js";
 import { quoteEtag, unquoteEtag } from "../kit/etag.js";
 import { referenceOf } from "../kit/object-reference.js";
 import { checkAppend, checkPreconditions, hasPreconditions } from "../kit/preconditions.js";
@@ -23,7 +24,7 @@ import { BLOCK_ID_BYTES, MAX_COMMITTED_BLOCKS, blockBody, cutBlocks, stageBody, 
 import { explainConflict, writeConditions } from "./conditions.js";
 import { blockBlobOf, checkRef, fail, locked, run, type AzureContext } from "./context.js";
 import { AZURE_KIND, isAzure } from "./errors.js";
-import { fromAzureMetadata, toAzureMetadata, withoutContentMd5 } from "./metadata.js";
+import { toAzureMetadata, toMeta, withRawCrc32c, withoutContentMd5 } from "./metadata.js";
 import { headMeta } from "./read.js";
 
 const APPEND_ATTEMPTS = 5;
@@ -44,7 +45,8 @@ export async function write(
     // The blob's MD5, unless the caller declared it (and the service verified it).
     const md5 = options.contentMd5 === undefined ? createHash("md5") : undefined;
     const stop = new AbortController();
-    const blocks = cutBlocks(abortable(body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, (chunk) =>
+    const tracked = trackCrc32c(body, options.crc32c);
+    const blocks = cutBlocks(abortable(tracked.body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, (chunk) =>
       md5?.update(chunk),
     );
     const iterator = blocks[Symbol.asyncIterator]();
@@ -57,7 +59,8 @@ export async function write(
     }
     throwIfAborted(signal, reference);
     const contentType = contentTypeOrDefault(options.contentType);
-    const metadata = toAzureMetadata(options.metadata);
+    // Once the whole body has been read: the metadata records its CRC32C.
+    const metadata = () => toAzureMetadata(withCrc32c(options.metadata, tracked.crc32c.value()));
     const conditions = writeConditions(pre);
     const client = blockBlobOf(ctx, ref);
     // Once the whole body has been read.
@@ -75,7 +78,7 @@ export async function write(
           client.upload(blockBody(data), data.size, {
             abortSignal: s,
             blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 },
-            metadata,
+            metadata: metadata(),
             conditions,
           }),
         );
@@ -105,7 +108,7 @@ export async function write(
           client.commitBlockList(staged.ids, {
             abortSignal: s,
             blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: contentMd5 },
-            metadata,
+            metadata: metadata(),
             conditions,
           }),
         );
@@ -118,6 +121,7 @@ export async function write(
       size,
       etag: unquoteEtag(response.etag),
       contentMd5: Uint8Array.from(contentMd5),
+      crc32c: tracked.crc32c.value(),
       contentType,
       metadata: { ...options.metadata },
       updated: response.lastModified ?? new Date(),
@@ -139,10 +143,11 @@ export async function append(
     let state = await blobState(ctx, ref, signal);
     checkAppend(state.meta, options, reference, AZURE_KIND); // fail fast, before reading the body
     if (state.exists && state.blobType === "AppendBlob") return appendToAppendBlob(ctx, ref, state, body, options, signal);
+    const tracked = trackCrc32c(body, options.crc32c);
     if (state.exists && state.blobType !== "BlockBlob") throw unsupported(AZURE_KIND, `appending to a ${state.blobType} (${reference})`);
     let plan = appendPlan(state);
     const stop = new AbortController();
-    const blocks = cutBlocks(abortable(body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, () => {});
+    const blocks = cutBlocks(abortable(tracked.body, AbortSignal.any([signal, stop.signal]), reference), ctx.blockSize, () => {});
     const iterator = blocks[Symbol.asyncIterator]();
     const first = await iterator.next();
     const second = first.done ? first : await iterator.next();
@@ -168,7 +173,11 @@ export async function append(
       }
       throwIfAborted(signal, reference);
       const contentType = contentTypeOrDefault(state.exists ? state.contentType : options.contentType);
-      const rawMetadata = withoutContentMd5(state.rawMetadata);
+      // The CRC32C of the blob just read (the commit is conditional on its etag), extended.
+      const rawMetadata = withRawCrc32c(
+        withoutContentMd5(state.rawMetadata),
+        appendedCrc32c(state.meta, tracked.crc32c.value(), staged.bytes),
+      );
       try {
         const response = await run(ctx, "PUT BLOCK LIST", ref, signal, false, (s) =>
           blockBlobOf(ctx, ref).commitBlockList([...base, ...staged.ids], {
@@ -178,15 +187,9 @@ export async function append(
             conditions: state.exists ? { ifMatch: quoteEtag(state.etag) } : { ifNoneMatch: "*" },
           }),
         );
-        return {
-          key: ref.key,
-          size: state.size + staged.bytes,
-          etag: unquoteEtag(response.etag),
-          contentType,
-          metadata: fromAzureMetadata(rawMetadata),
-          updated: response.lastModified ?? new Date(),
-          generation: response.versionId ?? "",
-        };
+        // Not the response's Content-MD5: for Put Block List it is the block list's.
+        const props = { etag: response.etag, lastModified: response.lastModified ?? new Date(), versionId: response.versionId };
+        return toMeta(ref.key, { ...props, contentType, metadata: rawMetadata }, state.size + staged.bytes);
       } catch (err) {
         const clash = isAzure(err, 412) || isAzure(err, 409, "BlobAlreadyExists") || isAzure(err, 400, "InvalidBlockList");
         if (!clash) throw fail(ctx, err, ref, signal);

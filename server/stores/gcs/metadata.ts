@@ -1,9 +1,12 @@
 // Object metadata on GCS: the JSON API's object resource as stowd's object
 // info, and the resource a write sends. A content MD5 is GCS's own md5Hash
 // (which composite objects lack) or the one a writer declared under Flyte's
-// metadata key.
+// metadata key. The CRC32C is GCS's own `crc32c`, which every object has
+// (composed and rewritten ones too): GCS computes it, and checks one sent
+// with an upload.
 import type { FileMetadata } from "@google-cloud/storage";
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { crc32cFromBase64, crc32cToBase64 } from "../kit/crc32c.js";
 import { isFlyteContentMd5Key } from "../kit/flyte-content-md5.js";
 import type { ObjectMeta } from "../raw-store.js";
 
@@ -15,6 +18,8 @@ export interface UploadResource {
   contentType: string;
   metadata: Record<string, string>;
   md5Hash?: string;
+  /** Base64 of the big-endian CRC32C, when known before the upload; GCS checks it. */
+  crc32c?: string;
 }
 
 /** Flyte's content-MD5 key as stow's GCS driver writes it (AddContentMD5Metadata). */
@@ -49,6 +54,8 @@ export function toMeta(key: string, resource: GcsObject): ObjectMeta {
   // md5Hash is GCS's own (absent for composite objects); flyteContentMD5 what a writer declared.
   const md5 = decodeMd5(resource.md5Hash) ?? decodeMd5(flyteMd5);
   if (md5 !== undefined) meta.contentMd5 = md5;
+  const crc32c = crc32cFromBase64(resource.crc32c);
+  if (crc32c !== undefined) meta.crc32c = crc32c;
   return meta;
 }
 
@@ -61,8 +68,14 @@ export function carriedMetadata(resource: GcsObject): Record<string, string> {
   return out;
 }
 
-export function uploadResource(contentType: string, metadata: Record<string, string>, contentMd5: Uint8Array | undefined): UploadResource {
+export function uploadResource(
+  contentType: string,
+  metadata: Record<string, string>,
+  contentMd5: Uint8Array | undefined,
+  crc32c?: number,
+): UploadResource {
   const resource: UploadResource = { contentType: contentTypeOrDefault(contentType), metadata: {} };
+  if (crc32c !== undefined) resource.crc32c = crc32cToBase64(crc32c);
   for (const [name, value] of Object.entries(metadata))
     if (contentMd5 === undefined || !isFlyteContentMd5Key(name)) resource.metadata[name] = value;
   if (contentMd5 !== undefined) {

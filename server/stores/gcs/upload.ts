@@ -10,6 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { abortable, abortError, throwIfAborted } from "../kit/abort.js";
+import { crc32cOf, crc32cToBase64 } from "../kit/crc32c.js";
 import type { Preconditions } from "../raw-store.js";
 import { preconditionFailure, type Conditions } from "./conditions.js";
 import { fail, fileOf, retrying, type GcsContext } from "./context.js";
@@ -98,7 +99,7 @@ async function* watched(ctx: GcsContext, body: AsyncIterable<Uint8Array>): Async
   }
 }
 
-/** One multipart request: all or nothing, with the MD5 GCS checks. */
+/** One multipart request: all or nothing, with the MD5 and CRC32C GCS checks. */
 async function singleRequest(
   ctx: GcsContext,
   ref: Ref,
@@ -109,12 +110,13 @@ async function singleRequest(
   reference: string,
 ): Promise<GcsObject> {
   const md5Hash = resource.md5Hash ?? createHash("md5").update(data).digest("base64");
+  const crc32c = resource.crc32c ?? crc32cToBase64(crc32cOf(data));
   return retrying(ctx, reference, "writing", signal, (s) => {
     const file = fileOf(ctx, ref);
     const stream = file.createWriteStream({
       resumable: false,
       validation: false,
-      metadata: { ...resource, md5Hash },
+      metadata: { ...resource, md5Hash, crc32c },
       preconditionOpts: conditions,
     });
     stream.on("error", () => {}); // the promise below reports it

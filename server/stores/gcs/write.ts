@@ -33,7 +33,8 @@ export async function write(
   checkWritableKey(ctx, ref, reference);
   throwIfAborted(signal, reference);
   const conditions = await conditionsFor(ctx, ref, options.preconditions, signal, reference);
-  const resource = uploadResource(options.contentType, options.metadata, options.contentMd5);
+  // A CRC32C declared before the body goes with the upload's metadata, for GCS to check; GCS computes its own either way.
+  const resource = uploadResource(options.contentType, options.metadata, options.contentMd5, options.crc32c?.declared);
   try {
     return toMeta(ref.key, await upload(ctx, ref, body, resource, conditions, options.size, signal, reference));
   } catch (err) {

@@ -21,6 +21,7 @@ export interface Prepared {
   contentType: string;
   metadata: Record<string, string>;
   contentMd5?: Uint8Array;
+  crc32c?: number;
 }
 
 /**
@@ -46,6 +47,7 @@ export async function commit(
       updated: new Date().toISOString(),
     };
     if (prepared.contentMd5 !== undefined) entry.contentMd5 = Buffer.from(prepared.contentMd5).toString("base64");
+    if (prepared.crc32c !== undefined) entry.crc32c = prepared.crc32c;
     // Keep the replaced version's entry for readers that still have it open.
     const entries = current?.entry === undefined ? [entry] : [entry, current.entry];
     const created: CreatedDirs = {};

@@ -31,10 +31,17 @@ export async function copy(
     await copyObjectToTemp(from, opened, tempPath, signal, opened.handle);
     const stats = await syncAndStat(tempPath);
     throwIfAborted(signal, to.reference);
-    const { contentType, metadata, contentMd5 } = opened.meta;
+    const { contentType, metadata, contentMd5, crc32c } = opened.meta;
     return await commit(ctx, to, signal, async (current) => {
       checkPreconditions(current?.meta, options.preconditions, to.reference);
-      return { tempPath, stats, contentType, metadata, ...(contentMd5 === undefined ? {} : { contentMd5 }) };
+      return {
+        tempPath,
+        stats,
+        contentType,
+        metadata,
+        ...(contentMd5 === undefined ? {} : { contentMd5 }),
+        ...(crc32c === undefined ? {} : { crc32c }),
+      };
     });
   } catch (err) {
     throw storeError(err, to.reference, "copying to");

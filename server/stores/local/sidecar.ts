@@ -30,6 +30,8 @@ export interface SidecarEntry extends FileIdentity {
   metadata: Record<string, string>;
   /** Base64. */
   contentMd5?: string;
+  /** CRC32C of the file's content, as a number. */
+  crc32c?: number;
   /** ISO time of the commit. */
   updated: string;
 }
@@ -111,6 +113,7 @@ export function entryToMeta(key: string, entry: SidecarEntry): ObjectMeta {
     generation: "",
   };
   if (entry.contentMd5 !== undefined) meta.contentMd5 = Uint8Array.from(Buffer.from(entry.contentMd5, "base64"));
+  if (typeof entry.crc32c === "number") meta.crc32c = entry.crc32c;
   return meta;
 }
 

@@ -8,6 +8,7 @@ import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { throwIfAborted } from "../kit/abort.js";
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { appendedCrc32c, trackCrc32c } from "../kit/crc32c.js";
 import { checkAppend, checkPreconditions } from "../kit/preconditions.js";
 import type { AppendOptions, ObjectMeta, WriteOptions } from "../raw-store.js";
 import { commit } from "./commit.js";
@@ -27,11 +28,12 @@ export async function write(
   // Fail fast (conflicts, links, preconditions) before taking the body; checked again at commit.
   checkPreconditions((await currentForWrite(ctx, loc))?.meta, options.preconditions, loc.reference);
   const tempPath = newTempPath(ctx);
+  const tracked = trackCrc32c(body, options.crc32c);
   try {
     const handle = await open(tempPath, "wx");
     let stats: BigIntStats;
     try {
-      await writeBody(handle, body, 0, signal, loc.reference);
+      await writeBody(handle, tracked.body, 0, signal, loc.reference);
       await handle.sync();
       stats = await handle.stat({ bigint: true });
     } finally {
@@ -46,6 +48,7 @@ export async function write(
         contentType: contentTypeOrDefault(options.contentType),
         metadata: options.metadata,
         ...(options.contentMd5 === undefined ? {} : { contentMd5: options.contentMd5 }),
+        crc32c: tracked.crc32c.value(),
       };
     });
   } catch (err) {
@@ -69,6 +72,7 @@ export async function append(
   const snapshot = await currentForWrite(ctx, loc);
   checkAppend(snapshot?.meta, options, loc.reference, KIND);
   const tempPath = newTempPath(ctx);
+  const tracked = trackCrc32c(body, options.crc32c);
   let rebuiltPath: string | undefined;
   try {
     const baseKnown = snapshot === undefined || (await copyObjectToTemp(loc, snapshot, tempPath, signal));
@@ -76,7 +80,7 @@ export async function append(
     const base = baseKnown ? (snapshot?.meta.size ?? 0) : 0;
     let stats: BigIntStats;
     try {
-      await writeBody(handle, body, base, signal, loc.reference);
+      await writeBody(handle, tracked.body, base, signal, loc.reference);
       await handle.sync();
       stats = await handle.stat({ bigint: true });
     } finally {
@@ -85,9 +89,11 @@ export async function append(
     throwIfAborted(signal, loc.reference);
     return await commit(ctx, loc, signal, async (current) => {
       checkAppend(current?.meta, options, loc.reference, KIND);
+      const crc32c = appendedCrc32c(current?.meta, tracked.crc32c.value(), Number(stats.size) - base);
       const attributes = {
         contentType: current?.meta.contentType ?? contentTypeOrDefault(options.contentType),
         metadata: current?.meta.metadata ?? {},
+        ...(crc32c === undefined ? {} : { crc32c }),
       };
       const unchanged = baseKnown && current?.meta.etag === snapshot?.meta.etag;
       if (unchanged) return { tempPath, stats, ...attributes };

@@ -20,10 +20,11 @@ export async function copy(
   const from = existing(ctx, source);
   checkEtag(from.meta, options.ifSourceMatchEtag, referenceOf(source), "nothing was copied");
   checkPreconditions(current(ctx, destination)?.meta, options.preconditions, reference);
-  const { contentType, metadata, contentMd5 } = from.meta;
+  const { contentType, metadata, contentMd5, crc32c } = from.meta;
   return commit(ctx, destination, from.data, {
     contentType,
     metadata: { ...metadata },
     ...(contentMd5 === undefined ? {} : { contentMd5: Uint8Array.from(contentMd5) }),
+    ...(crc32c === undefined ? {} : { crc32c }),
   });
 }

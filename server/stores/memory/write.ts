@@ -5,12 +5,13 @@
 // it passes it.
 import type { Ref } from "../../references/reference.js";
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { appendedCrc32c, trackCrc32c } from "../kit/crc32c.js";
 import { referenceOf, requireKey } from "../kit/object-reference.js";
 import { checkAppend, checkPreconditions } from "../kit/preconditions.js";
 import type { AppendOptions, ObjectMeta, WriteOptions } from "../raw-store.js";
 import { commit, current, type Entry, type MemoryContext } from "./context.js";
 import { KIND, tooLarge } from "./errors.js";
-import { collect, joined, SegmentWriter } from "./segments.js";
+import { collect, joined, SegmentWriter, sizeOf } from "./segments.js";
 
 export async function write(
   ctx: MemoryContext,
@@ -23,12 +24,14 @@ export async function write(
   requireKey(ref, reference);
   checkPreconditions(current(ctx, ref)?.meta, options.preconditions, reference); // fail fast, before reading the body
   if (options.size !== undefined && options.size > ctx.limit.bytes) throw tooLarge(reference, options.size, ctx.limit, true);
-  const data = await collect(body, signal, new SegmentWriter(reference, ctx.limit, options.size), reference);
+  const tracked = trackCrc32c(body, options.crc32c);
+  const data = await collect(tracked.body, signal, new SegmentWriter(reference, ctx.limit, options.size), reference);
   checkPreconditions(current(ctx, ref)?.meta, options.preconditions, reference);
   return commit(ctx, ref, data, {
     contentType: contentTypeOrDefault(options.contentType),
     metadata: { ...options.metadata },
     ...(options.contentMd5 === undefined ? {} : { contentMd5: Uint8Array.from(options.contentMd5) }),
+    crc32c: tracked.crc32c.value(),
   });
 }
 
@@ -47,8 +50,9 @@ export async function append(
     return entry;
   };
   check(); // fail fast, before reading the body
+  const tracked = trackCrc32c(body, options.crc32c);
   const added = await collect(
-    body,
+    tracked.body,
     signal,
     new SegmentWriter(reference, ctx.limit, undefined, current(ctx, ref)?.meta.size ?? 0),
     reference,
@@ -56,8 +60,10 @@ export async function append(
   // From here on everything runs synchronously: the check and the commit are atomic.
   const entry = check();
   const data = entry === undefined ? added : joined(entry.data, entry.meta.size, added, ctx.limit, reference);
+  const crc32c = appendedCrc32c(entry?.meta, tracked.crc32c.value(), sizeOf(added));
   return commit(ctx, ref, data, {
     contentType: entry?.meta.contentType ?? contentTypeOrDefault(options.contentType),
     metadata: { ...entry?.meta.metadata },
+    ...(crc32c === undefined ? {} : { crc32c }),
   });
 }

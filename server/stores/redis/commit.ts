@@ -21,6 +21,8 @@ export interface VersionAttributes {
   contentType: string;
   metadata: Record<string, string>;
   contentMd5?: Uint8Array;
+  /** Known before the bytes are staged (a copy's); a write's comes from `fill`. */
+  crc32c?: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function writeVersion(
   ref: Ref,
   writeId: string,
   current: Manifest | undefined,
-  fill: (dataId: string, staged: Staged) => Promise<{ chunkBytes: number }>,
+  fill: (dataId: string, staged: Staged) => Promise<{ chunkBytes: number; crc32c?: number }>,
   pre: Preconditions,
   attributes: VersionAttributes,
   signal: AbortSignal,
@@ -48,7 +50,9 @@ export async function writeVersion(
   try {
     await addToIndex(ctx, ref.key, writeId, callFor(`INDEX ${reference}`, reference, signal));
     indexed = true;
-    const { chunkBytes } = await fill(dataId, staged);
+    const filled = await fill(dataId, staged);
+    const { chunkBytes } = filled;
+    const crc32c = filled.crc32c ?? attributes.crc32c;
     throwIfAborted(signal, reference);
     const etag = newId();
     const fields: Array<[string, string]> = [
@@ -62,6 +66,7 @@ export async function writeVersion(
       ["md", JSON.stringify(attributes.metadata)],
     ];
     if (attributes.contentMd5 !== undefined) fields.push(["m5", Buffer.from(attributes.contentMd5).toString("base64")]);
+    if (crc32c !== undefined) fields.push(["c", String(crc32c)]);
     const snapshot = current === undefined ? undefined : { dataId: current.dataId, size: current.size, chunkBytes: current.chunkBytes };
     sent = true;
     const now = await commit(ctx, ref.key, keys, writeId, staged.keys, snapshot, pre, fields, reference);
@@ -75,6 +80,7 @@ export async function writeVersion(
       generation: "",
     };
     if (attributes.contentMd5 !== undefined) meta.contentMd5 = Uint8Array.from(attributes.contentMd5);
+    if (crc32c !== undefined) meta.crc32c = crc32c;
     return meta;
   } catch (err) {
     // After an unanswered commit the version may be live: leave its chunks to the TTL.

@@ -49,6 +49,7 @@ export async function copy(
     contentType: src.contentType,
     metadata: src.metadata,
     ...(src.contentMd5 === undefined ? {} : { contentMd5: src.contentMd5 }),
+    ...(src.crc32c === undefined ? {} : { crc32c: src.crc32c }),
   };
   return writeVersion(
     ctx,

@@ -13,14 +13,16 @@ export interface Manifest {
   contentType: string;
   metadata: Record<string, string>;
   contentMd5?: Uint8Array;
+  crc32c?: number;
   updated: Date;
 }
 
-/** What a script needs to name an object's current chunks. */
+/** What a script needs to name an object's current chunks (and an append, to extend its CRC32C). */
 export interface Snapshot {
   dataId: string;
   size: number;
   chunkBytes: number;
+  crc32c?: number;
 }
 
 /** A flat [name, value, ...] list or an object (ioredis' HGETALL) as a record. */
@@ -40,7 +42,7 @@ function asRecord(reply: unknown): Record<string, string> {
 export function parseManifest(reply: unknown, reference: string): Manifest | undefined {
   const fields = asRecord(reply);
   if (Object.keys(fields).length === 0) return undefined;
-  const { d, s, cs, e, ct, md, m5, u } = fields;
+  const { d, s, cs, e, ct, md, m5, c, u } = fields;
   const size = Number(s);
   const chunkBytes = Number(cs);
   if (
@@ -61,7 +63,16 @@ export function parseManifest(reply: unknown, reference: string): Manifest | und
   }
   const manifest: Manifest = { dataId: d, size, chunkBytes, etag: e, contentType: ct ?? "", metadata, updated: new Date(Number(u ?? 0)) };
   if (m5 !== undefined && m5 !== "") manifest.contentMd5 = Uint8Array.from(Buffer.from(m5, "base64"));
+  const crc32c = crc32cField(c);
+  if (crc32c !== undefined) manifest.crc32c = crc32c;
   return manifest;
+}
+
+/** The manifest's `c` field (the CRC32C, in decimal); undefined when absent or not one. */
+function crc32cField(value: unknown): number | undefined {
+  if (typeof value !== "string" || !/^\d{1,10}$/.test(value)) return undefined;
+  const n = Number(value);
+  return n <= 0xffffffff ? n : undefined;
 }
 
 export function metaOf(key: string, m: Manifest): ObjectMeta {
@@ -75,6 +86,7 @@ export function metaOf(key: string, m: Manifest): ObjectMeta {
     generation: "",
   };
   if (m.contentMd5 !== undefined) meta.contentMd5 = Uint8Array.from(m.contentMd5);
+  if (m.crc32c !== undefined) meta.crc32c = m.crc32c;
   return meta;
 }
 
@@ -85,6 +97,8 @@ export function reported(key: string, etag: unknown, size: unknown): ObjectMeta 
 
 /** The snapshot a script reported with a "conflict" reply; undefined when the object is gone. */
 export function snapshotOf(reply: unknown[]): Snapshot | undefined {
-  const [, dataId, size, chunkBytes] = reply as (string | null | undefined)[]; // the scripts reply with strings, nil for a missing field
-  return dataId === "" || dataId === undefined ? undefined : { dataId: String(dataId), size: Number(size), chunkBytes: Number(chunkBytes) };
+  const [, dataId, size, chunkBytes, crc] = reply as (string | null | undefined)[]; // the scripts reply with strings, nil for a missing field
+  if (dataId === "" || dataId === undefined) return undefined;
+  const crc32c = crc32cField(crc);
+  return { dataId: String(dataId), size: Number(size), chunkBytes: Number(chunkBytes), ...(crc32c === undefined ? {} : { crc32c }) };
 }

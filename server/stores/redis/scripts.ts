@@ -163,9 +163,10 @@ return {'ok', now}
  *   create-if-missing, has-expected-offset, expected offset, has-if-match,
  *   if-match etag, appended bytes, piece alignment, piece chunk bytes,
  *   data id if created, new etag, content type if created, max bytes,
- *   ttl ms (0 = none), object key.
+ *   ttl ms (0 = none), object key, the result's CRC32C ('' = unknown)
+ *   computed from the expected version's.
  * Returns {'ok', manifest fields} | {'missing'} | {'mismatch', etag, size} |
- *   {'offset', size} | {'toolarge', size} | {'conflict', data id, size, chunk bytes} |
+ *   {'offset', size} | {'toolarge', size} | {'conflict', data id, size, chunk bytes, crc32c} |
  *   {'expired'} | {'lost'}.
  */
 export const APPEND = script(
@@ -173,7 +174,7 @@ export const APPEND = script(
   `
 local now = now_ms()
 local p, t = tonumber(ARGV[2]), tonumber(ARGV[3])
-local cur = redis.call('HMGET', KEYS[1], 'd', 's', 'cs', 'e')
+local cur = redis.call('HMGET', KEYS[1], 'd', 's', 'cs', 'e', 'c')
 local exists = cur[1] ~= false
 if not exists and (ARGV[6] ~= '1' or ARGV[9] == '1') then return {'missing'} end
 if exists and ARGV[9] == '1' and cur[4] ~= ARGV[10] then return {'mismatch', cur[4], cur[2]} end
@@ -186,7 +187,7 @@ local pieceCs = tonumber(ARGV[13])
 local cs = pieceCs
 if exists then cs = tonumber(cur[3]) end
 if (exists and (cur[1] ~= ARGV[4] or cur[2] ~= ARGV[5])) or (not exists and ARGV[4] ~= '') then
-  return {'conflict', cur[1] or '', tostring(size), tostring(cs)}
+  return {'conflict', cur[1] or '', tostring(size), tostring(cs), cur[5] or ''}
 end
 local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not deadline or tonumber(deadline) <= now then return {'expired'} end
@@ -230,6 +231,7 @@ else
   redis.call('HSET', KEYS[1], 'v', '1', 'k', ARGV[19], 'd', ARGV[14], 's', total, 'cs', tostring(cs),
     'e', ARGV[15], 'ct', ARGV[16], 'md', '{}', 'u', tostring(now))
 end
+if ARGV[20] == '' then redis.call('HDEL', KEYS[1], 'c') else redis.call('HSET', KEYS[1], 'c', ARGV[20]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 local ttl = tonumber(ARGV[18])
 if ttl > 0 then

@@ -7,6 +7,7 @@ import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { throwIfAborted } from "../kit/abort.js";
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { appendedCrc32c, trackCrc32c } from "../kit/crc32c.js";
 import { referenceOf, requireKey } from "../kit/object-reference.js";
 import { checkAppend, checkPreconditions } from "../kit/preconditions.js";
 import type { AppendOptions, ObjectMeta, WriteOptions } from "../raw-store.js";
@@ -54,8 +55,9 @@ export async function write(
     current,
     async (dataId, staged) => {
       const plan = { keyOf: (i: number) => keys.chunk(dataId, i), firstPieceBytes: cs, pieceBytes: cs, base: 0 };
-      await stage(ctx, body, plan, staged, signal, reference);
-      return { chunkBytes: cs };
+      const tracked = trackCrc32c(body, options.crc32c);
+      await stage(ctx, tracked.body, plan, staged, signal, reference);
+      return { chunkBytes: cs, crc32c: tracked.crc32c.value() };
     },
     options.preconditions,
     attributes,
@@ -96,8 +98,10 @@ export async function append(
       pieceBytes: pieceCs,
       base: snapshot?.size ?? 0,
     };
-    await stage(ctx, body, plan, staged, signal, reference);
+    const tracked = trackCrc32c(body, options.crc32c);
+    await stage(ctx, tracked.body, plan, staged, signal, reference);
     throwIfAborted(signal, reference);
+    const appendedCrc = tracked.crc32c.value();
     const call = callFor(`APPEND ${reference}`, reference, never, false);
     const newDataId = newId();
     const etag = newId();
@@ -106,6 +110,8 @@ export async function append(
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       const target = current ?? { dataId: newDataId, size: 0, chunkBytes: pieceCs };
       const targets = keys.chunks(target.dataId, chunkCount(target.size + staged.bytes, target.chunkBytes));
+      // The CRC32C of the version the script checks it appends to (data id and size), extended.
+      const crc32c = appendedCrc32c(current, appendedCrc, staged.bytes);
       const reply = asList(
         await conn.script(
           call,
@@ -131,6 +137,7 @@ export async function append(
             settings.maxObjectBytes,
             settings.ttlMs,
             ref.key,
+            crc32c === undefined ? "" : String(crc32c),
           ],
         ),
       );

@@ -48,7 +48,7 @@ async function copyObject(ctx: S3Context, from: Loc, to: Loc, options: CopyOptio
     // Best effort where the server ignores conditional copies (RGW 16); atomic on AWS S3.
     await checkByHead(ctx, to, pre, signal);
     throwIfAborted(signal, to.reference);
-    const rawMetadata = toS3Metadata(source.metadata, source.contentMd5);
+    const rawMetadata = toS3Metadata(source.metadata, source.contentMd5, source.crc32c);
     try {
       if (source.size > ctx.copyThreshold) return await copyInParts(ctx, from, to, source, rawMetadata, pre, signal);
       const sameObject = from.bucket === to.bucket && from.key === to.key;
@@ -147,6 +147,7 @@ async function copyInParts(
       key: to.key,
       size: source.size,
       ...(source.contentMd5 === undefined ? {} : { contentMd5: source.contentMd5 }),
+      ...(source.crc32c === undefined ? {} : { crc32c: source.crc32c }),
       contentType: source.contentType,
       metadata: source.metadata,
     });

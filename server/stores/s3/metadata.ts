@@ -4,6 +4,7 @@ import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { StowdError } from "../../../common/errors.js";
 import { contentTypeOrDefault } from "../kit/content-type.js";
 import { unquoteEtag } from "../kit/etag.js";
+import { takeCrc32c, withCrc32c } from "../kit/crc32c.js";
 import { FLYTE_CONTENT_MD5_KEY, md5FromBase64 } from "../kit/flyte-content-md5.js";
 import type { ObjectMeta } from "../raw-store.js";
 import { S3_KIND } from "./errors.js";
@@ -33,15 +34,17 @@ export function checkMetadata(metadata: Record<string, string>, reference: strin
 
 /**
  * The x-amz-meta-* names and values for `metadata`, plus Flyte's content MD5
- * when one is known (Flyte reads an object's MD5 from there).
+ * when one is known (Flyte reads an object's MD5 from there) and the CRC32C
+ * when known (the RGW this project targets, Ceph 16, has no x-amz-checksum-*
+ * support, so it is user metadata; see kit/crc32c.ts).
  *
  * RGW turns `_` in metadata names into `-` (it passes headers through
  * CGI-style variable names), so `stowd_type_url` would come back as
  * `stowd-type-url`. Names are stored with `.` for `_` on every S3 server;
  * checked names never contain `.`, so reading maps it back unambiguously.
  */
-export function toS3Metadata(metadata: Record<string, string>, contentMd5?: Uint8Array): Record<string, string> {
-  const out = Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key.replace(/_/g, "."), value]));
+export function toS3Metadata(metadata: Record<string, string>, contentMd5?: Uint8Array, crc32c?: number): Record<string, string> {
+  const out = Object.fromEntries(Object.entries(withCrc32c(metadata, crc32c)).map(([key, value]) => [key.replace(/_/g, "."), value]));
   if (contentMd5 !== undefined) out[FLYTE_CONTENT_MD5_KEY] = base64(contentMd5);
   return out;
 }
@@ -60,7 +63,7 @@ export function metaOf(
   >,
 ): ObjectMeta {
   const etag = unquoteEtag(out.ETag);
-  const metadata = fromS3Metadata(out.Metadata);
+  const { crc32c, metadata } = takeCrc32c(fromS3Metadata(out.Metadata));
   let contentMd5 = md5FromBase64(metadata[FLYTE_CONTENT_MD5_KEY]);
   if (contentMd5 !== undefined) delete metadata[FLYTE_CONTENT_MD5_KEY];
   // A single-part upload's ETag is the content MD5, unless KMS or customer keys encrypt it.
@@ -71,6 +74,7 @@ export function metaOf(
     size,
     etag,
     ...(contentMd5 === undefined ? {} : { contentMd5 }),
+    ...(crc32c === undefined ? {} : { crc32c }),
     contentType: out.ContentType ?? contentTypeOrDefault(""),
     metadata,
     updated: out.LastModified ?? new Date(),

@@ -7,6 +7,7 @@ import { StowdError, isStowdError, unsupported } from "../../../common/errors.js
 import type { Ref } from "../../references/reference.js";
 import { abortError, abortable, throwIfAborted } from "../kit/abort.js";
 import { contentTypeOrDefault } from "../kit/content-type.js";
+import { crc32cOf } from "../kit/crc32c.js";
 import { unquoteEtag } from "../kit/etag.js";
 import { hasPreconditions } from "../kit/preconditions.js";
 import type { ObjectMeta, WriteOptions } from "../raw-store.js";
@@ -49,6 +50,10 @@ export async function append(): Promise<never> {
   throw unsupported(S3_KIND, "append (S3 objects cannot be appended to, and emulating it is not atomic on every S3 server)");
 }
 
+function crc32cOfChunks(chunks: Uint8Array[]): number {
+  return chunks.reduce((crc, chunk) => crc32cOf(chunk, crc), 0);
+}
+
 function md5(chunks: Uint8Array[]): Buffer {
   const hash = createHash("md5");
   for (const chunk of chunks) hash.update(chunk);
@@ -63,6 +68,8 @@ async function putSingle(ctx: S3Context, loc: Loc, data: PartBody, options: Writ
       reference: loc.reference,
     });
   }
+  // The body is all here, so its CRC32C is known before the request's metadata is sent.
+  const crc32c = options.crc32c?.value() ?? crc32cOfChunks(data.chunks);
   const pre = options.preconditions;
   const contentType = contentTypeOrDefault(options.contentType);
   let out: PutObjectCommandOutput;
@@ -76,7 +83,7 @@ async function putSingle(ctx: S3Context, loc: Loc, data: PartBody, options: Writ
           ContentLength: data.size,
           ContentMD5: base64(digest),
           ContentType: contentType,
-          Metadata: toS3Metadata(options.metadata, digest),
+          Metadata: toS3Metadata(options.metadata, digest, crc32c),
           ...conditionalHeaders(ctx, pre),
         }),
         { abortSignal: s },
@@ -91,6 +98,7 @@ async function putSingle(ctx: S3Context, loc: Loc, data: PartBody, options: Writ
     size: data.size,
     etag: unquoteEtag(out.ETag),
     contentMd5: Uint8Array.from(digest),
+    crc32c,
     contentType,
     metadata: { ...options.metadata },
     updated: new Date(),
@@ -108,7 +116,9 @@ async function putMultipart(
   signal: AbortSignal,
 ): Promise<ObjectMeta> {
   const contentType = contentTypeOrDefault(options.contentType);
-  const uploadId = await createUpload(ctx, loc, contentType, toS3Metadata(options.metadata, options.contentMd5), signal);
+  // The metadata goes with the first request: only a CRC32C declared before the body can be recorded.
+  const crc32c = options.crc32c?.declared;
+  const uploadId = await createUpload(ctx, loc, contentType, toS3Metadata(options.metadata, options.contentMd5, crc32c), signal);
   let pending: BodyPart | undefined = first;
   let done = false;
   let total = 0;
@@ -158,6 +168,7 @@ async function putMultipart(
       key: loc.key,
       size: total,
       ...(options.contentMd5 === undefined ? {} : { contentMd5: Uint8Array.from(options.contentMd5) }),
+      ...(crc32c === undefined ? {} : { crc32c }),
       contentType,
       metadata: { ...options.metadata },
     });
