@@ -2,13 +2,19 @@
 // caller gets a handle, so NOT_FOUND, OUT_OF_RANGE, a failed precondition or
 // the download limit reject the promise before any data. The chunk stream
 // then ends in an error, never silently short: the bytes are counted against
-// the header's length.
-import { Readable } from "node:stream";
+// the header's length. A stream that breaks with a retryable error resumes
+// from the last byte received, pinned to the first header's etag so two
+// versions are never spliced; a whole-object read is checked against the
+// object's CRC32C. No Node module is imported: browsers use this too.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type Client } from "@connectrpc/connect";
-import type { ObjectInfo } from "../gen/stowd/v1/object_pb.js";
-import type { RawStoreService, ReadRawHeader, ReadRawResponse } from "../gen/stowd/v1/raw_store_pb.js";
+import { ErrorReason } from "../gen/stowd/v1/error_pb.js";
+import type { RawStoreService, ReadRawHeader, ReadRawRequestSchema, ReadRawResponse } from "../gen/stowd/v1/raw_store_pb.js";
 import { type ByteCount, type CallOptions, linkedController, toInt64, withTimeout } from "./call-options.js";
-import { clientError, toStowdError } from "./client-error.js";
+import { type StowdClientError, clientError, toStowdError } from "./client-error.js";
+import { type Crc32c, type Crc32cFactory, formatCrc32c } from "./crc32c.js";
+import { type ObjectInfo, toObjectInfo } from "./object-info.js";
+import { type AttemptOptions, type Retrier, type RetrySettings, createRetrier, retrying } from "./retry.js";
 
 /** Which bytes to read: `{ offset, length? }` (length omitted = to the end) or `{ suffixLength }`. */
 export type ReadRange =
@@ -21,6 +27,12 @@ export interface ReadOptions extends CallOptions {
   ifMatchEtag?: string;
   /** When the object's etag is this, answer `notModified` with no data. */
   ifNoneMatchEtag?: string;
+  /**
+   * Verify a read of the whole object against its stored CRC32C (DATA_LOSS,
+   * reason CHECKSUM_MISMATCH, at the end of the data). Default: the client's
+   * `checksum` setting, on unless turned off. Ranges are never verified.
+   */
+  checksum?: boolean;
 }
 
 /** An open read whose header has arrived. */
@@ -35,23 +47,35 @@ export interface ReadHandle {
   readonly notModified: boolean;
   /**
    * The data, in order; iterate once. Fails with a StowdClientError on any
-   * error, including a stream that ended short. Breaking out of the loop
-   * cancels the call.
+   * error, including a stream that ended short or bytes that fail the
+   * checksum. Breaking out of the loop cancels the call.
    */
   readonly chunks: AsyncIterable<Uint8Array>;
   /** Cancels the call; needed only when `chunks` will not be iterated to the end. */
   cancel(): void;
 }
 
-type RawClient = Client<typeof RawStoreService>;
+/** What a read needs from the client it belongs to. */
+export interface ReadContext {
+  client: Client<typeof RawStoreService>;
+  retry: RetrySettings;
+  crc32c: Crc32cFactory;
+  /** Whether whole-object reads are verified when the call does not say. */
+  checksum: boolean;
+  /** The client's default deadline. */
+  timeoutMs: number | undefined;
+}
 
-export async function openRead(
-  client: RawClient,
-  reference: string,
-  options: ReadOptions,
-  timeoutMs: number | undefined,
-): Promise<ReadHandle> {
-  const request = {
+type Request = MessageInitShape<typeof ReadRawRequestSchema>;
+
+/** One ReadRaw call whose header has arrived. */
+interface OpenStream {
+  header: ReadRawHeader;
+  responses: AsyncIterator<ReadRawResponse>;
+}
+
+export async function openRead(context: ReadContext, reference: string, options: ReadOptions): Promise<ReadHandle> {
+  const request: Request = {
     reference,
     range: toByteRange(options.range, reference),
     ifMatchEtag: options.ifMatchEtag ?? "",
@@ -64,46 +88,79 @@ export async function openRead(
     controller.abort();
     unlink();
   };
-  const stream = client.readRaw(request, withTimeout({ signal: controller.signal }, timeoutMs));
-  const responses = stream[Symbol.asyncIterator]();
-  let header: ReadRawHeader;
-  let info: ObjectInfo;
+  // One deadline and one signal for the whole read, resumptions included.
+  const retrier = createRetrier(
+    context.retry,
+    reference,
+    withTimeout({ signal: controller.signal }, options.timeoutMs ?? context.timeoutMs),
+  );
   try {
-    const first = await responses.next();
-    if (first.done === true || first.value.body.case !== "header") {
-      throw clientError(Code.Internal, "protocol error: ReadRaw did not start with a header", reference);
-    }
-    header = first.value.body.value;
+    const { header, responses } = await retrying(retrier, reference, (attempt) => openStream(context, request, attempt, reference));
     if (header.info === undefined) {
       throw clientError(Code.Internal, "protocol error: ReadRaw header without object info", reference);
     }
-    info = header.info;
+    const info = toObjectInfo(header.info);
+    const offset = Number(header.offset);
+    const length = Number(header.length);
+    const wholeObject = !header.notModified && offset === 0 && length === info.size;
+    const verify = (options.checksum ?? context.checksum) && wholeObject && info.crc32c !== undefined;
+    const read: ReadState = { context, reference, info, offset, length, retrier, cancel };
+    return {
+      info,
+      offset,
+      length,
+      notModified: header.notModified,
+      chunks: resumingChunks(read, responses, verify ? await context.crc32c() : undefined),
+      cancel,
+    };
   } catch (e) {
     cancel();
     throw toStowdError(e, reference);
   }
-  const length = Number(header.length);
-  return {
-    info,
-    offset: Number(header.offset),
-    length,
-    notModified: header.notModified,
-    chunks: verifiedChunks(responses, length, reference, cancel),
-    cancel,
-  };
 }
 
-async function* verifiedChunks(
-  responses: AsyncIterator<ReadRawResponse>,
-  length: number,
-  reference: string,
-  cancel: () => void,
+interface ReadState {
+  context: ReadContext;
+  reference: string;
+  info: ObjectInfo;
+  offset: number;
+  length: number;
+  retrier: Retrier;
+  cancel: () => void;
+}
+
+async function openStream(context: ReadContext, request: Request, attempt: AttemptOptions, reference: string): Promise<OpenStream> {
+  const responses = context.client.readRaw(request, attempt)[Symbol.asyncIterator]();
+  const first = await responses.next();
+  if (first.done === true || first.value.body.case !== "header") {
+    throw clientError(Code.Internal, "protocol error: ReadRaw did not start with a header", reference);
+  }
+  return { header: first.value.body.value, responses };
+}
+
+async function* resumingChunks(
+  read: ReadState,
+  first: AsyncIterator<ReadRawResponse>,
+  checksum: Crc32c | undefined,
 ): AsyncGenerator<Uint8Array, void, undefined> {
+  const { reference, length } = read;
+  let responses = first;
   let received = 0;
   try {
     for (;;) {
+      let next: IteratorResult<ReadRawResponse>;
+      try {
+        next = await responses.next();
+      } catch (e) {
+        const error = toStowdError(e, reference);
+        // Every announced byte is here: a break after the last one loses nothing.
+        if (received === length && read.retrier.retryable(error)) {
+          break;
+        }
+        responses = await resume(read, received, error);
+        continue;
+      }
       // Reaching `done` means the status was OK, so a full count is final.
-      const next = await responses.next();
       if (next.done === true) {
         break;
       }
@@ -116,18 +173,80 @@ async function* verifiedChunks(
         throw clientError(Code.DataLoss, `ReadRaw sent more than the ${length} bytes announced`, reference);
       }
       if (chunk.byteLength > 0) {
+        read.retrier.progressed();
+        checksum?.update(chunk);
         yield chunk;
       }
     }
     if (received !== length) {
       throw clientError(Code.DataLoss, `ReadRaw ended after ${received} of the ${length} bytes announced`, reference);
     }
+    const expected = read.info.crc32c;
+    if (checksum !== undefined && expected !== undefined && checksum.digest() !== expected) {
+      throw clientError(
+        Code.DataLoss,
+        `the bytes read have CRC32C ${formatCrc32c(checksum.digest())}, but the object's stored CRC32C is ${formatCrc32c(expected)}: ` +
+          "it was corrupted in storage or in transit",
+        reference,
+        ErrorReason.CHECKSUM_MISMATCH,
+      );
+    }
   } catch (e) {
     throw toStowdError(e, reference);
   } finally {
     // Also runs when the consumer breaks out early: cancel the call then.
     // After a complete stream it only detaches the caller's signal.
-    cancel();
+    read.cancel();
+  }
+}
+
+/**
+ * After the stream broke with `error` once `received` bytes had arrived:
+ * opens a new ReadRaw for the rest, pinned to the first header's etag, as
+ * often as the retrier allows. Without an etag there is nothing to pin a
+ * resumption to, so `error` stands.
+ */
+async function resume(read: ReadState, received: number, error: StowdClientError): Promise<AsyncIterator<ReadRawResponse>> {
+  const { reference, info } = read;
+  if (info.etag === "" || !(await read.retrier.shouldRetry(error))) {
+    throw error;
+  }
+  const offset = read.offset + received;
+  const length = read.length - received;
+  const request: Request = { reference, range: { offset: BigInt(offset), length: BigInt(length) }, ifMatchEtag: info.etag };
+  const progress = `after ${received} of the ${read.length} bytes had arrived`;
+  try {
+    const { header, responses } = await retrying(read.retrier, reference, (attempt) =>
+      openStream(read.context, request, attempt, reference),
+    );
+    if (header.info?.etag !== info.etag || Number(header.offset) !== offset || Number(header.length) !== length) {
+      throw clientError(
+        Code.Internal,
+        `protocol error: resuming the read at byte ${offset} for ${length} bytes of etag ${info.etag} was answered with ` +
+          `${header.length} bytes at ${header.offset} of etag ${header.info?.etag ?? "(none)"}`,
+        reference,
+      );
+    }
+    return responses;
+  } catch (e) {
+    const failure = toStowdError(e, reference);
+    if (failure.code === Code.FailedPrecondition) {
+      throw clientError(
+        Code.FailedPrecondition,
+        `the object changed during the read: the stream broke ${progress} and the object is no longer version ${info.etag}; read it again`,
+        reference,
+        ErrorReason.PRECONDITION_FAILED,
+      );
+    }
+    if (failure.code === Code.NotFound) {
+      throw clientError(
+        Code.NotFound,
+        `the object was deleted during the read: the stream broke ${progress}`,
+        reference,
+        ErrorReason.NOT_FOUND,
+      );
+    }
+    throw failure;
   }
 }
 
@@ -142,34 +261,62 @@ export async function collect(handle: ReadHandle): Promise<Uint8Array> {
   return bytes;
 }
 
-/**
- * A Readable over a read that opens lazily (on the first `read()`). Errors,
- * including the header's, are emitted as stream errors; destroying the
- * stream cancels the call.
- */
-export function readableOf(open: (signal: AbortSignal) => Promise<ReadHandle>, signal: AbortSignal | undefined): Readable {
+/** A read's chunks pulled one at a time, the read opening on the first pull; what the stream adapters share. */
+export interface LazyRead {
+  next(): Promise<IteratorResult<Uint8Array>>;
+  /** Cancels the call (opened or not) and detaches the caller's signal. */
+  cancel(): void;
+}
+
+export function lazyRead(open: (signal: AbortSignal) => Promise<ReadHandle>, signal: AbortSignal | undefined): LazyRead {
   const { controller, unlink } = linkedController(signal);
   let chunks: AsyncIterator<Uint8Array> | undefined;
-  const pull = async (stream: Readable) => {
-    try {
-      chunks ??= (await open(controller.signal)).chunks[Symbol.asyncIterator]();
-      const next = await chunks.next();
-      stream.push(next.done === true ? null : next.value);
-    } catch (e) {
-      stream.destroy(e as Error);
-    }
+  const cancel = () => {
+    controller.abort();
+    unlink();
   };
-  return new Readable({
-    // Readable ignores what read() returns; pull reports its failures by destroying the stream.
-    read() {
-      void pull(this);
+  return {
+    async next() {
+      try {
+        chunks ??= (await open(controller.signal)).chunks[Symbol.asyncIterator]();
+        const next = await chunks.next();
+        if (next.done === true) {
+          unlink();
+        }
+        return next;
+      } catch (e) {
+        cancel();
+        throw e;
+      }
     },
-    destroy(error, callback) {
-      controller.abort();
-      unlink();
-      callback(error);
+    cancel,
+  };
+}
+
+/**
+ * A web ReadableStream over a read that opens lazily (on the first pull).
+ * Errors, including the header's, error the stream; cancelling it cancels the call.
+ */
+export function readableStreamOf(
+  open: (signal: AbortSignal) => Promise<ReadHandle>,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  const read = lazyRead(open, signal);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(stream) {
+        const next = await read.next();
+        if (next.done === true) {
+          stream.close();
+        } else {
+          stream.enqueue(next.value);
+        }
+      },
+      cancel: () => read.cancel(),
     },
-  });
+    // Pull only when the consumer asks: the HTTP/2 window is the buffer.
+    { highWaterMark: 0 },
+  );
 }
 
 function toByteRange(range: ReadRange | undefined, reference: string) {

@@ -1,35 +1,55 @@
-// The stowd SDK: one object with a method per operation, over the generated
-// service descriptors and any connect Transport. Every failure surfaces as a
-// StowdClientError; every call takes an AbortSignal and a deadline.
-import type { Readable } from "node:stream";
+// The stowd SDK's calls: one object with a method per operation, over the
+// generated service descriptors and any connect Transport. Every failure
+// surfaces as a StowdClientError; every call takes an AbortSignal and a
+// deadline. Platform-neutral: the entry points (index.ts for Node,
+// browser.ts) choose the transport and the CRC32C implementation and add
+// what only their platform has (Node streams).
 import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { ErrorReason } from "../gen/stowd/v1/error_pb.js";
-import type { ObjectInfo } from "../gen/stowd/v1/object_pb.js";
+import type { ObjectInfo as ObjectInfoMessage } from "../gen/stowd/v1/object_pb.js";
 import { ProtobufStoreService } from "../gen/stowd/v1/protobuf_store_pb.js";
-import { RawStoreService, SignedUrlMethod, type GetServerInfoResponse } from "../gen/stowd/v1/raw_store_pb.js";
+import { RawStoreService, SignedUrlMethod } from "../gen/stowd/v1/raw_store_pb.js";
 import { type WriteBody, prepareBody } from "./body.js";
 import { type ByteCount, type CallOptions, toInt64, withTimeout } from "./call-options.js";
 import { clientError, toStowdError } from "./client-error.js";
-import { type ReadHandle, type ReadOptions, collect, openRead, readableOf } from "./read.js";
-import { type StowdTlsOptions, type StowdTransport, createStowdTransport } from "./transport.js";
+import type { Crc32cFactory } from "./crc32c.js";
+import { type ObjectInfo, toObjectInfo } from "./object-info.js";
+import { type ReadContext, type ReadHandle, type ReadOptions, collect, openRead, readableStreamOf } from "./read.js";
+import { type AttemptOptions, type RetryOptions, createRetrier, retrySettings, retrying } from "./retry.js";
+import { toSafeNumber } from "./safe-number.js";
+import { type ServerInfo, toServerInfo } from "./server-info.js";
 
-export interface StowdClientOptions {
-  /** The daemon's gRPC address; default `http://127.0.0.1:50051`. Ignored when `transport` is given. */
-  baseUrl?: string;
+/** Retry and checksum settings; every entry point's client options include them. */
+export interface ReliabilityOptions {
   /**
-   * Any connect Transport, e.g. `createConnectTransport` for the daemon's
-   * HTTP port. The caller owns it: `close()` does not close it. Give it
-   * `acceptCompression: []` — compressing opaque bytes costs ~20x throughput.
+   * Retries of idempotent calls (head, list pages, reads and their
+   * resumption, delete with allowMissing, reference calls, serverInfo,
+   * readProtobuf) on UNAVAILABLE and RESOURCE_EXHAUSTED, with exponential
+   * backoff and full jitter, honouring the daemon's RetryInfo, within each
+   * call's deadline. Writes are never retried. Default
+   * `{ maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5000 }`; `false` turns retries off.
    */
-  transport?: Transport;
-  /** Default deadline per call in milliseconds (a whole stream for reads and writes). None by default. */
-  timeoutMs?: number;
-  /** Bearer token for a daemon with auth on. Ignored when `transport` is given (use createStowdTransport's `token`). */
-  token?: string;
-  /** TLS for an `https://` baseUrl (CA, and client certificate for mutual TLS). Ignored when `transport` is given. */
-  tls?: StowdTlsOptions;
+  retry?: RetryOptions | false;
+  /**
+   * CRC32C end to end: every write sends its body's checksum (the daemon
+   * stores nothing on a mismatch) and whole-object reads are verified.
+   * Default true; each call's `checksum` option overrides it.
+   */
+  checksum?: boolean;
+}
+
+/** What an entry point gives the platform-neutral client. */
+export interface BaseStowdClientOptions extends ReliabilityOptions {
+  /** The transport every call goes through. */
+  transport: Transport;
+  /** Default deadline per call in milliseconds (a whole stream for reads and writes). */
+  timeoutMs: number | undefined;
+  /** CRC32C for this platform: native in Node, WebAssembly in browsers. */
+  crc32c: Crc32cFactory;
+  /** What `close()` does: closes the transport when the entry point created it. */
+  close: () => void;
 }
 
 /** Conditions on the object being written; nothing is written when one fails. */
@@ -53,6 +73,8 @@ export interface WriteOptions extends CallOptions, WritePreconditions {
   metadata?: Record<string, string>;
   /** Expected 16-byte MD5 of the body; a mismatch fails with DATA_LOSS and stores nothing. */
   contentMd5?: Uint8Array;
+  /** Send the body's CRC32C (a mismatch stores nothing); default: the client's `checksum` setting. */
+  checksum?: boolean;
 }
 
 export interface AppendOptions extends CallOptions {
@@ -64,6 +86,11 @@ export interface AppendOptions extends CallOptions {
   createIfMissing?: boolean;
   /** Content type when this call creates the object. */
   contentType?: string;
+  /**
+   * Send the appended bytes' CRC32C (a mismatch appends nothing) when the
+   * body is a buffer or string; default: the client's `checksum` setting.
+   */
+  checksum?: boolean;
 }
 
 export interface ListOptions extends CallOptions {
@@ -128,13 +155,14 @@ export interface StoredMessage<Desc extends DescMessage> {
   info: ObjectInfo;
 }
 
-export interface StowdClient {
+/** The operations every platform has; the entry points' StowdClient types extend it. */
+export interface BaseStowdClient {
   /** Opens a read; resolves once the header arrived, so lookup errors reject here. */
   read(reference: string, options?: ReadOptions): Promise<ReadHandle>;
   /** Reads an object (or range) into one buffer. */
   readBytes(reference: string, options?: ReadOptions): Promise<Uint8Array>;
-  /** Reads an object (or range) as a Node stream; errors are stream errors; destroy() cancels. */
-  readStream(reference: string, options?: ReadOptions): Readable;
+  /** Reads an object (or range) as a web ReadableStream, opened on the first pull; errors error the stream; cancel() cancels. */
+  readWebStream(reference: string, options?: ReadOptions): ReadableStream<Uint8Array>;
   /** Creates or replaces an object atomically. */
   write(reference: string, body: WriteBody, options?: WriteOptions): Promise<ObjectInfo>;
   /** Appends to an object atomically; UNIMPLEMENTED where the backend cannot. */
@@ -155,7 +183,7 @@ export interface StowdClient {
   constructReference(base: string, keys: readonly string[], options?: CallOptions): Promise<string>;
   splitReference(reference: string, options?: CallOptions): Promise<ReferenceParts>;
   /** Configured schemes, backend capabilities and limits. */
-  serverInfo(options?: CallOptions): Promise<GetServerInfoResponse>;
+  serverInfo(options?: CallOptions): Promise<ServerInfo>;
   /** Stores a message as its exact wire encoding, recording its type. */
   writeProtobuf<Desc extends DescMessage>(
     reference: string,
@@ -169,45 +197,46 @@ export interface StowdClient {
   close(): void;
 }
 
-export function createStowdClient(options: StowdClientOptions = {}): StowdClient {
-  // Only a transport created here is closed by close().
-  let owned: StowdTransport | undefined;
-  const transport =
-    options.transport ??
-    (owned = createStowdTransport({
-      ...withBaseUrl(options.baseUrl),
-      ...(options.token === undefined ? {} : { token: options.token }),
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-    }));
+/** The client over a transport; use `createStowdClient` from the package's entry point instead. */
+export function createBaseStowdClient(options: BaseStowdClientOptions): BaseStowdClient {
+  const { transport } = options;
   const raw = createClient(RawStoreService, transport);
   const protobuf = createClient(ProtobufStoreService, transport);
   const callOptions = (o: CallOptions | undefined) =>
     withTimeout(o?.signal === undefined ? {} : { signal: o.signal }, o?.timeoutMs ?? options.timeoutMs);
+  const retry = retrySettings(options.retry);
+  const checksum = options.checksum ?? true;
+  const reads: ReadContext = { client: raw, retry, crc32c: options.crc32c, checksum, timeoutMs: options.timeoutMs };
+  /** An idempotent call: retried as `retry` allows, all attempts within the call's deadline and signal. */
+  const idempotent = <T>(reference: string, o: CallOptions | undefined, run: (attempt: AttemptOptions) => Promise<T>) =>
+    retrying(createRetrier(retry, reference, callOptions(o)), reference, run);
+  /** How a body's CRC32C is computed: `streamed` where the RPC has a trailer to send a streamed body's in. */
+  const bodyChecksum = (o: { checksum?: boolean }, streamed: boolean) =>
+    (o.checksum ?? checksum) ? { crc32c: options.crc32c, streamed } : undefined;
 
   async function* listPages(prefix: string, o: ListOptions = {}): AsyncGenerator<ListPage> {
     let pageToken = "";
     do {
-      const page = await call(prefix, () =>
-        raw.list({ reference: prefix, pageSize: o.pageSize ?? 0, pageToken, delimiter: o.delimiter ?? "" }, callOptions(o)),
-      );
-      yield { objects: page.objects, commonPrefixes: page.commonPrefixes };
+      const request = { reference: prefix, pageSize: o.pageSize ?? 0, pageToken, delimiter: o.delimiter ?? "" };
+      const page = await idempotent(prefix, o, (attempt) => raw.list(request, attempt));
+      yield { objects: page.objects.map(toObjectInfo), commonPrefixes: page.commonPrefixes };
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
   }
 
   return {
-    read: (reference, o = {}) => openRead(raw, reference, o, o.timeoutMs ?? options.timeoutMs),
+    read: (reference, o = {}) => openRead(reads, reference, o),
 
     async readBytes(reference, o = {}) {
-      return collect(await openRead(raw, reference, o, o.timeoutMs ?? options.timeoutMs));
+      return collect(await openRead(reads, reference, o));
     },
 
-    readStream: (reference, o = {}) =>
-      readableOf((signal) => openRead(raw, reference, { ...o, signal }, o.timeoutMs ?? options.timeoutMs), o.signal),
+    readWebStream: (reference, o = {}) => readableStreamOf((signal) => openRead(reads, reference, { ...o, signal }), o.signal),
 
     async write(reference, body, o = {}) {
-      const { size, chunks, failure } = prepareBody(body);
-      const declared = o.size ?? size;
+      const prepared = await prepareBody(body, bodyChecksum(o, true));
+      const { chunks, failure } = prepared;
+      const declared = o.size ?? prepared.size;
       const header = {
         reference,
         contentType: o.contentType ?? "",
@@ -215,11 +244,17 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
         preconditions: preconditionsOf(o),
         contentMd5: o.contentMd5 ?? new Uint8Array(0),
         ...(declared === undefined ? {} : { size: toInt64(declared, "size", reference) }),
+        ...(prepared.crc32c === undefined ? {} : { crc32c: prepared.crc32c }),
       };
       async function* requests() {
         yield { body: { case: "header" as const, value: header } };
         for await (const chunk of chunks) {
           yield { body: { case: "chunk" as const, value: chunk } };
+        }
+        // A streamed body's checksum is known only now.
+        const crc32c = prepared.streamedCrc32c();
+        if (crc32c !== undefined) {
+          yield { body: { case: "trailer" as const, value: { crc32c } } };
         }
       }
       const response = await call(reference, () => raw.writeRaw(requests(), callOptions(o)), failure);
@@ -227,10 +262,11 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     },
 
     async append(reference, body, o = {}) {
-      const { chunks, failure } = prepareBody(body);
+      const { chunks, failure, crc32c } = await prepareBody(body, bodyChecksum(o, false));
       const header = {
         reference,
         ifMatchEtag: o.ifMatchEtag ?? "",
+        ...(crc32c === undefined ? {} : { crc32c }),
         createIfMissing: o.createIfMissing ?? false,
         contentType: o.contentType ?? "",
         ...(o.expectedOffset === undefined ? {} : { expectedOffset: toInt64(o.expectedOffset, "expectedOffset", reference) }),
@@ -246,7 +282,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     },
 
     async head(reference, o) {
-      const response = await call(reference, () => raw.head({ reference }, callOptions(o)));
+      const response = await idempotent(reference, o, (attempt) => raw.head({ reference }, attempt));
       return response.exists ? requireInfo(response.info, reference) : undefined;
     },
 
@@ -265,12 +301,15 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
 
     async delete(reference, o = {}) {
       const request = { reference, allowMissing: o.allowMissing ?? false, ifMatchEtag: o.ifMatchEtag ?? "" };
-      await call(reference, () => raw.delete(request, callOptions(o)));
+      // Deleting what may already be gone is safe to repeat; a plain delete could answer NOT_FOUND for its own success.
+      await (request.allowMissing
+        ? idempotent(reference, o, (attempt) => raw.delete(request, attempt))
+        : call(reference, () => raw.delete(request, callOptions(o))));
     },
 
     async deletePrefix(prefix, o) {
       const response = await call(prefix, () => raw.deletePrefix({ reference: prefix }, callOptions(o)));
-      return Number(response.deletedCount);
+      return toSafeNumber(response.deletedCount, "deletedCount", prefix);
     },
 
     async copy(source, destination, o = {}) {
@@ -302,16 +341,19 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
 
     async constructReference(base, keys, o) {
       const request = { baseReference: base, nestedKeys: [...keys] };
-      const response = await call(base, () => raw.constructReference(request, callOptions(o)));
+      const response = await idempotent(base, o, (attempt) => raw.constructReference(request, attempt));
       return response.reference;
     },
 
     async splitReference(reference, o) {
-      const { scheme, container, key } = await call(reference, () => raw.splitReference({ reference }, callOptions(o)));
+      const { scheme, container, key } = await idempotent(reference, o, (attempt) => raw.splitReference({ reference }, attempt));
       return { scheme, container, key };
     },
 
-    serverInfo: (o) => call("", () => raw.getServerInfo({}, callOptions(o))),
+    async serverInfo(o) {
+      const response = await idempotent("", o, (attempt) => raw.getServerInfo({}, attempt));
+      return toServerInfo(response);
+    },
 
     async writeProtobuf(reference, schema, message, o = {}) {
       const request = {
@@ -327,7 +369,7 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
     async readProtobuf<Desc extends DescMessage>(reference: string, schema: Desc, o?: CallOptions) {
       // The daemon checks the type: it answers FAILED_PRECONDITION for another one.
       const typeUrl = `type.googleapis.com/${schema.typeName}`;
-      const response = await call(reference, () => protobuf.readProtobuf({ reference, typeUrl }, callOptions(o)));
+      const response = await idempotent(reference, o, (attempt) => protobuf.readProtobuf({ reference, typeUrl }, attempt));
       const any = response.message;
       const info = requireInfo(response.info, reference);
       if (any === undefined) {
@@ -336,13 +378,14 @@ export function createStowdClient(options: StowdClientOptions = {}): StowdClient
       return { message: unpack(any, schema, reference), info };
     },
 
-    close: () => owned?.close(),
+    close: options.close,
   };
 }
 
 /**
- * Runs one call, converting whatever it throws into a StowdClientError. When
- * the request body's source failed, that failure is the one reported.
+ * Runs one call that is never retried (its first attempt may have taken
+ * effect), converting whatever it throws into a StowdClientError. When the
+ * request body's source failed, that failure is the one reported.
  */
 async function call<T>(reference: string, run: () => Promise<T>, bodyFailure?: () => { error: unknown } | undefined): Promise<T> {
   try {
@@ -360,11 +403,11 @@ function preconditionsOf(o: WritePreconditions) {
   };
 }
 
-function requireInfo(info: ObjectInfo | undefined, reference: string): ObjectInfo {
+function requireInfo(info: ObjectInfoMessage | undefined, reference: string): ObjectInfo {
   if (info === undefined) {
     throw clientError(Code.Internal, "protocol error: response without object info", reference);
   }
-  return info;
+  return toObjectInfo(info);
 }
 
 /**
@@ -389,8 +432,4 @@ function unpack<Desc extends DescMessage>(
     throw mismatch(`stored message is a ${any.typeUrl}, not a ${schema.typeName}`);
   }
   return message;
-}
-
-function withBaseUrl(baseUrl: string | undefined) {
-  return baseUrl === undefined ? {} : { baseUrl };
 }

@@ -9,7 +9,8 @@
 // object identities name the first of them, so `abfss://c@a/k` and
 // `abfs://c@a/k` are one object to the cache and to the container policy.
 import { StowdError } from "../../common/errors.js";
-import type { Ref } from "../references/reference.js";
+import { formatReference, type Ref } from "../references/reference.js";
+import { formatCrc32c, runningCrc32c } from "../stores/kit/crc32c.js";
 import type { Capabilities, RawStore } from "../stores/raw-store.js";
 
 /** How to build the backend of one scheme, and what it will be. */
@@ -125,19 +126,44 @@ async function streamCopy(
   const opened = await from.read(source, options.ifSourceMatchEtag === undefined ? {} : { ifMatchEtag: options.ifSourceMatchEtag }, signal);
   try {
     const { meta } = opened;
+    // The source's CRC32C, known up front, is the destination's (S3 records it only when known before a multipart
+    // upload starts); the bytes are checked against it before the destination commits.
+    const crc32c = runningCrc32c(meta.crc32c);
     return await to.write(
       destination,
-      opened.body,
+      checkedAgainstSource(opened.body, crc32c, source),
       {
         contentType: meta.contentType,
         metadata: meta.metadata,
         preconditions: options.preconditions,
         size: meta.size,
+        crc32c,
         ...(meta.contentMd5 === undefined ? {} : { contentMd5: meta.contentMd5 }),
       },
       signal,
     );
   } finally {
     await opened.close();
+  }
+}
+
+/** The source's bytes; throws before the end when they do not have the CRC32C the source recorded. */
+async function* checkedAgainstSource(
+  body: AsyncIterable<Uint8Array>,
+  crc32c: ReturnType<typeof runningCrc32c>,
+  source: Ref,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    crc32c.update(chunk);
+    yield chunk;
+  }
+  crc32c.end();
+  if (crc32c.declared !== undefined && crc32c.value() !== crc32c.declared) {
+    const reference = formatReference(source, source.key);
+    throw new StowdError(
+      "CHECKSUM_MISMATCH",
+      `the copy source ${reference} read back with CRC32C ${formatCrc32c(crc32c.value())}, not the ${formatCrc32c(crc32c.declared)} it was stored with; nothing was copied`,
+      { reference },
+    );
   }
 }

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { StowdError } from "../../common/errors.js";
 import type { RequestEndProof } from "../calls/request-end.js";
-import { runningCrc32c } from "../stores/kit/crc32c.js";
+import { formatCrc32c, runningCrc32c } from "../stores/kit/crc32c.js";
 import type { BodyCrc32c } from "../stores/raw-store.js";
 
 /** A CRC32C the client declared, and the field it came in (for the error). */
@@ -117,7 +117,7 @@ async function* checked(
   if (expected !== undefined && expected.value !== crc.value()) {
     throw new StowdError(
       "CHECKSUM_MISMATCH",
-      `the upload to ${reference} has CRC32C ${hex(crc.value())}, not the declared ${hex(expected.value)} (${expected.field}); nothing was stored`,
+      `the upload to ${reference} has CRC32C ${formatCrc32c(crc.value())}, not the declared ${formatCrc32c(expected.value)} (${expected.field}); nothing was stored`,
       {
         reference,
         field: expected.field,
@@ -129,9 +129,4 @@ async function* checked(
   // body, one sent along with the client's END_STREAM, before the store
   // commits.
   if (declaredSize === undefined && md5 === undefined && expected === undefined) await end.confirm({ roundTrip: true, reference, signal });
-}
-
-/** A CRC32C for messages: 8 hex digits. */
-function hex(value: number): string {
-  return `0x${value.toString(16).padStart(8, "0")}`;
 }

@@ -115,6 +115,11 @@ function square(out: Uint32Array, matrix: Uint32Array): void {
   for (let n = 0; n < 32; n++) out[n] = times(matrix, matrix[n] ?? 0);
 }
 
+/** A CRC32C for messages: 0x and 8 hex digits. */
+export function formatCrc32c(value: number): string {
+  return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
+}
+
 /** The big-endian CRC32C in base64 ("AAAAAA=="), as GCS and S3 write it. */
 export function crc32cToBase64(value: number): string {
   const bytes = Buffer.alloc(4);
