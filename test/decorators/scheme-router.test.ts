@@ -1,9 +1,11 @@
 // The scheme router: the conformance suite through it, lazy single dials,
 // retried failed dials, unknown schemes, and copies across schemes.
+import { crc32c } from "@node-rs/crc32";
 import { describe, expect, it } from "vitest";
 import { builtBackend, createSchemeRouter, type Backend } from "../../server/decorators/scheme-router.js";
 import { withContainerPolicy } from "../../server/decorators/container-policy.js";
 import { createMemoryStore } from "../../server/stores/memory/index.js";
+import type { RawStore } from "../../server/stores/raw-store.js";
 import { describeRawStoreConformance } from "../conformance/raw-store-suite.js";
 import { never, put, readAll, ref } from "./store-helpers.js";
 
@@ -57,6 +59,34 @@ describe("scheme router", () => {
     await put(router, ref("src"), "across");
     await router.copy(ref("src"), ref("dst", "other"), { preconditions: {} }, never);
     expect((await readAll(router, ref("dst", "other"))).toString()).toBe("across");
+  });
+
+  it("keeps the source's CRC32C on a copy across schemes", async () => {
+    const router = createSchemeRouter({ mem: builtBackend(createMemoryStore()), other: builtBackend(createMemoryStore()) });
+    await put(router, ref("src"), "across");
+    await router.copy(ref("src"), ref("dst", "other"), { preconditions: {} }, never);
+    expect((await router.head(ref("dst", "other"), never))?.crc32c).toBe(crc32c(Buffer.from("across")));
+  });
+
+  it("copies nothing when the source's bytes do not match its recorded CRC32C", async () => {
+    const source = createMemoryStore();
+    // A source whose stored bytes rotted: its metadata still records the CRC32C of what was written.
+    const rotten: RawStore = {
+      ...source,
+      async read(r, options, signal) {
+        const opened = await source.read(r, options, signal);
+        async function* flipped() {
+          for await (const chunk of opened.body) yield Buffer.from(chunk).map((b, i) => (i === 0 ? b ^ 1 : b));
+        }
+        return { ...opened, body: flipped() };
+      },
+    };
+    const router = createSchemeRouter({ mem: builtBackend(rotten), other: builtBackend(createMemoryStore()) });
+    await put(router, ref("src"), "across");
+    const err = await router.copy(ref("src"), ref("dst", "other"), { preconditions: {} }, never).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: "CHECKSUM_MISMATCH" });
+    expect((err as Error).message).toContain("nothing was copied");
+    expect(await router.head(ref("dst", "other"), never)).toBeUndefined();
   });
 });
 
