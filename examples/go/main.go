@@ -32,6 +32,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"reflect"
@@ -269,8 +270,11 @@ func run(address string, size int, prefix string, connectTimeout time.Duration) 
 	_, err = rand.Read(data)
 	must(err)
 	digest := sha256.Sum256(data)
+	// CRC32C, which Go's standard library computes: the daemon verifies it before committing and stores it.
+	crc := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
 	written, err := writeRaw(ctx, raw, &stowdv1.WriteRawHeader{
 		Reference: blobRef, ContentType: "application/octet-stream", Metadata: map[string]string{"written_by": "go"},
+		Crc32C: proto.Uint32(crc),
 	}, data)
 	must(err)
 	check(written.Size == int64(size) && written.Etag != "", fmt.Sprintf("WriteRaw stored %d bytes (%g MiB), etag %s", size, float64(size)/mib, written.Etag))
@@ -284,6 +288,7 @@ func run(address string, size int, prefix string, connectTimeout time.Duration) 
 	check(head.Info.Etag == written.Etag, "Head: etag equals the one WriteRaw returned")
 	check(head.Info.ContentType == "application/octet-stream", "Head: content type kept")
 	check(head.Info.Metadata["written_by"] == "go", "Head: metadata kept")
+	check(head.Info.Crc32C != nil && *head.Info.Crc32C == crc, fmt.Sprintf("Head: CRC32C %08x, the one declared", crc))
 	missing, err := raw.Head(ctx, &stowdv1.HeadRequest{Reference: prefix + "/data/nothing-here"})
 	must(err)
 	check(!missing.Exists && missing.Info == nil, "Head of a missing object: OK with exists = false")
@@ -360,6 +365,10 @@ func run(address string, size int, prefix string, connectTimeout time.Duration) 
 		return err
 	}, codes.AlreadyExists, stowdv1.ErrorReason_ERROR_REASON_ALREADY_EXISTS, "create-only write over an existing object")
 	expectError(func() error {
+		_, err := writeRaw(ctx, raw, &stowdv1.WriteRawHeader{Reference: blobRef, Crc32C: proto.Uint32(crc ^ 1)}, data)
+		return err
+	}, codes.DataLoss, stowdv1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH, "a write whose bytes do not match its declared CRC32C")
+	expectError(func() error {
 		_, err := protobuf.ReadProtobuf(ctx, &stowdv1.ReadProtobufRequest{Reference: noteRef, TypeUrl: "type.googleapis.com/google.protobuf.Duration"})
 		return err
 	}, codes.FailedPrecondition, stowdv1.ErrorReason_ERROR_REASON_TYPE_MISMATCH, "ReadProtobuf asking for another type")
@@ -370,7 +379,7 @@ func run(address string, size int, prefix string, connectTimeout time.Duration) 
 	fmt.Printf("   (the daemon said: %s)\n", errorDetail(st).Message)
 	again, err := raw.Head(ctx, &stowdv1.HeadRequest{Reference: blobRef})
 	must(err)
-	check(again.Info.Etag == head.Info.Etag, "the refused write changed nothing")
+	check(again.Info.Etag == head.Info.Etag, "the refused writes changed nothing")
 
 	// Clean up what this run wrote.
 	deleted, err := raw.DeletePrefix(ctx, &stowdv1.DeletePrefixRequest{Reference: prefix + "/"})

@@ -100,6 +100,7 @@ describe("Go example client (Debian Go 1.19, GOPATH mode, stubs from proto/ by b
       for (const expected of [
         "ok: WriteRaw stored 67108864 bytes (64 MiB), etag ",
         "ok: Head: etag equals the one WriteRaw returned",
+        "ok: Head: CRC32C ",
         "ok: ReadRaw returned the 67108864 bytes written, byte-identical",
         `ok: ranged read: 100000 bytes at offset ${Math.floor(67108864 / 3) + 7}`,
         "ok: suffix range: the last 1000 bytes",
@@ -114,6 +115,8 @@ describe("Go example client (Debian Go 1.19, GOPATH mode, stubs from proto/ by b
         "ok: google.rpc.ErrorInfo metadata names the reference",
         "ok: no google.rpc.RetryInfo: retrying a NOT_FOUND cannot help",
         "ok: create-only write over an existing object: ErrorDetail reason ERROR_REASON_ALREADY_EXISTS",
+        "ok: a write whose bytes do not match its declared CRC32C: ErrorDetail reason ERROR_REASON_CHECKSUM_MISMATCH",
+        "ok: the refused writes changed nothing",
         "ok: ReadProtobuf asking for another type: ErrorDetail reason ERROR_REASON_TYPE_MISMATCH",
         "ok: DeletePrefix removed 7 objects",
       ]) {
