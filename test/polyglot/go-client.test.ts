@@ -6,29 +6,19 @@
 // round trip is the Python example's, plus google.rpc.ErrorInfo read with
 // genproto's errdetails); this test checks its exit code and output. A
 // missing Debian package fails the suite with the command that installs it.
-import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
+import { expectRefusedByDownloadLimit, expectRoundTrip, INSTALL_HINT, REPO, requireTool, run, type Run } from "./example-client.js";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const BUILD = join(REPO, "examples", "go", "build.sh");
-const INSTALL_HINT = "run `bash scripts/install-test-servers.sh` to install it";
 
 /** Throws, naming the Debian package and the install script, when something the build needs is missing. */
 function requirePrerequisites(): void {
-  const tool = (command: string, args: string[], pkg: string) => {
-    const probe = spawnSync(command, args, { encoding: "utf8" });
-    if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error(
-        `${command} is not usable (Debian package ${pkg}, needed by the Go client test); ${INSTALL_HINT}. ${probe.stderr ?? ""}`.trim(),
-      );
-    }
-  };
+  const tool = (command: string, args: string[], pkg: string) => requireTool(command, args, pkg, "the Go client test");
   tool("go", ["version"], "golang-go");
   tool("protoc", ["--version"], "protobuf-compiler");
   tool("sh", ["-c", "command -v protoc-gen-go"], "protoc-gen-go");
@@ -47,21 +37,6 @@ function requirePrerequisites(): void {
   }
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: REPO, timeout: 300_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 let daemon: TestDaemon;
 let out: string;
 
@@ -69,7 +44,7 @@ beforeAll(async () => {
   requirePrerequisites();
   out = await mkdtemp(join(tmpdir(), "stowd-go-client-"));
   // A cold build compiles gRPC from Debian's sources: tens of seconds on two cores.
-  const built = await run("bash", [BUILD, out]);
+  const built = await run("bash", [BUILD, out], { timeoutMs: 300_000 });
   if (built.code !== 0) throw new Error(`examples/go/build.sh failed (exit ${String(built.code)}):\n${built.stderr}`);
   daemon = await startTestDaemon();
 }, 300_000);
@@ -94,45 +69,34 @@ describe("Go example client (Debian Go 1.19, GOPATH mode, stubs from proto/ by b
     "64 MiB round trip, Head, delimiter listing, ranges, Note as an Any, ErrorDetail and google.rpc.ErrorInfo on %s",
     async (prefix) => {
       const result = await example("-size-mib", "64", "-prefix", prefix, daemon.grpcAddress);
-      expect(result.stderr).toBe("");
-      expect(result.code).toBe(0);
-      const lines = result.stdout.split("\n");
-      for (const expected of [
-        "ok: WriteRaw stored 67108864 bytes (64 MiB), etag ",
-        "ok: Head: etag equals the one WriteRaw returned",
-        "ok: Head: CRC32C ",
-        "ok: ReadRaw returned the 67108864 bytes written, byte-identical",
-        `ok: ranged read: 100000 bytes at offset ${Math.floor(67108864 / 3) + 7}`,
-        "ok: suffix range: the last 1000 bytes",
-        "ok: List with delimiter '/': objects [a.txt b.txt blob.bin]",
-        `ok: List with delimiter '/': common prefixes [${prefix}/data/logs/ ${prefix}/data/tmp/]`,
-        "ok: packed as type.googleapis.com/example.v1.Note",
-        'ok: ReadProtobuf: decoded Note equals the one written ("blob checked", tags [go example])',
-        "ok: ReadRaw of the protobuf object: exactly the Note's wire bytes",
-        "ok: ReadRaw of a missing object: ErrorDetail reason ERROR_REASON_NOT_FOUND",
-        `ok: ErrorDetail names the reference ${prefix}/data/nothing-here`,
-        "ok: google.rpc.ErrorInfo (genproto errdetails): reason NOT_FOUND, domain stowd.dev",
-        "ok: google.rpc.ErrorInfo metadata names the reference",
-        "ok: no google.rpc.RetryInfo: retrying a NOT_FOUND cannot help",
-        "ok: create-only write over an existing object: ErrorDetail reason ERROR_REASON_ALREADY_EXISTS",
-        "ok: a write whose bytes do not match its declared CRC32C: ErrorDetail reason ERROR_REASON_CHECKSUM_MISMATCH",
-        "ok: the refused writes changed nothing",
-        "ok: ReadProtobuf asking for another type: ErrorDetail reason ERROR_REASON_TYPE_MISMATCH",
-        "ok: DeletePrefix removed 7 objects",
-      ]) {
-        expect(
-          lines.some((line) => line.startsWith(expected)),
-          `output has a line starting with ${JSON.stringify(expected)}:\n${result.stdout}`,
-        ).toBe(true);
-      }
-      expect(lines.filter((line) => line !== "").at(-1)).toBe("all checks passed");
-      // The program cleaned up after itself.
-      const listed = await fetch(`${daemon.httpUrl}/stowd.v1.RawStoreService/List`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ reference: `${prefix}/` }),
-      });
-      expect(await listed.json()).toEqual({});
+      await expectRoundTrip(
+        result,
+        [
+          "ok: WriteRaw stored 67108864 bytes (64 MiB), etag ",
+          "ok: Head: etag equals the one WriteRaw returned",
+          "ok: Head: CRC32C ",
+          "ok: ReadRaw returned the 67108864 bytes written, byte-identical",
+          `ok: ranged read: 100000 bytes at offset ${Math.floor(67108864 / 3) + 7}`,
+          "ok: suffix range: the last 1000 bytes",
+          "ok: List with delimiter '/': objects [a.txt b.txt blob.bin]",
+          `ok: List with delimiter '/': common prefixes [${prefix}/data/logs/ ${prefix}/data/tmp/]`,
+          "ok: packed as type.googleapis.com/example.v1.Note",
+          'ok: ReadProtobuf: decoded Note equals the one written ("blob checked", tags [go example])',
+          "ok: ReadRaw of the protobuf object: exactly the Note's wire bytes",
+          "ok: ReadRaw of a missing object: ErrorDetail reason ERROR_REASON_NOT_FOUND",
+          `ok: ErrorDetail names the reference ${prefix}/data/nothing-here`,
+          "ok: google.rpc.ErrorInfo (genproto errdetails): reason NOT_FOUND, domain stowd.dev",
+          "ok: google.rpc.ErrorInfo metadata names the reference",
+          "ok: no google.rpc.RetryInfo: retrying a NOT_FOUND cannot help",
+          "ok: create-only write over an existing object: ErrorDetail reason ERROR_REASON_ALREADY_EXISTS",
+          "ok: a write whose bytes do not match its declared CRC32C: ErrorDetail reason ERROR_REASON_CHECKSUM_MISMATCH",
+          "ok: the refused writes changed nothing",
+          "ok: ReadProtobuf asking for another type: ErrorDetail reason ERROR_REASON_TYPE_MISMATCH",
+          "ok: DeletePrefix removed 7 objects",
+        ],
+        daemon.httpUrl,
+        prefix,
+      );
     },
     120_000,
   );
@@ -142,12 +106,7 @@ describe("Go example client (Debian Go 1.19, GOPATH mode, stubs from proto/ by b
     const limited = await startTestDaemon({ maxDownloadMBs: 1 });
     try {
       const result = await example("-size-mib", "2", "-prefix", "mem://example/limited", limited.grpcAddress);
-      expect(result.code).toBe(1);
-      expect(result.stdout).toContain("ok: Head: size 2097152");
-      expect(result.stdout).not.toContain("all checks passed");
-      expect(result.stderr).toMatch(
-        /^FAILED: unexpected error from stowd: RESOURCE_EXHAUSTED \(ERROR_REASON_LIMIT_EXCEEDED\): limit exceeded\./,
-      );
+      expectRefusedByDownloadLimit(result);
     } finally {
       await limited.close();
     }

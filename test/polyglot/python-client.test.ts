@@ -5,33 +5,22 @@
 // runs the example against a real daemon on a loopback port. The script
 // checks every answer itself; this test checks its exit code and output. A
 // missing Debian package fails the suite with the command that installs it.
-import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
+import { expectRefusedByDownloadLimit, expectRoundTrip, INSTALL_HINT, REPO, requireTool, run, type Run } from "./example-client.js";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const EXAMPLE = join(REPO, "examples", "python", "stowd_example.py");
 const GENERATE = join(REPO, "examples", "python", "generate-stubs.sh");
 // Debian's interpreter: a pyenv shim or virtualenv python on PATH does not see dist-packages.
 const PYTHON = "/usr/bin/python3";
-const INSTALL_HINT = "run `bash scripts/install-test-servers.sh` to install it";
 
 /** Throws, naming the Debian package and the install script, when something the example needs is missing. */
 function requirePrerequisites(): void {
-  const tool = (command: string, args: string[], pkg: string) => {
-    const probe = spawnSync(command, args, { encoding: "utf8" });
-    if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error(
-        `${command} is not usable (Debian package ${pkg}, needed by the Python client test); ${INSTALL_HINT}. ${probe.stderr ?? ""}`.trim(),
-      );
-    }
-    return probe.stdout;
-  };
+  const tool = (command: string, args: string[], pkg: string) => requireTool(command, args, pkg, "the Python client test");
   tool(PYTHON, ["--version"], "python3");
   const version = /libprotoc (\d+)\.(\d+)/.exec(tool("protoc", ["--version"], "protobuf-compiler"));
   // proto3 `optional` (our WriteRawHeader.size) needs protoc 3.15 or later.
@@ -45,26 +34,6 @@ function requirePrerequisites(): void {
   tool("sh", ["-c", "command -v protoc-gen-go"], "protoc-gen-go");
   tool("sh", ["-c", "command -v protoc-gen-go-grpc"], "protoc-gen-go-grpc");
   tool(PYTHON, ["-c", "import grpc, google.protobuf"], "python3-grpcio and python3-protobuf");
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { cwd: REPO, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
 }
 
 let daemon: TestDaemon;
@@ -84,7 +53,7 @@ afterAll(async () => {
 
 /** Runs the example with the generated stubs on its path. */
 function python(...args: string[]): Promise<Run> {
-  return run(PYTHON, [EXAMPLE, ...args], { PYTHONPATH: join(stubs, "python"), PYTHONDONTWRITEBYTECODE: "1" });
+  return run(PYTHON, [EXAMPLE, ...args], { env: { PYTHONPATH: join(stubs, "python"), PYTHONDONTWRITEBYTECODE: "1" } });
 }
 
 describe("Python example client (Debian python3-grpcio, stubs from proto/ by buf with Debian protoc)", () => {
@@ -106,43 +75,32 @@ describe("Python example client (Debian python3-grpcio, stubs from proto/ by buf
     "64 MiB round trip, Head, delimiter listing, ranges, Note as an Any, error details on %s",
     async (prefix) => {
       const result = await python(daemon.grpcAddress, "--size-mib", "64", "--prefix", prefix);
-      expect(result.stderr).toBe("");
-      expect(result.code).toBe(0);
-      const lines = result.stdout.split("\n");
-      for (const expected of [
-        "ok: WriteRaw stored 67108864 bytes (64 MiB), etag ",
-        "ok: Head: etag equals the one WriteRaw returned",
-        "ok: ReadRaw returned the 67108864 bytes written, byte-identical",
-        `ok: ranged read: 100000 bytes at offset ${Math.floor(67108864 / 3) + 7}`,
-        "ok: suffix range: the last 1000 bytes",
-        "ok: List with delimiter '/': objects ['a.txt', 'b.txt', 'blob.bin']",
-        `ok: List with delimiter '/': common prefixes ['${prefix}/data/logs/', '${prefix}/data/tmp/']`,
-        "ok: packed as type.googleapis.com/example.v1.Note",
-        "ok: ReadProtobuf: type URL type.googleapis.com/example.v1.Note",
-        "ok: ReadProtobuf: decoded Note equals the one written ('blob checked', tags ['python', 'example'])",
-        "ok: ReadRaw of the protobuf object: exactly the Note's wire bytes",
-        "ok: ReadRaw of a missing object: ErrorDetail reason ERROR_REASON_NOT_FOUND",
-        `ok: ErrorDetail names the reference ${prefix}/data/nothing-here`,
-        "ok: google.rpc.ErrorInfo: reason NOT_FOUND, domain stowd.dev",
-        "ok: google.rpc.ErrorInfo metadata names the reference",
-        "ok: no google.rpc.RetryInfo: retrying a NOT_FOUND cannot help",
-        "ok: create-only write over an existing object: ErrorDetail reason ERROR_REASON_ALREADY_EXISTS",
-        "ok: ReadProtobuf asking for another type: ErrorDetail reason ERROR_REASON_TYPE_MISMATCH",
-        "ok: DeletePrefix removed 7 objects",
-      ]) {
-        expect(
-          lines.some((line) => line.startsWith(expected)),
-          `output has a line starting with ${JSON.stringify(expected)}:\n${result.stdout}`,
-        ).toBe(true);
-      }
-      expect(lines.filter((line) => line !== "").at(-1)).toBe("all checks passed");
-      // The script cleaned up after itself.
-      const listed = await fetch(`${daemon.httpUrl}/stowd.v1.RawStoreService/List`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ reference: `${prefix}/` }),
-      });
-      expect(await listed.json()).toEqual({});
+      await expectRoundTrip(
+        result,
+        [
+          "ok: WriteRaw stored 67108864 bytes (64 MiB), etag ",
+          "ok: Head: etag equals the one WriteRaw returned",
+          "ok: ReadRaw returned the 67108864 bytes written, byte-identical",
+          `ok: ranged read: 100000 bytes at offset ${Math.floor(67108864 / 3) + 7}`,
+          "ok: suffix range: the last 1000 bytes",
+          "ok: List with delimiter '/': objects ['a.txt', 'b.txt', 'blob.bin']",
+          `ok: List with delimiter '/': common prefixes ['${prefix}/data/logs/', '${prefix}/data/tmp/']`,
+          "ok: packed as type.googleapis.com/example.v1.Note",
+          "ok: ReadProtobuf: type URL type.googleapis.com/example.v1.Note",
+          "ok: ReadProtobuf: decoded Note equals the one written ('blob checked', tags ['python', 'example'])",
+          "ok: ReadRaw of the protobuf object: exactly the Note's wire bytes",
+          "ok: ReadRaw of a missing object: ErrorDetail reason ERROR_REASON_NOT_FOUND",
+          `ok: ErrorDetail names the reference ${prefix}/data/nothing-here`,
+          "ok: google.rpc.ErrorInfo: reason NOT_FOUND, domain stowd.dev",
+          "ok: google.rpc.ErrorInfo metadata names the reference",
+          "ok: no google.rpc.RetryInfo: retrying a NOT_FOUND cannot help",
+          "ok: create-only write over an existing object: ErrorDetail reason ERROR_REASON_ALREADY_EXISTS",
+          "ok: ReadProtobuf asking for another type: ErrorDetail reason ERROR_REASON_TYPE_MISMATCH",
+          "ok: DeletePrefix removed 7 objects",
+        ],
+        daemon.httpUrl,
+        prefix,
+      );
     },
     120_000,
   );
@@ -152,12 +110,7 @@ describe("Python example client (Debian python3-grpcio, stubs from proto/ by buf
     const limited = await startTestDaemon({ maxDownloadMBs: 1 });
     try {
       const result = await python(limited.grpcAddress, "--size-mib", "2", "--prefix", "mem://example/limited");
-      expect(result.code).toBe(1);
-      expect(result.stdout).toContain("ok: Head: size 2097152");
-      expect(result.stdout).not.toContain("all checks passed");
-      expect(result.stderr).toMatch(
-        /^FAILED: unexpected error from stowd: RESOURCE_EXHAUSTED \(ERROR_REASON_LIMIT_EXCEEDED\): limit exceeded\./,
-      );
+      expectRefusedByDownloadLimit(result);
     } finally {
       await limited.close();
     }
