@@ -1,5 +1,5 @@
 // How objects, sizes and times are shown: the --json shapes (plain numbers
-// for sizes, hex MD5, ISO times) and the human ones.
+// for sizes, hex MD5 and CRC32C, ISO times) and the human ones.
 import type { ObjectInfo } from "../client/index.js";
 
 /** An ObjectInfo for --json: hex MD5 and an ISO time, so the output is plain JSON. */
@@ -9,6 +9,8 @@ export interface ObjectJson {
   etag: string;
   /** Hex, as md5sum prints it; empty when the backend has none. */
   md5: string;
+  /** CRC32C (Castagnoli), 8 hex digits; empty when unknown. */
+  crc32c: string;
   contentType: string;
   metadata: Record<string, string>;
   /** ISO 8601, or null when the backend reports none. */
@@ -22,6 +24,7 @@ export function objectJson(info: ObjectInfo): ObjectJson {
     size: info.size,
     etag: info.etag,
     md5: info.contentMd5 === undefined ? "" : Buffer.from(info.contentMd5).toString("hex"),
+    crc32c: info.crc32c === undefined ? "" : info.crc32c.toString(16).padStart(8, "0"),
     contentType: info.contentType,
     metadata: { ...info.metadata },
     updateTime: info.updateTime?.toISOString() ?? null,
@@ -37,6 +40,7 @@ export function objectText(info: ObjectInfo): string {
     ["size", `${o.size} (${formatBytes(o.size)})`],
     ["etag", o.etag],
     ["md5", o.md5],
+    ["crc32c", o.crc32c],
     ["content-type", o.contentType],
     ["updated", o.updateTime ?? ""],
     ["generation", o.generation],

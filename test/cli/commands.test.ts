@@ -1,5 +1,6 @@
 // Every client command end to end: the CLI as a child process against a real
 // daemon on free loopback ports — outputs, --json shapes and exit codes.
+import { crc32c } from "@node-rs/crc32";
 import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -68,6 +69,7 @@ describe("put, stat, cat", () => {
       size: 19,
       etag: expect.any(String) as unknown,
       md5: expect.stringMatching(/^([0-9a-f]{32})?$/) as unknown, // the memory store keeps an MD5 only when the writer sends one
+      crc32c: crc32c(Buffer.from("hello from the CLI\n")).toString(16).padStart(8, "0"), // sent by the CLI, kept by every store
       contentType: "text/plain",
       metadata: { owner: "ops", run: "42" },
       updateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/) as unknown,
