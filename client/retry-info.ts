@@ -1,7 +1,7 @@
 // The daemon's retry-after hint: a standard google.rpc.RetryInfo
 // (`google.protobuf.Duration retry_delay = 1;`) in the status details. The
 // SDK carries no google.rpc types, so the one field is read off the wire.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
@@ -11,16 +11,8 @@ const RETRY_INFO = "google.rpc.RetryInfo";
 /** The delay a RetryInfo in `error`'s details asks for, in milliseconds; undefined when there is none. */
 export function retryDelayMsOf(error: ConnectError): number | undefined {
   for (const detail of error.details) {
-    // Incoming details are { type, value: bytes }; ones built locally are { desc, value: message init }.
-    const bytes =
-      "type" in detail
-        ? detail.type === RETRY_INFO
-          ? detail.value
-          : undefined
-        : detail.desc.typeName === RETRY_INFO
-          ? toBinary(detail.desc, create(detail.desc, detail.value))
-          : undefined;
-    const delay = bytes === undefined ? undefined : decodeRetryDelay(bytes);
+    // The daemon's details arrive as { type, value: bytes }; the SDK builds no RetryInfo of its own.
+    const delay = "type" in detail && detail.type === RETRY_INFO ? decodeRetryDelay(detail.value) : undefined;
     if (delay !== undefined) {
       return delay;
     }
