@@ -18,7 +18,7 @@ export type {
   StoredMessage,
 } from "./stowd-client.js";
 export type { ObjectInfo } from "./object-info.js";
-export type { ServerInfo, BackendInfo, Capabilities, Limits } from "./server-info.js";
+export type { ServerInfo, BackendInfo, Capabilities, Limits, CallerInfo } from "./server-info.js";
 export type { ReadHandle, ReadOptions, ReadRange } from "./read.js";
 export type { WriteBody } from "./body.js";
 export type { ByteCount, CallOptions } from "./call-options.js";

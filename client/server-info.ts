@@ -9,6 +9,17 @@ export interface ServerInfo {
   version: string;
   backends: BackendInfo[];
   limits: Limits;
+  /** Who the daemon takes the caller for, and what it may do. */
+  caller: CallerInfo;
+}
+
+export interface CallerInfo {
+  /** False when the daemon checks no one: every caller may do everything, and name and grants are empty. */
+  authEnabled: boolean;
+  /** The caller's name in the daemon's token file; never the token. */
+  name: string;
+  /** An operation is allowed on a reference when one grant lists it (or "admin") and one of its prefixes covers the reference. */
+  grants: Array<{ operations: string[]; prefixes: string[] }>;
 }
 
 export interface BackendInfo {
@@ -65,6 +76,11 @@ export function toServerInfo(response: GetServerInfoResponse): ServerInfo {
       maxDownloadBytes: limit("maxDownloadBytes"),
       maxUploadBytes: limit("maxUploadBytes"),
       maxMessageBytes: limit("maxMessageBytes"),
+    },
+    caller: {
+      authEnabled: response.caller?.authEnabled ?? false,
+      name: response.caller?.name ?? "",
+      grants: (response.caller?.grants ?? []).map((g) => ({ operations: [...g.operations], prefixes: [...g.prefixes] })),
     },
   };
 }

@@ -130,6 +130,8 @@ export interface SignedUrlOptions extends CallOptions {
   contentMd5?: Uint8Array;
   /** For PUT: the content type the upload must declare. */
   contentType?: string;
+  /** For PUT: the exact size the upload must have; only daemon-signed URLs (file, mem, redis) can enforce it. */
+  contentLength?: number;
 }
 
 export interface SignedUrl {
@@ -330,6 +332,7 @@ export function createBaseStowdClient(options: BaseStowdClientOptions): BaseStow
         expiresIn: { seconds: toInt64(o.expiresInSeconds, "expiresInSeconds", reference) },
         contentMd5: o.contentMd5 ?? new Uint8Array(0),
         contentType: o.contentType ?? "",
+        ...(o.contentLength === undefined ? {} : { contentLength: toInt64(o.contentLength, "contentLength", reference) }),
       };
       const response = await call(reference, () => raw.createSignedUrl(request, callOptions(o)));
       return {

@@ -19,7 +19,14 @@ export interface ServedServicesOptions {
 export function servedServices(options: ServedServicesOptions): ServedService[] {
   const { tree, version, limits, stages } = options;
   return [
-    { service: RawStoreService, impl: createCallPipeline(RawStoreService, createRawStoreService({ tree, version, limits }), stages) },
+    {
+      service: RawStoreService,
+      impl: createCallPipeline(
+        RawStoreService,
+        createRawStoreService({ tree, version, limits, authEnabled: stages.authorization !== undefined }),
+        stages,
+      ),
+    },
     {
       service: ProtobufStoreService,
       impl: createCallPipeline(

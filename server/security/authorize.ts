@@ -14,6 +14,7 @@ import { parsePrefixReference, parseReference } from "../references/reference.js
 import { loggedReference } from "../calls/call-log.js";
 import type { Authorization, RpcAuthorization } from "../calls/call-pipeline.js";
 import { authenticate, type Credentials, type Principal } from "./authenticate.js";
+import { CALLER } from "./caller.js";
 import { allows, prefixesFor } from "./grants.js";
 import { PEER_IDENTITY } from "./peer-identity.js";
 import { RPC_NEEDS, type Need } from "./rpc-permissions.js";
@@ -58,6 +59,7 @@ export function createAuthorization(options: AuthorizationOptions): Authorizatio
               ctx.values.get(GATE_AUTHENTICATION) ??
               authenticate(options.credentials(), ctx.requestHeader.get("authorization"), ctx.values.get(PEER_IDENTITY));
             if (found instanceof Error) throw found;
+            ctx.values.set(CALLER, found);
             return found;
           } catch (err) {
             throw denied(err, undefined);

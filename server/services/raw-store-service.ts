@@ -14,6 +14,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { callerInfoOf } from "../security/caller.js";
 import { type ReadRawResponseSchema, type RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import { StowdError, isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
@@ -48,6 +49,8 @@ export interface RawStoreServiceOptions {
   tree: StoreTree;
   version: string;
   limits: ServiceLimits;
+  /** Whether calls are authenticated (GetServerInfo's caller.auth_enabled). */
+  authEnabled: boolean;
 }
 
 /** ReadRaw message sizes: large enough for throughput, far below message limits. */
@@ -371,8 +374,9 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
       return { scheme: ref.scheme, container: ref.container, key: ref.key };
     },
 
-    getServerInfo() {
+    getServerInfo(_req, ctx) {
       return {
+        caller: callerInfoOf(ctx, options.authEnabled),
         version,
         backends: router.routes.map(({ scheme, backend }) => ({
           scheme,

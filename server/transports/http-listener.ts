@@ -42,7 +42,7 @@ export interface HttpListenerOptions {
   maxMessageBytes: number;
   /** Message types Connect JSON can name in google.protobuf.Any and error details. */
   jsonRegistry: Registry;
-  /** Non-RPC endpoints by path, e.g. "/healthz". */
+  /** Non-RPC endpoints by path, e.g. "/healthz"; a path ending in "/" also serves every path under it (plainRouteFor). */
   plainRoutes: Record<string, PlainRoute>;
   /** TLS (server/security/reloadable-tls.ts); default cleartext. */
   tls?: HttpListenerTls;
@@ -120,7 +120,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   };
 
   function fallback(req: NodeRequest, res: NodeResponse): void {
-    const route = options.plainRoutes[(req.url ?? "").split("?")[0] ?? ""];
+    const route = plainRouteFor(options.plainRoutes, (req.url ?? "").split("?")[0] ?? "");
     if (route !== undefined) return route(req, res);
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found: stowd serves RPCs at /stowd.v1.RawStoreService/<Method> and /stowd.v1.ProtobufStoreService/<Method>\n");
@@ -254,4 +254,15 @@ async function* budgetedBody(req: NodeRequest, res: NodeResponse, budget: Stream
     else held += taken;
     yield piece;
   }
+}
+
+/** The route of `path`: its exact entry, else the longest entry ending in "/" that `path` starts with. */
+export function plainRouteFor(routes: Record<string, PlainRoute>, path: string): PlainRoute | undefined {
+  const exact = routes[path];
+  if (exact !== undefined) return exact;
+  let best: string | undefined;
+  for (const prefix of Object.keys(routes)) {
+    if (prefix.endsWith("/") && path.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix;
+  }
+  return best === undefined ? undefined : routes[best];
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stowd/v1/raw_store.proto.
  */
 export const file_stowd_v1_raw_store: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdG93ZC92MS9yYXdfc3RvcmUucHJvdG8SCHN0b3dkLnYxInoKDlJlYWRSYXdSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIiCgVyYW5nZRgCIAEoCzITLnN0b3dkLnYxLkJ5dGVSYW5nZRIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhoKEmlmX25vbmVfbWF0Y2hfZXRhZxgEIAEoCSJVCg9SZWFkUmF3UmVzcG9uc2USKQoGaGVhZGVyGAEgASgLMhcuc3Rvd2QudjEuUmVhZFJhd0hlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSJpCg1SZWFkUmF3SGVhZGVyEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvEg4KBm9mZnNldBgCIAEoAxIOCgZsZW5ndGgYAyABKAMSFAoMbm90X21vZGlmaWVkGAQgASgIIoQBCg9Xcml0ZVJhd1JlcXVlc3QSKgoGaGVhZGVyGAEgASgLMhguc3Rvd2QudjEuV3JpdGVSYXdIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAEiwKB3RyYWlsZXIYAyABKAsyGS5zdG93ZC52MS5Xcml0ZVJhd1RyYWlsZXJIAEIGCgRib2R5IjEKD1dyaXRlUmF3VHJhaWxlchITCgZjcmMzMmMYASABKAdIAIgBAUIJCgdfY3JjMzJjIqUCCg5Xcml0ZVJhd0hlYWRlchIRCglyZWZlcmVuY2UYASABKAkSEQoEc2l6ZRgCIAEoA0gAiAEBEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRI4CghtZXRhZGF0YRgEIAMoCzImLnN0b3dkLnYxLldyaXRlUmF3SGVhZGVyLk1ldGFkYXRhRW50cnkSLgoNcHJlY29uZGl0aW9ucxgFIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSEwoLY29udGVudF9tZDUYBiABKAwSEwoGY3JjMzJjGAcgASgHSAGIAQEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9zaXplQgkKB19jcmMzMmMiNgoQV3JpdGVSYXdSZXNwb25zZRIiCgRpbmZvGAEgASgLMhQuc3Rvd2QudjEuT2JqZWN0SW5mbyJSCg1BcHBlbmRSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIWLnN0b3dkLnYxLkFwcGVuZEhlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSK7AQoMQXBwZW5kSGVhZGVyEhEKCXJlZmVyZW5jZRgBIAEoCRIcCg9leHBlY3RlZF9vZmZzZXQYAiABKANIAIgBARIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhkKEWNyZWF0ZV9pZl9taXNzaW5nGAQgASgIEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRITCgZjcmMzMmMYBiABKAdIAYgBAUISChBfZXhwZWN0ZWRfb2Zmc2V0QgkKB19jcmMzMmMiNAoOQXBwZW5kUmVzcG9uc2USIgoEaW5mbxgBIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iIAoLSGVhZFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJIkIKDEhlYWRSZXNwb25zZRIOCgZleGlzdHMYASABKAgSIgoEaW5mbxgCIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iWgoLTGlzdFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhEKCWRlbGltaXRlchgEIAEoCSJnCgxMaXN0UmVzcG9uc2USJQoHb2JqZWN0cxgBIAMoCzIULnN0b3dkLnYxLk9iamVjdEluZm8SFwoPY29tbW9uX3ByZWZpeGVzGAIgAygJEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSJQCg1EZWxldGVSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIVCg1hbGxvd19taXNzaW5nGAIgASgIEhUKDWlmX21hdGNoX2V0YWcYAyABKAkiEAoORGVsZXRlUmVzcG9uc2UiKAoTRGVsZXRlUHJlZml4UmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkiLQoURGVsZXRlUHJlZml4UmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyKXAQoOQ29weVJhd1JlcXVlc3QSGAoQc291cmNlX3JlZmVyZW5jZRgBIAEoCRIdChVkZXN0aW5hdGlvbl9yZWZlcmVuY2UYAiABKAkSLgoNcHJlY29uZGl0aW9ucxgDIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSHAoUaWZfc291cmNlX21hdGNoX2V0YWcYBCABKAkiNQoPQ29weVJhd1Jlc3BvbnNlEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvIrABChZDcmVhdGVTaWduZWRVcmxSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIpCgZtZXRob2QYAiABKA4yGS5zdG93ZC52MS5TaWduZWRVcmxNZXRob2QSLQoKZXhwaXJlc19pbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtjb250ZW50X21kNRgEIAEoDBIUCgxjb250ZW50X3R5cGUYBSABKAki4QEKF0NyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEgsKA3VybBgBIAEoCRJQChByZXF1aXJlZF9oZWFkZXJzGAIgAygLMjYuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVzcG9uc2UuUmVxdWlyZWRIZWFkZXJzRW50cnkSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjYKFFJlcXVpcmVkSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoZQ29uc3RydWN0UmVmZXJlbmNlUmVxdWVzdBIWCg5iYXNlX3JlZmVyZW5jZRgBIAEoCRITCgtuZXN0ZWRfa2V5cxgCIAMoCSIvChpDb25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRIRCglyZWZlcmVuY2UYASABKAkiKgoVU3BsaXRSZWZlcmVuY2VSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJIChZTcGxpdFJlZmVyZW5jZVJlc3BvbnNlEg4KBnNjaGVtZRgBIAEoCRIRCgljb250YWluZXIYAiABKAkSCwoDa2V5GAMgASgJIhYKFEdldFNlcnZlckluZm9SZXF1ZXN0InMKFUdldFNlcnZlckluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEicKCGJhY2tlbmRzGAIgAygLMhUuc3Rvd2QudjEuQmFja2VuZEluZm8SIAoGbGltaXRzGAMgASgLMhAuc3Rvd2QudjEuTGltaXRzInsKC0JhY2tlbmRJbmZvEg4KBnNjaGVtZRgBIAEoCRIMCgRraW5kGAIgASgJEiwKDGNhcGFiaWxpdGllcxgDIAEoCzIWLnN0b3dkLnYxLkNhcGFiaWxpdGllcxIgChhiYXNlX2NvbnRhaW5lcl9yZWZlcmVuY2UYBCABKAkimgEKDENhcGFiaWxpdGllcxIUCgxyYW5nZWRfcmVhZHMYASABKAgSDgoGYXBwZW5kGAIgASgIEhoKEmNvbmRpdGlvbmFsX3dyaXRlcxgDIAEoCBITCgtzaWduZWRfdXJscxgEIAEoCBIZChFkZWxpbWl0ZXJfbGlzdGluZxgFIAEoCBIYChBzZXJ2ZXJfc2lkZV9jb3B5GAYgASgIIlkKBkxpbWl0cxIaChJtYXhfZG93bmxvYWRfYnl0ZXMYASABKAMSGAoQbWF4X3VwbG9hZF9ieXRlcxgCIAEoAxIZChFtYXhfbWVzc2FnZV9ieXRlcxgDIAEoAypqCg9TaWduZWRVcmxNZXRob2QSIQodU0lHTkVEX1VSTF9NRVRIT0RfVU5TUEVDSUZJRUQQABIZChVTSUdORURfVVJMX01FVEhPRF9HRVQQARIZChVTSUdORURfVVJMX01FVEhPRF9QVVQQAjLxBgoPUmF3U3RvcmVTZXJ2aWNlEkAKB1JlYWRSYXcSGC5zdG93ZC52MS5SZWFkUmF3UmVxdWVzdBoZLnN0b3dkLnYxLlJlYWRSYXdSZXNwb25zZTABEkMKCFdyaXRlUmF3Ehkuc3Rvd2QudjEuV3JpdGVSYXdSZXF1ZXN0Ghouc3Rvd2QudjEuV3JpdGVSYXdSZXNwb25zZSgBEj0KBkFwcGVuZBIXLnN0b3dkLnYxLkFwcGVuZFJlcXVlc3QaGC5zdG93ZC52MS5BcHBlbmRSZXNwb25zZSgBEjUKBEhlYWQSFS5zdG93ZC52MS5IZWFkUmVxdWVzdBoWLnN0b3dkLnYxLkhlYWRSZXNwb25zZRI1CgRMaXN0EhUuc3Rvd2QudjEuTGlzdFJlcXVlc3QaFi5zdG93ZC52MS5MaXN0UmVzcG9uc2USOwoGRGVsZXRlEhcuc3Rvd2QudjEuRGVsZXRlUmVxdWVzdBoYLnN0b3dkLnYxLkRlbGV0ZVJlc3BvbnNlEk0KDERlbGV0ZVByZWZpeBIdLnN0b3dkLnYxLkRlbGV0ZVByZWZpeFJlcXVlc3QaHi5zdG93ZC52MS5EZWxldGVQcmVmaXhSZXNwb25zZRI+CgdDb3B5UmF3Ehguc3Rvd2QudjEuQ29weVJhd1JlcXVlc3QaGS5zdG93ZC52MS5Db3B5UmF3UmVzcG9uc2USVgoPQ3JlYXRlU2lnbmVkVXJsEiAuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVxdWVzdBohLnN0b3dkLnYxLkNyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEl8KEkNvbnN0cnVjdFJlZmVyZW5jZRIjLnN0b3dkLnYxLkNvbnN0cnVjdFJlZmVyZW5jZVJlcXVlc3QaJC5zdG93ZC52MS5Db25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRJTCg5TcGxpdFJlZmVyZW5jZRIfLnN0b3dkLnYxLlNwbGl0UmVmZXJlbmNlUmVxdWVzdBogLnN0b3dkLnYxLlNwbGl0UmVmZXJlbmNlUmVzcG9uc2USUAoNR2V0U2VydmVySW5mbxIeLnN0b3dkLnYxLkdldFNlcnZlckluZm9SZXF1ZXN0Gh8uc3Rvd2QudjEuR2V0U2VydmVySW5mb1Jlc3BvbnNlQnEKDGRldi5zdG93ZC52MUINUmF3U3RvcmVQcm90b1ABWi5naXRodWIuY29tL3N0b3dkL3N0b3dkL2dlbi9nby9zdG93ZC92MTtzdG93ZHYxqgIIU3Rvd2QuVjHKAghTdG93ZFxWMeoCCVN0b3dkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_stowd_v1_object]);
+  fileDesc("ChhzdG93ZC92MS9yYXdfc3RvcmUucHJvdG8SCHN0b3dkLnYxInoKDlJlYWRSYXdSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIiCgVyYW5nZRgCIAEoCzITLnN0b3dkLnYxLkJ5dGVSYW5nZRIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhoKEmlmX25vbmVfbWF0Y2hfZXRhZxgEIAEoCSJVCg9SZWFkUmF3UmVzcG9uc2USKQoGaGVhZGVyGAEgASgLMhcuc3Rvd2QudjEuUmVhZFJhd0hlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSJpCg1SZWFkUmF3SGVhZGVyEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvEg4KBm9mZnNldBgCIAEoAxIOCgZsZW5ndGgYAyABKAMSFAoMbm90X21vZGlmaWVkGAQgASgIIoQBCg9Xcml0ZVJhd1JlcXVlc3QSKgoGaGVhZGVyGAEgASgLMhguc3Rvd2QudjEuV3JpdGVSYXdIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAEiwKB3RyYWlsZXIYAyABKAsyGS5zdG93ZC52MS5Xcml0ZVJhd1RyYWlsZXJIAEIGCgRib2R5IjEKD1dyaXRlUmF3VHJhaWxlchITCgZjcmMzMmMYASABKAdIAIgBAUIJCgdfY3JjMzJjIqUCCg5Xcml0ZVJhd0hlYWRlchIRCglyZWZlcmVuY2UYASABKAkSEQoEc2l6ZRgCIAEoA0gAiAEBEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRI4CghtZXRhZGF0YRgEIAMoCzImLnN0b3dkLnYxLldyaXRlUmF3SGVhZGVyLk1ldGFkYXRhRW50cnkSLgoNcHJlY29uZGl0aW9ucxgFIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSEwoLY29udGVudF9tZDUYBiABKAwSEwoGY3JjMzJjGAcgASgHSAGIAQEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgcKBV9zaXplQgkKB19jcmMzMmMiNgoQV3JpdGVSYXdSZXNwb25zZRIiCgRpbmZvGAEgASgLMhQuc3Rvd2QudjEuT2JqZWN0SW5mbyJSCg1BcHBlbmRSZXF1ZXN0EigKBmhlYWRlchgBIAEoCzIWLnN0b3dkLnYxLkFwcGVuZEhlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEYm9keSK7AQoMQXBwZW5kSGVhZGVyEhEKCXJlZmVyZW5jZRgBIAEoCRIcCg9leHBlY3RlZF9vZmZzZXQYAiABKANIAIgBARIVCg1pZl9tYXRjaF9ldGFnGAMgASgJEhkKEWNyZWF0ZV9pZl9taXNzaW5nGAQgASgIEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRITCgZjcmMzMmMYBiABKAdIAYgBAUISChBfZXhwZWN0ZWRfb2Zmc2V0QgkKB19jcmMzMmMiNAoOQXBwZW5kUmVzcG9uc2USIgoEaW5mbxgBIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iIAoLSGVhZFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJIkIKDEhlYWRSZXNwb25zZRIOCgZleGlzdHMYASABKAgSIgoEaW5mbxgCIAEoCzIULnN0b3dkLnYxLk9iamVjdEluZm8iWgoLTGlzdFJlcXVlc3QSEQoJcmVmZXJlbmNlGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhEKCWRlbGltaXRlchgEIAEoCSJnCgxMaXN0UmVzcG9uc2USJQoHb2JqZWN0cxgBIAMoCzIULnN0b3dkLnYxLk9iamVjdEluZm8SFwoPY29tbW9uX3ByZWZpeGVzGAIgAygJEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCSJQCg1EZWxldGVSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIVCg1hbGxvd19taXNzaW5nGAIgASgIEhUKDWlmX21hdGNoX2V0YWcYAyABKAkiEAoORGVsZXRlUmVzcG9uc2UiKAoTRGVsZXRlUHJlZml4UmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkiLQoURGVsZXRlUHJlZml4UmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyKXAQoOQ29weVJhd1JlcXVlc3QSGAoQc291cmNlX3JlZmVyZW5jZRgBIAEoCRIdChVkZXN0aW5hdGlvbl9yZWZlcmVuY2UYAiABKAkSLgoNcHJlY29uZGl0aW9ucxgDIAEoCzIXLnN0b3dkLnYxLlByZWNvbmRpdGlvbnMSHAoUaWZfc291cmNlX21hdGNoX2V0YWcYBCABKAkiNQoPQ29weVJhd1Jlc3BvbnNlEiIKBGluZm8YASABKAsyFC5zdG93ZC52MS5PYmplY3RJbmZvIuABChZDcmVhdGVTaWduZWRVcmxSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIpCgZtZXRob2QYAiABKA4yGS5zdG93ZC52MS5TaWduZWRVcmxNZXRob2QSLQoKZXhwaXJlc19pbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtjb250ZW50X21kNRgEIAEoDBIUCgxjb250ZW50X3R5cGUYBSABKAkSGwoOY29udGVudF9sZW5ndGgYBiABKANIAIgBAUIRCg9fY29udGVudF9sZW5ndGgi4QEKF0NyZWF0ZVNpZ25lZFVybFJlc3BvbnNlEgsKA3VybBgBIAEoCRJQChByZXF1aXJlZF9oZWFkZXJzGAIgAygLMjYuc3Rvd2QudjEuQ3JlYXRlU2lnbmVkVXJsUmVzcG9uc2UuUmVxdWlyZWRIZWFkZXJzRW50cnkSLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjYKFFJlcXVpcmVkSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoZQ29uc3RydWN0UmVmZXJlbmNlUmVxdWVzdBIWCg5iYXNlX3JlZmVyZW5jZRgBIAEoCRITCgtuZXN0ZWRfa2V5cxgCIAMoCSIvChpDb25zdHJ1Y3RSZWZlcmVuY2VSZXNwb25zZRIRCglyZWZlcmVuY2UYASABKAkiKgoVU3BsaXRSZWZlcmVuY2VSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCSJIChZTcGxpdFJlZmVyZW5jZVJlc3BvbnNlEg4KBnNjaGVtZRgBIAEoCRIRCgljb250YWluZXIYAiABKAkSCwoDa2V5GAMgASgJIhYKFEdldFNlcnZlckluZm9SZXF1ZXN0IpkBChVHZXRTZXJ2ZXJJbmZvUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRInCghiYWNrZW5kcxgCIAMoCzIVLnN0b3dkLnYxLkJhY2tlbmRJbmZvEiAKBmxpbWl0cxgDIAEoCzIQLnN0b3dkLnYxLkxpbWl0cxIkCgZjYWxsZXIYBCABKAsyFC5zdG93ZC52MS5DYWxsZXJJbmZvIlcKCkNhbGxlckluZm8SFAoMYXV0aF9lbmFibGVkGAEgASgIEgwKBG5hbWUYAiABKAkSJQoGZ3JhbnRzGAMgAygLMhUuc3Rvd2QudjEuQ2FsbGVyR3JhbnQiMwoLQ2FsbGVyR3JhbnQSEgoKb3BlcmF0aW9ucxgBIAMoCRIQCghwcmVmaXhlcxgCIAMoCSJ7CgtCYWNrZW5kSW5mbxIOCgZzY2hlbWUYASABKAkSDAoEa2luZBgCIAEoCRIsCgxjYXBhYmlsaXRpZXMYAyABKAsyFi5zdG93ZC52MS5DYXBhYmlsaXRpZXMSIAoYYmFzZV9jb250YWluZXJfcmVmZXJlbmNlGAQgASgJIpoBCgxDYXBhYmlsaXRpZXMSFAoMcmFuZ2VkX3JlYWRzGAEgASgIEg4KBmFwcGVuZBgCIAEoCBIaChJjb25kaXRpb25hbF93cml0ZXMYAyABKAgSEwoLc2lnbmVkX3VybHMYBCABKAgSGQoRZGVsaW1pdGVyX2xpc3RpbmcYBSABKAgSGAoQc2VydmVyX3NpZGVfY29weRgGIAEoCCJZCgZMaW1pdHMSGgoSbWF4X2Rvd25sb2FkX2J5dGVzGAEgASgDEhgKEG1heF91cGxvYWRfYnl0ZXMYAiABKAMSGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKAMqagoPU2lnbmVkVXJsTWV0aG9kEiEKHVNJR05FRF9VUkxfTUVUSE9EX1VOU1BFQ0lGSUVEEAASGQoVU0lHTkVEX1VSTF9NRVRIT0RfR0VUEAESGQoVU0lHTkVEX1VSTF9NRVRIT0RfUFVUEAIy8QYKD1Jhd1N0b3JlU2VydmljZRJACgdSZWFkUmF3Ehguc3Rvd2QudjEuUmVhZFJhd1JlcXVlc3QaGS5zdG93ZC52MS5SZWFkUmF3UmVzcG9uc2UwARJDCghXcml0ZVJhdxIZLnN0b3dkLnYxLldyaXRlUmF3UmVxdWVzdBoaLnN0b3dkLnYxLldyaXRlUmF3UmVzcG9uc2UoARI9CgZBcHBlbmQSFy5zdG93ZC52MS5BcHBlbmRSZXF1ZXN0Ghguc3Rvd2QudjEuQXBwZW5kUmVzcG9uc2UoARI1CgRIZWFkEhUuc3Rvd2QudjEuSGVhZFJlcXVlc3QaFi5zdG93ZC52MS5IZWFkUmVzcG9uc2USNQoETGlzdBIVLnN0b3dkLnYxLkxpc3RSZXF1ZXN0GhYuc3Rvd2QudjEuTGlzdFJlc3BvbnNlEjsKBkRlbGV0ZRIXLnN0b3dkLnYxLkRlbGV0ZVJlcXVlc3QaGC5zdG93ZC52MS5EZWxldGVSZXNwb25zZRJNCgxEZWxldGVQcmVmaXgSHS5zdG93ZC52MS5EZWxldGVQcmVmaXhSZXF1ZXN0Gh4uc3Rvd2QudjEuRGVsZXRlUHJlZml4UmVzcG9uc2USPgoHQ29weVJhdxIYLnN0b3dkLnYxLkNvcHlSYXdSZXF1ZXN0Ghkuc3Rvd2QudjEuQ29weVJhd1Jlc3BvbnNlElYKD0NyZWF0ZVNpZ25lZFVybBIgLnN0b3dkLnYxLkNyZWF0ZVNpZ25lZFVybFJlcXVlc3QaIS5zdG93ZC52MS5DcmVhdGVTaWduZWRVcmxSZXNwb25zZRJfChJDb25zdHJ1Y3RSZWZlcmVuY2USIy5zdG93ZC52MS5Db25zdHJ1Y3RSZWZlcmVuY2VSZXF1ZXN0GiQuc3Rvd2QudjEuQ29uc3RydWN0UmVmZXJlbmNlUmVzcG9uc2USUwoOU3BsaXRSZWZlcmVuY2USHy5zdG93ZC52MS5TcGxpdFJlZmVyZW5jZVJlcXVlc3QaIC5zdG93ZC52MS5TcGxpdFJlZmVyZW5jZVJlc3BvbnNlElAKDUdldFNlcnZlckluZm8SHi5zdG93ZC52MS5HZXRTZXJ2ZXJJbmZvUmVxdWVzdBofLnN0b3dkLnYxLkdldFNlcnZlckluZm9SZXNwb25zZUJxCgxkZXYuc3Rvd2QudjFCDVJhd1N0b3JlUHJvdG9QAVouZ2l0aHViLmNvbS9zdG93ZC9zdG93ZC9nZW4vZ28vc3Rvd2QvdjE7c3Rvd2R2MaoCCFN0b3dkLlYxygIIU3Rvd2RcVjHqAglTdG93ZDo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_stowd_v1_object]);
 
 /**
  * ReadRawRequest asks for an object, or part of it.
@@ -757,6 +757,15 @@ export type CreateSignedUrlRequest = Message<"stowd.v1.CreateSignedUrlRequest"> 
    * @generated from field: string content_type = 5;
    */
   contentType: string;
+
+  /**
+   * For PUT: the exact size in bytes the upload must have (its
+   * Content-Length). Only daemon-signed URLs (memory, local disk, Redis)
+   * can enforce it; S3, GCS and Azure answer INVALID_ARGUMENT when it is set.
+   *
+   * @generated from field: optional int64 content_length = 6;
+   */
+  contentLength?: bigint | undefined;
 };
 
 /**
@@ -949,6 +958,13 @@ export type GetServerInfoResponse = Message<"stowd.v1.GetServerInfoResponse"> & 
    * @generated from field: stowd.v1.Limits limits = 3;
    */
   limits?: Limits | undefined;
+
+  /**
+   * Who is calling and what it may do.
+   *
+   * @generated from field: stowd.v1.CallerInfo caller = 4;
+   */
+  caller?: CallerInfo | undefined;
 };
 
 /**
@@ -957,6 +973,72 @@ export type GetServerInfoResponse = Message<"stowd.v1.GetServerInfoResponse"> & 
  */
 export const GetServerInfoResponseSchema: GenMessage<GetServerInfoResponse> = /*@__PURE__*/
   messageDesc(file_stowd_v1_raw_store, 27);
+
+/**
+ * CallerInfo tells a caller how the daemon sees it.
+ *
+ * @generated from message stowd.v1.CallerInfo
+ */
+export type CallerInfo = Message<"stowd.v1.CallerInfo"> & {
+  /**
+   * Whether the daemon checks callers at all. When false, every caller may
+   * do everything and `name` and `grants` are empty.
+   *
+   * @generated from field: bool auth_enabled = 1;
+   */
+  authEnabled: boolean;
+
+  /**
+   * The caller's name from the token file (a token's or a client
+   * certificate's entry), or `STOWD_AUTH_TOKEN`; never the token itself.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * What the caller may do; an operation is allowed on a reference when one
+   * grant lists it (or `admin`) and one of that grant's prefixes covers it.
+   *
+   * @generated from field: repeated stowd.v1.CallerGrant grants = 3;
+   */
+  grants: CallerGrant[];
+};
+
+/**
+ * Describes the message stowd.v1.CallerInfo.
+ * Use `create(CallerInfoSchema)` to create a new message.
+ */
+export const CallerInfoSchema: GenMessage<CallerInfo> = /*@__PURE__*/
+  messageDesc(file_stowd_v1_raw_store, 28);
+
+/**
+ * CallerGrant is one grant of the token file.
+ *
+ * @generated from message stowd.v1.CallerGrant
+ */
+export type CallerGrant = Message<"stowd.v1.CallerGrant"> & {
+  /**
+   * The operations: `read`, `write`, `list`, `delete`, `sign`, `admin`.
+   *
+   * @generated from field: repeated string operations = 1;
+   */
+  operations: string[];
+
+  /**
+   * The prefixes, such as `s3://bucket/team-a/`, or `*` for every reference.
+   *
+   * @generated from field: repeated string prefixes = 2;
+   */
+  prefixes: string[];
+};
+
+/**
+ * Describes the message stowd.v1.CallerGrant.
+ * Use `create(CallerGrantSchema)` to create a new message.
+ */
+export const CallerGrantSchema: GenMessage<CallerGrant> = /*@__PURE__*/
+  messageDesc(file_stowd_v1_raw_store, 29);
 
 /**
  * BackendInfo describes the backend serving one scheme.
@@ -1000,7 +1082,7 @@ export type BackendInfo = Message<"stowd.v1.BackendInfo"> & {
  * Use `create(BackendInfoSchema)` to create a new message.
  */
 export const BackendInfoSchema: GenMessage<BackendInfo> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 28);
+  messageDesc(file_stowd_v1_raw_store, 30);
 
 /**
  * Capabilities says which optional features a backend supports natively or
@@ -1058,7 +1140,7 @@ export type Capabilities = Message<"stowd.v1.Capabilities"> & {
  * Use `create(CapabilitiesSchema)` to create a new message.
  */
 export const CapabilitiesSchema: GenMessage<Capabilities> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 29);
+  messageDesc(file_stowd_v1_raw_store, 31);
 
 /**
  * Limits reports the limits the daemon enforces.
@@ -1094,7 +1176,7 @@ export type Limits = Message<"stowd.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_stowd_v1_raw_store, 30);
+  messageDesc(file_stowd_v1_raw_store, 32);
 
 /**
  * SignedUrlMethod is the HTTP method a signed URL allows.
@@ -1242,8 +1324,13 @@ export const RawStoreService: GenService<{
   },
   /**
    * CreateSignedUrl returns a URL that lets a client without stowd GET or
-   * PUT the object directly at the backend until it expires. Backends that
-   * cannot sign (memory, local disk, Redis) answer UNIMPLEMENTED.
+   * PUT the object until it expires. S3, GCS and Azure sign it themselves and
+   * the URL goes to the backend. For memory, local disk and Redis the daemon
+   * signs it (HMAC-SHA256 with a key from `server.signedUrls`) and serves it
+   * on its HTTP port under `/signed/`; without a configured key they answer
+   * UNIMPLEMENTED. A daemon-signed URL is checked again when used: the
+   * signer's grants, the download limit and the upload limit apply as for
+   * ReadRaw and WriteRaw.
    *
    * @generated from rpc stowd.v1.RawStoreService.CreateSignedUrl
    */
@@ -1278,8 +1365,8 @@ export const RawStoreService: GenService<{
   },
   /**
    * GetServerInfo tells a client what this daemon serves: its version, the
-   * configured schemes with their backends and capabilities, and the limits
-   * in force.
+   * configured schemes with their backends and capabilities, the limits in
+   * force, and who the caller is and what it may do.
    *
    * @generated from rpc stowd.v1.RawStoreService.GetServerInfo
    */
