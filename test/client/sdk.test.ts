@@ -297,6 +297,8 @@ describe("references and server info", () => {
   it("reports the configured schemes", async () => {
     const info = await client.serverInfo();
     expect(info.backends.map((backend) => backend.scheme).sort()).toEqual(["file", "mem"]);
+    // Auth is off in this daemon: everyone may do everything, and there is no name.
+    expect(info.caller).toEqual({ authEnabled: false, name: "", grants: [] });
   });
 
   it("appends where the backend can, and says UNIMPLEMENTED where not", async () => {

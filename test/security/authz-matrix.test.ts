@@ -162,6 +162,18 @@ describe.each(Object.keys(LISTENERS) as Array<keyof typeof LISTENERS>)("%s", (li
     if (rpcCase.rpc === "CreateSignedUrl GET") expect(rows).toContain("admin/in=Unimplemented"); // mem:// cannot sign
   });
 
+  it("tells each caller, in GetServerInfo, its name and grants (never its token)", async () => {
+    for (const op of OPS) {
+      const info = await clients(listener, tokenOf(op)).raw.getServerInfo({});
+      expect(info.caller?.authEnabled).toBe(true);
+      expect(info.caller?.name).toBe(`only-${op}`);
+      expect(info.caller?.grants.map((g) => ({ operations: g.operations, prefixes: g.prefixes }))).toEqual([
+        { operations: [op], prefixes: ["mem://b/team-a/"] },
+      ]);
+      expect(JSON.stringify(info.caller)).not.toContain(tokenOf(op));
+    }
+  });
+
   it("refuses every RPC without a token, or with a wrong or malformed one, as UNAUTHENTICATED", async () => {
     const anonymous = clients(listener);
     const wrong = clients(listener, "not-a-known-token-0123456789");
