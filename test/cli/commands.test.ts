@@ -314,14 +314,21 @@ describe("info", () => {
     expect(human.out).toMatch(/^limits: download unlimited, upload unlimited, message 16\.0 MiB$/m);
     expect(human.out).toMatch(/^mem:\/\/ +memory +- +ranged-reads append/m);
     expect(human.out).toMatch(/^file:\/\/ +local +/m);
+    expect(human.out).toMatch(/^auth: off \(every caller may do everything\)$/m);
 
     const json = await stowd(["info", "--json"]);
     const [info] = json.json() as [
-      { version: string; limits: unknown; backends: { scheme: string; kind: string; capabilities: Record<string, boolean> }[] },
+      {
+        version: string;
+        limits: unknown;
+        backends: { scheme: string; kind: string; capabilities: Record<string, boolean> }[];
+        caller: unknown;
+      },
     ];
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(info.limits).toEqual({ maxDownloadBytes: 0, maxUploadBytes: 0, maxMessageBytes: 16 * 1024 * 1024 });
     expect(info.backends.map((b) => b.scheme).sort()).toEqual(["file", "mem"]);
+    expect(info.caller).toEqual({ authEnabled: false, name: "", grants: [] });
     expect(info.backends.find((b) => b.scheme === "mem")?.capabilities).toEqual({
       rangedReads: true,
       append: true,

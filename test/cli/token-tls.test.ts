@@ -43,6 +43,14 @@ describe("stowd against a TLS + token daemon", () => {
     expect(cat).toMatchObject({ code: 0, out: "over TLS with a token\n", stderr: "" });
   });
 
+  it("info says who the token is and what it may do", async () => {
+    const info = await runStowd(["info", "--token", TOKEN], { address: daemon.grpcAddress, env: { STOWD_CA_FILE: certs.serverCa } });
+    expect(info.code).toBe(0);
+    expect(info.out).toMatch(/^you: STOWD_AUTH_TOKEN$/m);
+    expect(info.out).toMatch(/^ {2}may read, write, list, delete, sign, admin on \*$/m);
+    expect(info.out).not.toContain(TOKEN);
+  });
+
   it("without a token: exit 4, UNAUTHENTICATED, pointing at --token / STOWD_TOKEN", async () => {
     const result = await runStowd(["ls", "mem://b/"], { address: daemon.grpcAddress, env: { STOWD_CA_FILE: certs.serverCa } });
     expect(result.code).toBe(4);
