@@ -141,6 +141,19 @@ export interface SignOptions {
   expiresInSeconds: number;
   contentMd5?: Uint8Array;
   contentType: string;
+  /** PUT: the exact size the upload must have. Only daemon-signed URLs can enforce it; S3, GCS and Azure refuse it. */
+  contentLength?: number;
+  /** Who asks for the URL (the token's name); absent when auth is off. A daemon-signed URL names it and is refused once its grants no longer allow the access. */
+  signer?: string;
+}
+
+/**
+ * Signs URLs the daemon serves itself (server/signed-urls/), for backends
+ * with no HTTP service of their own (file://, mem://, redis://). Declared
+ * here so that those stores can take one without importing the daemon.
+ */
+export interface DaemonUrlSigner {
+  sign(ref: Ref, options: SignOptions): SignedUrl;
 }
 
 export interface SignedUrl {

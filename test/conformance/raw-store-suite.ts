@@ -1011,6 +1011,22 @@ export function describeRawStoreConformance(name: string, options: RawStoreConfo
           expect(signed.expires.getTime()).toBeLessThanOrEqual(Date.now() + 301_000);
         }
       });
+
+      it("enforces content_length where the daemon signs (the URL carries it), else refuses it naming the field", async () => {
+        const s = scope();
+        const signing = s.store.signUrl(s.ref("sized"), { method: "PUT", expiresInSeconds: 300, contentType: "", contentLength: 5 }, never);
+        if (!s.store.capabilities.signedUrls) {
+          await expectReason(signing, "UNSUPPORTED");
+          return;
+        }
+        const signed = await signing.catch((err: unknown) => err);
+        if (signed instanceof Error) {
+          const err = await expectReason(Promise.reject(signed), "INVALID_ARGUMENT");
+          expect(err.facts.field).toBe("content_length");
+          return;
+        }
+        expect(new URL((signed as { url: string }).url).searchParams.get("X-Stowd-Content-Length")).toBe("5");
+      });
     });
   });
 }

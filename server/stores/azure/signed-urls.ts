@@ -5,6 +5,7 @@ import { BlobSASPermissions, SASProtocol, generateBlobSASQueryParameters } from 
 import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { referenceOf } from "../kit/object-reference.js";
+import { refuseContentLength } from "../kit/signed-urls.js";
 import type { SignOptions, SignedUrl } from "../raw-store.js";
 import { blobOf, checkRef, type AzureContext } from "./context.js";
 import { AZURE_KIND } from "./errors.js";
@@ -31,6 +32,7 @@ export function blobSas(ctx: AzureContext, ref: Ref, permissions: string, expire
 export async function signUrl(ctx: AzureContext, ref: Ref, options: SignOptions): Promise<SignedUrl> {
   const reference = referenceOf(ref);
   checkRef(ctx, ref, true);
+  refuseContentLength(AZURE_KIND, options, reference);
   const expires = new Date(Date.now() + options.expiresInSeconds * 1000);
   // PUT: create a new blob or overwrite one, nothing else.
   const sas = blobSas(

@@ -7,7 +7,7 @@ import { StowdError, unsupported } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { abortError } from "../kit/abort.js";
 import { FLYTE_CONTENT_MD5_KEY } from "../kit/flyte-content-md5.js";
-import { MAX_SIGNED_URL_SECONDS } from "../kit/signed-urls.js";
+import { MAX_SIGNED_URL_SECONDS, refuseContentLength } from "../kit/signed-urls.js";
 import type { SignOptions, SignedUrl } from "../raw-store.js";
 import { checkedReference, fileOf, nameProblem, type GcsContext } from "./context.js";
 import { GCS_KIND } from "./errors.js";
@@ -18,6 +18,7 @@ const FLYTE_MD5_HEADER = `x-goog-meta-${FLYTE_CONTENT_MD5_KEY}`;
 
 export async function signUrl(ctx: GcsContext, ref: Ref, options: SignOptions, signal: AbortSignal): Promise<SignedUrl> {
   const reference = checkedReference(ref);
+  refuseContentLength(GCS_KIND, options, reference);
   if (!ctx.canSign) {
     throw unsupported(GCS_KIND, "signed URLs without a service-account key (set stow.config json, credentials or keyFilename)");
   }

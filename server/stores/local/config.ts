@@ -1,6 +1,7 @@
 // The local backend's one stow.config key, `path`: the directory holding the
 // containers of file://. Resolved against the working directory here, once,
 // so a later chdir cannot move the store.
+import type { DaemonUrlSigner } from "../raw-store.js";
 import { resolve } from "node:path";
 import { StowdError } from "../../../common/errors.js";
 
@@ -13,6 +14,8 @@ export interface LocalStoreOptions {
    * short names). A larger directory is read and sorted again for every page.
    */
   listingCacheBytes?: number;
+  /** Signs the URLs the daemon serves for this store (server/signed-urls/); absent = no signed URLs. */
+  urlSigner?: DaemonUrlSigner;
 }
 
 /** The stow.config keys of kind local. */

@@ -18,26 +18,30 @@ import { KIND } from "./errors.js";
 import { list } from "./list.js";
 import { localIdentity } from "./paths.js";
 import { head, read } from "./read.js";
-import { signUrl } from "./signed-urls.js";
+import { signUrlWith } from "./signed-urls.js";
 import { append, write } from "./write.js";
 
 export type { LocalStoreOptions } from "./config.js";
 export { localIdentity };
 
-export const localStoreCapabilities: Capabilities = {
-  rangedReads: true,
-  append: true,
-  conditionalWrites: true,
-  signedUrls: false,
-  delimiterListing: true,
-  serverSideCopy: true,
-};
+/** With a URL signer, the daemon signs and serves URLs for the store's files (signed-urls.ts). */
+export function localStoreCapabilities(options: Pick<LocalStoreOptions, "urlSigner">): Capabilities {
+  return {
+    rangedReads: true,
+    append: true,
+    conditionalWrites: true,
+    signedUrls: options.urlSigner !== undefined,
+    delimiterListing: true,
+    serverSideCopy: true,
+  };
+}
 
 export async function createLocalStore(options: LocalStoreOptions): Promise<RawStore> {
   const ctx = await openLocalContext(options);
+  const signUrl = signUrlWith(options.urlSigner);
   return {
     kind: KIND,
-    capabilities: localStoreCapabilities,
+    capabilities: localStoreCapabilities(options),
     identity: localIdentity,
     ...bindOperations(ctx, { head, read, write, append, list, delete: remove, deletePrefix, copy, signUrl }),
     async close() {

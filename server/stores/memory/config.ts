@@ -1,4 +1,5 @@
 // The memory store's options, and the object size limit they resolve to.
+import type { DaemonUrlSigner } from "../raw-store.js";
 import { totalmem } from "node:os";
 
 export interface MemoryStoreOptions {
@@ -8,6 +9,8 @@ export interface MemoryStoreOptions {
    * the store keeps every object in the daemon's memory.
    */
   maxObjectBytes?: number;
+  /** Signs the URLs the daemon serves for this store (server/signed-urls/); absent = no signed URLs. */
+  urlSigner?: DaemonUrlSigner;
 }
 
 /** The store's object size limit, and what it comes from, for the error that names it. */

@@ -13,22 +13,23 @@ import { deletePrefix, remove } from "./delete.js";
 import { KIND } from "./errors.js";
 import { list } from "./list.js";
 import { head, read } from "./read.js";
-import { signUrl } from "./signed-urls.js";
+import { signUrlWith } from "./signed-urls.js";
 import { append, write } from "./write.js";
 
 export type { MemoryStoreOptions } from "./config.js";
 
-const capabilities: Capabilities = {
-  rangedReads: true,
-  append: true,
-  conditionalWrites: true,
-  signedUrls: false,
-  delimiterListing: true,
-  serverSideCopy: true,
-};
-
 export function createMemoryStore(options: MemoryStoreOptions = {}): RawStore {
   const ctx = createMemoryContext(options);
+  const capabilities: Capabilities = {
+    rangedReads: true,
+    append: true,
+    conditionalWrites: true,
+    // With a URL signer, the daemon signs and serves URLs for the store's objects (signed-urls.ts).
+    signedUrls: options.urlSigner !== undefined,
+    delimiterListing: true,
+    serverSideCopy: true,
+  };
+  const signUrl = signUrlWith(options.urlSigner);
   return {
     kind: KIND,
     identity: containerKeyIdentity,

@@ -1,9 +1,8 @@
-// Signed URLs: the memory store lives inside the daemon: no service of its own could honour a URL, so the
-// capability is declared false and CreateSignedUrl is answered UNSUPPORTED.
-import { unsupported } from "../../../common/errors.js";
-import type { SignedUrl } from "../raw-store.js";
+// Signed URLs: the memory store lives inside the daemon, so the daemon signs
+// and serves its URLs itself (server/signed-urls/) when server.signedUrls has a
+// key; without one CreateSignedUrl is UNSUPPORTED.
+import type { DaemonUrlSigner } from "../raw-store.js";
+import { daemonSignedUrls } from "../kit/signed-urls.js";
 import { KIND } from "./errors.js";
 
-export function signUrl(): Promise<SignedUrl> {
-  return Promise.reject(unsupported(KIND, "signed URLs"));
-}
+export const signUrlWith = (signer: DaemonUrlSigner | undefined) => daemonSignedUrls(KIND, signer);

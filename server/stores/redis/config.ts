@@ -4,6 +4,7 @@
 // into the settings the store runs with. Pure: it checks values and dials
 // nothing, so the config loader runs it to report a bad value at load, and
 // the assembly runs it again to build the store.
+import type { DaemonUrlSigner } from "../raw-store.js";
 import { StowdError } from "../../../common/errors.js";
 import { defaultRetryPolicy, type RetryPolicy } from "../kit/retry.js";
 import { formatAddress, type RedisNodeAddress } from "./connection.js";
@@ -41,6 +42,8 @@ export interface RedisStoreOptions {
   stagingTtlSeconds?: number;
   /** Prefix of every Redis key the store uses; default "stowd". */
   keyPrefix?: string;
+  /** Signs the URLs the daemon serves for this store (server/signed-urls/); absent = no signed URLs. */
+  urlSigner?: DaemonUrlSigner;
 }
 
 /** The options checked and resolved, defaults applied, times in ms. */

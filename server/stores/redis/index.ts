@@ -35,7 +35,7 @@ import { deletePrefix, remove } from "./delete.js";
 import { KIND } from "./errors.js";
 import { list } from "./list.js";
 import { head, read } from "./read.js";
-import { signUrl } from "./signed-urls.js";
+import { signUrlWith } from "./signed-urls.js";
 import { append, write } from "./write.js";
 
 export type { RedisStoreOptions } from "./config.js";
@@ -47,11 +47,13 @@ export function createRedisStore(options: RedisStoreOptions): RawStore {
     rangedReads: true,
     append: true,
     conditionalWrites: true,
-    signedUrls: false,
+    // With a URL signer, the daemon signs and serves URLs for the store's objects (signed-urls.ts).
+    signedUrls: options.urlSigner !== undefined,
     delimiterListing: true,
     // A cluster keeps source and destination in different slots: chunks pass through the daemon.
     serverSideCopy: !ctx.conn.isCluster,
   };
+  const signUrl = signUrlWith(options.urlSigner);
   return {
     kind: KIND,
     // The host is advisory (see above): `redis://a/k` and `redis://b/k` are one object.

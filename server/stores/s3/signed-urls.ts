@@ -6,14 +6,16 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StowdError } from "../../../common/errors.js";
 import type { Ref } from "../../references/reference.js";
 import { FLYTE_CONTENT_MD5_KEY } from "../kit/flyte-content-md5.js";
-import { MAX_SIGNED_URL_SECONDS } from "../kit/signed-urls.js";
+import { MAX_SIGNED_URL_SECONDS, refuseContentLength } from "../kit/signed-urls.js";
 import type { SignOptions, SignedUrl } from "../raw-store.js";
 import { locate, requireS3Key, type S3Context } from "./context.js";
+import { S3_KIND } from "./errors.js";
 import { base64 } from "./metadata.js";
 
 export async function signUrl(ctx: S3Context, ref: Ref, options: SignOptions): Promise<SignedUrl> {
   const loc = locate(ref);
   requireS3Key(ref, loc);
+  refuseContentLength(S3_KIND, options, loc.reference);
   if (!Number.isInteger(options.expiresInSeconds) || options.expiresInSeconds < 1 || options.expiresInSeconds > MAX_SIGNED_URL_SECONDS) {
     throw new StowdError(
       "INVALID_ARGUMENT",
