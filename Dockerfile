@@ -25,25 +25,29 @@
 ARG NODE_IMAGE=node:20-alpine
 
 # ---- build: compile TypeScript into dist/ (npm run build) ------------------
+# npm ci runs without scripts here and below: the package's `prepare` builds
+# the web console from sources not copied yet (npm run build does it, into
+# dist/console/dist/), and the deps stage has no sources at all.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build.mjs scripts/
+COPY scripts/build.mjs scripts/build-console.mjs scripts/
 COPY gen gen
 COPY types types
 COPY common common
 COPY server server
 COPY client client
 COPY cli cli
+COPY console console
 RUN npm run build
 
 # ---- deps: production dependencies only -----------------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 
 # ---- runtime: node, node_modules, dist/ -- no sources, no dev tools -------
 FROM ${NODE_IMAGE}

@@ -5,7 +5,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["gen/**", "node_modules/**", "data/**", "dist/**", "client/dist/**"] },
+  { ignores: ["gen/**", "node_modules/**", "data/**", "dist/**", "client/dist/**", "console/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

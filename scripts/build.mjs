@@ -6,6 +6,8 @@
 // cli/version.ts), which from dist/server/ and dist/cli/ is that file, and
 // its "type": "module" keeps DIR runnable as ESM wherever it is copied.
 // node_modules is not part of it: install it beside DIR (npm ci --omit=dev).
+// The web console's bundle goes to DIR/console/dist/, where the built daemon
+// (DIR/server/console/console-route.js) looks for it.
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -25,3 +27,5 @@ execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json"), "-
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const built = { name: pkg.name, version: pkg.version, private: true, type: "module", engines: pkg.engines };
 writeFileSync(join(outDir, "package.json"), `${JSON.stringify(built, null, 2)}\n`);
+
+execFileSync(process.execPath, [join(root, "scripts/build-console.mjs"), "--out-dir", join(outDir, "console/dist")], { stdio: "inherit" });

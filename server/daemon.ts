@@ -15,6 +15,11 @@ import type { StoreTree } from "./decorators/store-tree.js";
 import { log } from "./observability/log.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createSecurity } from "./security/security.js";
+import type { DaemonSignedUrls } from "./signed-urls/daemon-signed-urls.js";
+import { SIGNED_URL_ROUTE } from "./signed-urls/signed-url-path.js";
+import { signedUrlRoute } from "./signed-urls/signed-url-route.js";
+import { isLoopbackAddress } from "./config/loopback.js";
+import { createHostGuard } from "./transports/host-guard.js";
 import type { ServiceLimits } from "./services/raw-store-service.js";
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
@@ -42,6 +47,12 @@ export interface DaemonOptions {
   readinessTimeoutMs?: number;
   /** Browser origins allowed to call the HTTP port (server.cors); default none. */
   cors?: CorsConfig | undefined;
+  /** Daemon-signed URLs for file://, mem:// and redis:// (server.signedUrls), served under /signed/; default none. */
+  signedUrls?: DaemonSignedUrls | undefined;
+  /** Serve the web console at /console/ (server.console, as config/console-config.ts consoleEnabled decides); default off. */
+  console?: boolean | undefined;
+  /** Host names besides loopback ones a loopback HTTP port with auth off answers (server.allowedHosts; transports/host-guard.ts). */
+  allowedHosts?: string[] | undefined;
   /** Announces the "stowd serving" line's fields once both ports listen. Default: logs the line; a worker hands them to the primary, which logs one line for all workers. */
   announce?: (fields: Record<string, unknown>) => void;
   /** What /metrics serves. Default: this process's registry; a worker's is every worker's, summed (server/cluster/). */
@@ -56,7 +67,7 @@ export interface Daemon {
   httpPort: number;
   /** Stops gracefully: health turns NOT_SERVING, new calls are refused, running calls get the grace period. */
   close(): Promise<void>;
-  /** SIGHUP: re-reads TLS certificates and the token file for new connections and calls; live streams continue. Rejects (and logs) when a file fails to load. */
+  /** SIGHUP: re-reads TLS certificates, the token file and the signed-URL key file for new connections and calls; live streams continue. Rejects (and logs) when a file fails to load. */
   reload(): Promise<void>;
 }
 
@@ -76,22 +87,45 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let serving = true;
   const readiness = createReadiness({ router: tree.router, timeoutMs: options.readinessTimeoutMs ?? 2000, isStopping: () => !serving });
+  const { signedUrls } = options;
+  const signedUrlRoutes =
+    signedUrls === undefined
+      ? {}
+      : {
+          [SIGNED_URL_ROUTE]: signedUrlRoute({
+            signer: signedUrls.signer,
+            tree,
+            maxUploadBytes: limits.maxUploadBytes,
+            principalNamed: security.authEnabled ? (name) => security.principalNamed(name) : undefined,
+            cors: options.cors,
+            metrics,
+          }),
+        };
   const { grpc, http } = await startListeners({
     grpcAddress: options.grpcAddress,
     httpAddress: options.httpAddress,
     services,
-    plainRoutes: plainRoutes({
-      isServing: () => serving,
-      readiness,
-      metrics,
-      scrape: options.scrape ?? (() => metrics.registry.metrics()),
-    }),
+    plainRoutes: {
+      ...signedUrlRoutes,
+      ...plainRoutes({
+        isServing: () => serving,
+        readiness,
+        metrics,
+        scrape: options.scrape ?? (() => metrics.registry.metrics()),
+        console: options.console === true,
+      }),
+    },
     security,
     bounds,
     budget: callLimits.budget,
     maxMessageBytes: limits.maxMessageBytes,
     cors: options.cors,
+    hostGuard:
+      security.authorization === undefined && isLoopbackAddress(options.httpAddress)
+        ? createHostGuard(options.allowedHosts ?? [])
+        : undefined,
   });
+  signedUrls?.listening({ httpAddress: options.httpAddress, port: http.port, tls: security.tls !== undefined });
   const announce = options.announce ?? ((fields) => log("info", "stowd serving", fields));
   announce({
     version: VERSION,
@@ -99,7 +133,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     http: `${options.httpAddress.replace(/:\d+$/, "")}:${http.port}`,
     schemes: tree.router.routes.map((r) => `${r.scheme}:// -> ${r.backend.kind}`),
     ...security.describe(),
+    ...signedUrls?.describe(),
     cors: options.cors === undefined ? "off" : options.cors.allowedOrigins.join(" "),
+    console: options.console === true ? "/console/" : "off",
   });
 
   return {
@@ -124,6 +160,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       clearTimeout(cancel);
       await tree.close();
     },
-    reload: () => security.reload(),
+    async reload() {
+      // Both are re-read even when one fails; each logs its own outcome.
+      const results = await Promise.allSettled([security.reload(), signedUrls?.reload()]);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+    },
   };
 }

@@ -7,11 +7,13 @@
 import cluster from "node:cluster";
 import { fileURLToPath } from "node:url";
 import { configFileFrom, ConfigError, loadConfig, parseCommandLine, USAGE } from "./config/load-config.js";
+import { consoleEnabled } from "./config/console-config.js";
 import { buildStoreTree } from "./assembly/store-tree.js";
 import { DEFAULT_CONFIG_SOURCE } from "./config/default-config.js";
 import { runPrimary } from "./cluster/primary.js";
 import { joinPrimary } from "./cluster/worker.js";
 import { startDaemon } from "./daemon.js";
+import { createDaemonSignedUrls } from "./signed-urls/daemon-signed-urls.js";
 import { isEntryModule } from "./entry-module.js";
 import { log, setLogLevel } from "./observability/log.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -43,7 +45,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
 
   const metrics = createMetrics();
   const worker = isWorker ? joinPrimary(metrics.registry) : undefined;
-  const tree = await buildStoreTree(config, { metrics, ...(worker === undefined ? {} : { workersBus: worker.bus }) });
+  // Keys load before the store tree: file://, mem:// and redis:// sign with them.
+  const signedUrls = config.server.signedUrls === undefined ? undefined : await createDaemonSignedUrls(config.server.signedUrls);
+  const tree = await buildStoreTree(config, {
+    metrics,
+    ...(worker === undefined ? {} : { workersBus: worker.bus }),
+    ...(signedUrls === undefined ? {} : { urlSigner: signedUrls.signer }),
+  });
 
   const started = startDaemon({
     tree,
@@ -57,6 +65,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     bounds: config.server,
     readinessTimeoutMs: config.server.readinessTimeoutMs,
     cors: config.server.cors,
+    signedUrls,
+    console: consoleEnabled(config.server),
+    // The host signed URLs name is one the daemon answers to (transports/host-guard.ts).
+    allowedHosts: [
+      ...(config.server.allowedHosts ?? []),
+      ...(config.server.signedUrls?.baseUrl === undefined ? [] : [new URL(config.server.signedUrls.baseUrl).hostname]),
+    ],
     ...(worker === undefined ? {} : { announce: worker.announce, scrape: worker.scrape }),
   });
   // Signal handlers go in before the daemon announces "stowd serving": a

@@ -1,4 +1,5 @@
-// `stowd sign`: CreateSignedUrl, for backends that can sign (s3, gs, abfs).
+// `stowd sign`: CreateSignedUrl — s3, gs and abfs sign their own URLs; the
+// daemon signs file://, mem:// and redis:// ones when server.signedUrls has keys.
 import type { Command } from "../command.js";
 import { stringFlag } from "../command.js";
 import { parseDurationFlag } from "../flag-values.js";
@@ -9,10 +10,11 @@ export const sign: Command = {
   name: "sign",
   summary: "create a signed URL to GET or PUT an object without stowd",
   synopsis: "stowd sign [options] REF",
-  description: `Prints a URL that reads (GET) or writes (PUT) REF directly at the backend until it
+  description: `Prints a URL that reads (GET) or writes (PUT) REF without stowd's API until it
 expires, then any headers the request must carry, one "name: value" per line.
-Backends without signing (file://, mem://) exit 1 with UNIMPLEMENTED; stowd info
-lists which can. With --json:
+s3://, gs:// and abfs:// URLs go to the backend; file://, mem:// and redis:// URLs
+go to the daemon's HTTP port (/signed/), when its config has server.signedUrls keys;
+without them those exit 1 with UNIMPLEMENTED. stowd info lists which can. With --json:
   {"url":...,"method":"GET"|"PUT","requiredHeaders":{...},"expireTime":ISO|null}`,
   flags: {
     method: { type: "string" },
@@ -28,6 +30,7 @@ lists which can. With --json:
     "stowd sign s3://bucket/report.pdf",
     "stowd sign --method PUT --expires 15m gs://bucket/upload.bin",
     'curl -s "$(stowd sign --json s3://bucket/k | jq -r .url)"',
+    'curl -s -r 0-99 "$(stowd sign --json file://bucket/big.bin | jq -r .url)"   # first 100 bytes',
   ],
   positionals: { min: 1, max: 1 },
   async run(context, flags, [reference = ""]) {

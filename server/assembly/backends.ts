@@ -16,6 +16,7 @@ import { localOptionsFromStowConfig } from "../stores/local/config.js";
 import { createLocalStore, localIdentity, localStoreCapabilities } from "../stores/local/index.js";
 import { createMemoryStore } from "../stores/memory/index.js";
 import { redisStoreOptionsFromFlyte } from "../stores/redis/config.js";
+import type { DaemonUrlSigner } from "../stores/raw-store.js";
 import { s3OptionsFromStowConfig } from "../stores/s3/config.js";
 
 export interface ConfiguredBackends {
@@ -24,10 +25,11 @@ export interface ConfiguredBackends {
   backends: Record<string, Backend>;
 }
 
-export async function configuredBackends(storage: StorageConfig): Promise<ConfiguredBackends> {
+/** `urlSigner`: signs the URLs the daemon serves for file://, mem:// and redis:// (server.signedUrls); absent = none. */
+export async function configuredBackends(storage: StorageConfig, urlSigner?: DaemonUrlSigner): Promise<ConfiguredBackends> {
   const { primaryScheme, backends: settings } = configuredSchemes(storage);
   const backends: Record<string, Backend> = {};
-  for (const backend of settings) backends[backend.scheme] = await backendOf(backend, storage);
+  for (const backend of settings) backends[backend.scheme] = await backendOf(backend, storage, urlSigner);
   // abfs and abfss name the same service: both get the configured account
   // (Flyte dialled abfss with ambient credentials).
   if (backends.abfs !== undefined && backends.abfss === undefined) backends.abfss = backends.abfs;
@@ -35,16 +37,16 @@ export async function configuredBackends(storage: StorageConfig): Promise<Config
   return { primaryScheme, backends };
 }
 
-type Build = (settings: BackendSettings, storage: StorageConfig) => Backend | Promise<Backend>;
+type Build = (settings: BackendSettings, storage: StorageConfig, urlSigner: DaemonUrlSigner | undefined) => Backend | Promise<Backend>;
 
 const builders: Record<BackendKind, Build> = {
-  mem: () => builtBackend(createMemoryStore(), ""),
-  local: (b) => {
-    const options = localOptionsFromStowConfig(b.stowConfig, b.scheme);
+  mem: (_b, _storage, urlSigner) => builtBackend(createMemoryStore(urlSigner === undefined ? {} : { urlSigner }), ""),
+  local: (b, _storage, urlSigner) => {
+    const options = { ...localOptionsFromStowConfig(b.stowConfig, b.scheme), ...(urlSigner === undefined ? {} : { urlSigner }) };
     // createLocalStore creates the root directory: left to the first call, as other backends dial on first use.
     return {
       kind: "local",
-      capabilities: localStoreCapabilities,
+      capabilities: localStoreCapabilities(options),
       baseContainerReference: b.baseContainerReference,
       identity: localIdentity,
       create: () => createLocalStore(options),
@@ -68,16 +70,20 @@ const builders: Record<BackendKind, Build> = {
       b.baseContainerReference,
     );
   },
-  redis: async (b, storage) => {
+  redis: async (b, storage, urlSigner) => {
     const { createRedisStore } = await import("../stores/redis/index.js");
     return builtBackend(
-      createRedisStore({ ...redisStoreOptionsFromFlyte(b.redis, b.field), ...timeouts(storage) }),
+      createRedisStore({
+        ...redisStoreOptionsFromFlyte(b.redis, b.field),
+        ...timeouts(storage),
+        ...(urlSigner === undefined ? {} : { urlSigner }),
+      }),
       b.baseContainerReference,
     );
   },
 };
 
-async function backendOf(settings: BackendSettings, storage: StorageConfig): Promise<Backend> {
+async function backendOf(settings: BackendSettings, storage: StorageConfig, urlSigner: DaemonUrlSigner | undefined): Promise<Backend> {
   if (settings.kind === undefined) {
     throw new StowdError(
       "INVALID_ARGUMENT",
@@ -85,7 +91,7 @@ async function backendOf(settings: BackendSettings, storage: StorageConfig): Pro
       {},
     );
   }
-  return builders[settings.kind](settings, storage);
+  return builders[settings.kind](settings, storage, urlSigner);
 }
 
 /** `defaultHttpClient.timeout` bounds each backend attempt, as Flyte's HTTP client timeout bounded each request. */

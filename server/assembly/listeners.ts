@@ -20,6 +20,7 @@ import { startGrpcListener, type GrpcListener, type ServedService } from "../tra
 import { startHttpListener, type HttpListener, type PlainRoute } from "../transports/http-listener.js";
 import type { RequestGate } from "../transports/request-gate.js";
 import type { CorsPolicy } from "../transports/cors.js";
+import type { HostGuard } from "../transports/host-guard.js";
 
 export interface ListenersOptions {
   grpcAddress: string;
@@ -33,6 +34,8 @@ export interface ListenersOptions {
   maxMessageBytes: number;
   /** server.cors on the HTTP port; default off. */
   cors?: CorsPolicy | undefined;
+  /** The HTTP port's Host check (transports/host-guard.ts); default none. */
+  hostGuard?: HostGuard | undefined;
 }
 
 export interface Listeners {
@@ -76,6 +79,7 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
     ),
     plainRoutes: options.plainRoutes,
     ...(options.cors === undefined ? {} : { cors: options.cors }),
+    ...(options.hostGuard === undefined ? {} : { hostGuard: options.hostGuard }),
   });
   return { grpc, http };
 }

@@ -1,6 +1,8 @@
 // The HTTP port's plain routes beside the services: /healthz (the process is
-// alive and not stopping), /readyz (every backend answers; readiness.ts) and
-// /metrics (Prometheus text).
+// alive and not stopping), /readyz (every backend answers; readiness.ts),
+// /metrics (Prometheus text) and, when enabled, the web console under
+// /console/ (server/console/).
+import { consoleRoutes } from "../console/console-route.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { PlainRoute } from "../transports/http-listener.js";
 import type { Readiness } from "./readiness.js";
@@ -12,11 +14,14 @@ export interface PlainRoutesOptions {
   metrics: Metrics;
   /** The Prometheus text /metrics answers with. */
   scrape: () => Promise<string>;
+  /** Serve the web console at /console/ (server.console). */
+  console?: boolean;
 }
 
 export function plainRoutes(options: PlainRoutesOptions): Record<string, PlainRoute> {
   const { isServing, readiness, metrics, scrape } = options;
   return {
+    ...(options.console === true ? consoleRoutes() : {}),
     "/healthz": (_req, res) => {
       const serving = isServing();
       res.writeHead(serving ? 200 : 503, { "content-type": "text/plain" });

@@ -15,7 +15,7 @@ import { withMetrics } from "../decorators/metered-store.js";
 import { createSchemeRouter, type Backend } from "../decorators/scheme-router.js";
 import type { StoreTree } from "../decorators/store-tree.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { RawStore } from "../stores/raw-store.js";
+import type { DaemonUrlSigner, RawStore } from "../stores/raw-store.js";
 import { MiB } from "../../common/units.js";
 
 export type { StoreTree } from "../decorators/store-tree.js";
@@ -32,13 +32,17 @@ export interface StoreTreeOptions {
   workersBus?: InvalidationBus;
   /** Backends to use instead of the configured ones (tests). */
   backends?: Record<string, Backend>;
+  /** Signs the URLs the daemon serves for file://, mem:// and redis:// (server.signedUrls; server/signed-urls/). */
+  urlSigner?: DaemonUrlSigner;
 }
 
 export async function buildStoreTree(config: StowdConfig, options: StoreTreeOptions): Promise<StoreTree> {
   const { storage } = config;
   const { metrics } = options;
   const { primaryScheme, backends } =
-    options.backends === undefined ? await configuredBackends(storage) : { primaryScheme: "", backends: options.backends };
+    options.backends === undefined
+      ? await configuredBackends(storage, options.urlSigner)
+      : { primaryScheme: "", backends: options.backends };
 
   const schemes = Object.keys(backends);
   // One metered backend per configured backend: aliased schemes (abfs, abfss) keep sharing theirs.

@@ -115,6 +115,34 @@ export interface ServerConfig extends CallBounds {
   workers?: number;
   /** server.cors: the web origins whose pages may call the HTTP port from a browser; absent = none (CORS off). */
   cors?: CorsConfig;
+  /** server.signedUrls: keys the daemon signs file://, mem:// and redis:// URLs with (server/signed-urls/); absent = none. */
+  signedUrls?: SignedUrlConfig;
+  /** server.allowedHosts: Host names a loopback HTTP port with auth off answers besides localhost and IP addresses (transports/host-guard.ts). */
+  allowedHosts?: string[];
+  /** server.console as given; absent = the default (server/config/console-config.ts consoleEnabled). */
+  console?: ConsoleConfig;
+}
+
+/** server.console: the web console at /console on the HTTP port. */
+export interface ConsoleConfig {
+  /** Default (when absent): on, unless auth is off on a non-loopback HTTP address. */
+  enabled: boolean;
+}
+
+/** server.signedUrls (server/config/signed-url-config.ts). */
+export interface SignedUrlConfig {
+  /** Inline keys (`keys:`); the first signs, every one verifies. Empty when keyFile is given. */
+  keys: SigningKey[];
+  /** A YAML file with the same `keys:` list, re-read on SIGHUP; exclusive with keys. */
+  keyFile?: string;
+  /** What the URLs start with, e.g. https://stowd.example:8081; absent = derived from the HTTP listener. */
+  baseUrl?: string;
+}
+
+/** One signing key: the id a URL names, and its secret (at least 32 bytes; never logged). */
+export interface SigningKey {
+  id: string;
+  secret: string;
 }
 
 /** server.cors (server/config/cors-config.ts). */

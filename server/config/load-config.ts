@@ -16,10 +16,23 @@ import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { DEFAULT_CONFIG_SOURCE, DEFAULT_CONFIG_YAML } from "./default-config.js";
 import { CONNECTION_KEY_OF_STOW_KEY, legacyS3ConfigMap } from "./legacy-connection.js";
 import { primaryScheme, S3_AUTH_TYPES, SCHEME_KINDS, STORAGE_TYPES, STOW_CONFIG_KEYS, STOW_KINDS, type StowKind } from "./stow-names.js";
-import { addressKind, boolKind, durationKind, enumKind, intKind, numberKind, stringKind, urlKind, type ValueKind } from "./value-kinds.js";
+import {
+  addressKind,
+  boolKind,
+  durationKind,
+  enumKind,
+  hostNameKind,
+  intKind,
+  numberKind,
+  stringKind,
+  urlKind,
+  type ValueKind,
+} from "./value-kinds.js";
 import { closest, MapReader, type ReadContext } from "./yaml-reader.js";
 import { applySecurityOverrides, checkExposure, readAuthSection, readInsecure, readTlsSection } from "./security-config.js";
 import { checkCorsExposure, readCorsSection } from "./cors-config.js";
+import { readSignedUrlsSection, signedUrlBaseProblem } from "./signed-url-config.js";
+import { checkConsoleExposure, readConsoleSection } from "./console-config.js";
 import { DEFAULT_CALL_BOUNDS, formatMs } from "../calls/call-limits.js";
 import { MiB } from "../../common/units.js";
 
@@ -71,6 +84,12 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, options
   if (ctx.problems.length === 0) {
     const corsProblem = checkCorsExposure(config.server, warn);
     if (corsProblem !== undefined) ctx.problems.push(atKey(ctx, "server.cors.allowedOrigins", corsProblem));
+  }
+  const signedUrlProblem = ctx.problems.length === 0 ? signedUrlBaseProblem(config.server) : undefined;
+  if (signedUrlProblem !== undefined) ctx.problems.push(atKey(ctx, "server.signedUrls", signedUrlProblem));
+  if (ctx.problems.length === 0) {
+    const consoleProblem = checkConsoleExposure(config.server, warn);
+    if (consoleProblem !== undefined) ctx.problems.push(atKey(ctx, "server.console.enabled", consoleProblem));
   }
   if (ctx.problems.length > 0) throw new ConfigError(inFileOrder(ctx.problems));
   return config;
@@ -330,6 +349,12 @@ function readServer(r: MapReader): ServerConfig {
   if (readInsecure(r)) server.insecure = true;
   const cors = readCorsSection(r.section("cors"), r.has("cors"));
   if (cors !== undefined) server.cors = cors;
+  const signedUrls = readSignedUrlsSection(r.section("signedUrls"), r.has("signedUrls"));
+  if (signedUrls !== undefined) server.signedUrls = signedUrls;
+  const allowedHosts = r.list("allowedHosts", hostNameKind);
+  if (allowedHosts.length > 0) server.allowedHosts = allowedHosts;
+  const consoleSetting = readConsoleSection(r.section("console"));
+  if (consoleSetting !== undefined) server.console = consoleSetting;
   r.finish();
   if (server.defaultDeadlineMs > 0 && server.maxDeadlineMs > 0 && server.defaultDeadlineMs > server.maxDeadlineMs) {
     r.problem(

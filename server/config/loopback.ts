@@ -3,8 +3,7 @@ import { isIPv4, isIPv6 } from "node:net";
 
 /** host:port with a loopback host: 127.0.0.0/8, ::1 (also as ::ffff:127.x) or "localhost". 0.0.0.0, :: and other names are not. */
 export function isLoopbackAddress(address: string): boolean {
-  const colon = address.lastIndexOf(":");
-  const host = (colon < 0 ? address : address.slice(0, colon)).replace(/^\[|\]$/g, "").toLowerCase();
+  const host = hostOfAddress(address).toLowerCase();
   if (host === "localhost") return true;
   if (isIPv4(host)) return host.startsWith("127.");
   if (isIPv6(host)) {
@@ -13,4 +12,15 @@ export function isLoopbackAddress(address: string): boolean {
     return mapped !== null && mapped[1]!.startsWith("127.");
   }
   return false;
+}
+
+/** The host of a host:port listen address, without IPv6 brackets. */
+export function hostOfAddress(address: string): string {
+  const colon = address.lastIndexOf(":");
+  return (colon < 0 ? address : address.slice(0, colon)).replace(/^\[|\]$/g, "");
+}
+
+/** Whether a listen host accepts connections on every address (0.0.0.0, ::, or no host). */
+export function isWildcardHost(host: string): boolean {
+  return host === "" || host === "0.0.0.0" || (isIPv6(host) && /^[0:]+$/.test(host));
 }

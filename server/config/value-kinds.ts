@@ -104,6 +104,13 @@ export const urlKind: ValueKind<string> = {
   },
 };
 
+/** A host name as a Host header carries it, without scheme, port or path (server.allowedHosts). */
+export const hostNameKind: ValueKind<string> = {
+  expected: "a host name without scheme or port, such as stowd.internal",
+  parse: (value) =>
+    typeof value === "string" && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(value) ? value : undefined,
+};
+
 /** How a rejected value is shown: strings quoted, other scalars as written. */
 export function showValue(value: string | number | boolean, text: string): string {
   return typeof value === "string" ? JSON.stringify(value) : text;

@@ -121,6 +121,22 @@ export class MapReader {
     return entry?.value === undefined ? [] : this.listOf(this.child(key), entry.value, kind, true);
   }
 
+  /** A list of maps (e.g. server.signedUrls.keys), each as a reader at `key[i]`. */
+  sectionList(key: string): MapReader[] {
+    const entry = this.take(key);
+    if (entry?.value === undefined) return [];
+    const path = this.child(key);
+    if (!isSeq(entry.value)) {
+      this.problemAt(path, entry.value, `${describe(entry.value)} is not a list of maps`);
+      return [];
+    }
+    return entry.value.items.map((item, i) => {
+      const node = resolve(this.ctx, item as Node | null);
+      this.ctx.lines.set(`${path}[${i}]`, this.lineOf(node ?? entry.value) ?? 0);
+      return new MapReader(this.ctx, `${path}[${i}]`, node);
+    });
+  }
+
   /** The entries of a map whose keys are names chosen by the user (e.g. schemes), each as a reader. */
   children(key: string): Array<{ key: string; reader: MapReader }> {
     const entry = this.take(key);

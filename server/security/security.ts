@@ -27,6 +27,12 @@ export interface Security {
    * the caller, the UNAUTHENTICATED error, or undefined when auth is off.
    */
   authenticateHeaders(authorization: string | null, peer: PeerIdentity | undefined): Principal | StowdError | undefined;
+  /**
+   * The token or client of that name in the credentials in force now (after
+   * the last SIGHUP reload), or undefined: a daemon-signed URL re-checks its
+   * signer's grants when it is used (server/signed-urls/).
+   */
+  principalNamed(name: string): Principal | undefined;
   /** The call pipeline's authorization stage; undefined when auth is off. */
   authorization: Authorization | undefined;
   /**
@@ -56,6 +62,12 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
         if (err instanceof StowdError) return err;
         throw err;
       }
+    },
+    principalNamed(name) {
+      const token = credentials.tokens.find((t) => t.name === name);
+      if (token !== undefined) return { name, via: "token", grants: token.grants };
+      const client = credentials.clients.find((c) => c.name === name);
+      return client === undefined ? undefined : { name, via: "client certificate", grants: client.grants };
     },
     authorization: authEnabled ? createAuthorization({ credentials: () => credentials }) : undefined,
     async reload() {

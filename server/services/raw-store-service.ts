@@ -14,7 +14,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { callerInfoOf } from "../security/caller.js";
+import { CALLER, callerInfoOf } from "../security/caller.js";
 import { type ReadRawResponseSchema, type RawStoreService, SignedUrlMethod } from "../../gen/stowd/v1/raw_store_pb.js";
 import { StowdError, isStowdError } from "../../common/errors.js";
 import { constructReference, formatReference, parsePrefixReference, parseReference, type Ref } from "../references/reference.js";
@@ -352,6 +352,18 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
         throw invalidArgument("expires_in", `must be positive and at most 7 days (got ${seconds} s)`);
       }
       const contentMd5 = validateMd5(req.contentMd5, "content_md5");
+      const contentLength = req.contentLength === undefined ? undefined : toSafeNumber(req.contentLength, "content_length");
+      if (contentLength !== undefined && limits.maxUploadBytes > 0 && contentLength > limits.maxUploadBytes) {
+        throw uploadLimitExceeded(
+          `the content_length of ${req.reference} (${contentLength} bytes)`,
+          req.reference,
+          contentLength,
+          limits.maxUploadBytes,
+          "no URL was signed",
+        );
+      }
+      // A daemon-signed URL names its signer, so that its grants can be checked again when the URL is used.
+      const signer = ctx.values.get(CALLER)?.name;
       const signed = await store.signUrl(
         ref,
         {
@@ -359,6 +371,8 @@ export function createRawStoreService(options: RawStoreServiceOptions): CallHand
           expiresInSeconds: Math.ceil(seconds),
           contentType: validateContentType(req.contentType, "content_type"),
           ...(contentMd5 === undefined ? {} : { contentMd5 }),
+          ...(contentLength === undefined ? {} : { contentLength }),
+          ...(signer === undefined ? {} : { signer }),
         },
         ctx.signal,
       );

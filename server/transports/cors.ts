@@ -22,18 +22,32 @@ export interface CorsPolicy {
   maxAgeMs: number;
 }
 
-/** What the Connect, gRPC and gRPC-Web protocols send, plus the bearer token and the caller's request id. */
-const ALLOWED_HEADERS = [...connectCors.allowedHeaders, "authorization", REQUEST_ID_HEADER].join(", ");
-/** Status and error details of gRPC-Web (grpc-status-details-bin carries ErrorDetail), and the request id to quote in a report. */
-const EXPOSED_HEADERS = [...connectCors.exposedHeaders, REQUEST_ID_HEADER].join(", ");
-const ALLOWED_METHODS = connectCors.allowedMethods.join(", ");
+/** What a preflight allows and an allowed origin's page may read, per kind of path. */
+export interface CorsAllowance {
+  methods: readonly string[];
+  allowedHeaders: readonly string[];
+  exposedHeaders: readonly string[];
+}
 
 /**
- * Applies `policy` to a request for an RPC path: answers a preflight (and
+ * The RPC paths: what the Connect, gRPC and gRPC-Web protocols send, plus
+ * the bearer token and the caller's request id; status and error details of
+ * gRPC-Web (grpc-status-details-bin carries ErrorDetail), and the request id
+ * to quote in a report.
+ */
+const RPC_ALLOWANCE: CorsAllowance = {
+  methods: connectCors.allowedMethods,
+  allowedHeaders: [...connectCors.allowedHeaders, "authorization", REQUEST_ID_HEADER],
+  exposedHeaders: [...connectCors.exposedHeaders, REQUEST_ID_HEADER],
+};
+
+/**
+ * Applies `policy` to a request for an RPC path (or, with `allowance`, a
+ * path of another kind, such as a signed URL): answers a preflight (and
  * returns true: the request is done), or sets the headers an allowed
  * origin's actual call needs on `res` before the call's own headers.
  */
-export function answerCors(policy: CorsPolicy, req: NodeRequest, res: NodeResponse): boolean {
+export function answerCors(policy: CorsPolicy, req: NodeRequest, res: NodeResponse, allowance: CorsAllowance = RPC_ALLOWANCE): boolean {
   // Caches must not serve one origin's answer to another.
   res.setHeader("vary", "Origin");
   const origin = req.headers.origin;
@@ -47,8 +61,8 @@ export function answerCors(policy: CorsPolicy, req: NodeRequest, res: NodeRespon
     }
     res.writeHead(204, {
       "access-control-allow-origin": allowed,
-      "access-control-allow-methods": ALLOWED_METHODS,
-      "access-control-allow-headers": ALLOWED_HEADERS,
+      "access-control-allow-methods": allowance.methods.join(", "),
+      "access-control-allow-headers": allowance.allowedHeaders.join(", "),
       "access-control-max-age": String(Math.floor(policy.maxAgeMs / 1000)),
     });
     res.end();
@@ -56,7 +70,7 @@ export function answerCors(policy: CorsPolicy, req: NodeRequest, res: NodeRespon
   }
   if (allowed !== undefined) {
     res.setHeader("access-control-allow-origin", allowed);
-    res.setHeader("access-control-expose-headers", EXPOSED_HEADERS);
+    res.setHeader("access-control-expose-headers", allowance.exposedHeaders.join(", "));
   }
   return false;
 }

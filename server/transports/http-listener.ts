@@ -24,6 +24,7 @@ import type { StreamBudget } from "../calls/stream-budget.js";
 import type { ServedService } from "./grpc-listener.js";
 import { applySessionTimeouts, http1TimeoutOptions, sniffProtocol, type ConnectionTimeouts } from "./connection-timeouts.js";
 import { answerCors, type CorsPolicy } from "./cors.js";
+import type { HostGuard } from "./host-guard.js";
 import { createNodeRequestEnd } from "./http2-request-end.js";
 import { countRefusedStream, isSingleMessageRequest, maxRequestBytes, type RequestGate } from "./request-gate.js";
 
@@ -54,6 +55,8 @@ export interface HttpListenerOptions {
   timeouts: ConnectionTimeouts;
   /** server.cors: browser origins allowed to call the RPCs (cors.ts); default none, no CORS headers. */
   cors?: CorsPolicy;
+  /** Refuses requests addressed to other names (host-guard.ts); default: every Host is served. */
+  hostGuard?: HostGuard;
 }
 
 /** What the listener needs of server/security/reloadable-tls.ts. */
@@ -91,6 +94,12 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const { gate } = options;
 
   const handler = (req: NodeRequest, res: NodeResponse) => {
+    const refusedHost = options.hostGuard?.("authority" in req ? req.authority : req.headers.host);
+    if (refusedHost !== undefined) {
+      res.writeHead(403, { "content-type": "text/plain; charset=utf-8" });
+      res.end(`${refusedHost}\n`);
+      return;
+    }
     const uHandler = rpcs.get((req.url ?? "").split("?")[0] ?? "");
     if (uHandler === undefined) return fallback(req, res);
     if (options.cors !== undefined && answerCors(options.cors, req, res)) return;

@@ -104,7 +104,9 @@ function getWithCa(url: string, ca: Buffer): Promise<{ status: number; body: str
 describe("production build", () => {
   it("holds the compiled daemon, SDK, CLI and gen/ with its own package.json, and no sources or tests", async () => {
     const dist = join(app, "dist");
-    expect((await readdir(dist)).sort()).toEqual(["cli", "client", "common", "gen", "package.json", "server"]);
+    expect((await readdir(dist)).sort()).toEqual(["cli", "client", "common", "console", "gen", "package.json", "server"]);
+    // The web console's bundle, where the built daemon (dist/server/console/) serves it from.
+    expect(await readdir(join(dist, "console/dist"))).toContain("index.html");
     const pkg = JSON.parse(await readFile(join(dist, "package.json"), "utf8")) as Record<string, unknown>;
     const root = JSON.parse(await readFile(join(REPO_ROOT, "package.json"), "utf8")) as { version: string; bin: Record<string, string> };
     expect(pkg).toMatchObject({ type: "module", version: root.version });

@@ -42,6 +42,8 @@ export interface TestDaemonOptions {
   graceMs?: number;
   /** /readyz probe bound per backend; default 2 s. */
   readinessTimeoutMs?: number;
+  /** server.allowedHosts; default none. */
+  allowedHosts?: string[];
 }
 
 /** A storage block with Flyte's shape and everything switched off, for tests. */
@@ -107,6 +109,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     graceMs: config.server.shutdownGraceMs,
     ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
     ...(options.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: options.readinessTimeoutMs }),
+    ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
   });
   return {
     grpcUrl: `http://127.0.0.1:${daemon.grpcPort}`,
