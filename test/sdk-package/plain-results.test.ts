@@ -38,6 +38,7 @@ function stubClient(): StowdClient {
           version: "0.1.0",
           backends: [{ scheme: "mem", kind: "memory", capabilities: { append: true, rangedReads: true } }],
           limits: { maxDownloadBytes: 2n * 1024n * 1024n, maxUploadBytes: 0n, maxMessageBytes: 16n * 1024n * 1024n },
+          caller: { authEnabled: true, name: "team-a", grants: [{ operations: ["read", "list"], prefixes: ["mem://b/team-a/"] }] },
         }),
       }),
     ),
@@ -97,6 +98,7 @@ describe("plain results", () => {
         },
       ],
       limits: { maxDownloadBytes: 2 * 1024 * 1024, maxUploadBytes: 0, maxMessageBytes: 16 * 1024 * 1024 },
+      caller: { authEnabled: true, name: "team-a", grants: [{ operations: ["read", "list"], prefixes: ["mem://b/team-a/"] }] },
     });
   });
 });
