@@ -42,4 +42,9 @@ server:
   defaultDeadline: 1h # deadline of a call whose client set none; 0 = none
   maxDeadline: 24h # caps a client's deadline; 0 = no cap
   readinessTimeout: 2s # /readyz: how long each backend's probe may take
+  # The web console is at http://127.0.0.1:8080/console/ (server.console.enabled; on for a loopback address).
+  # Daemon-signed URLs for file:// and mem:// (stowd sign; the console's uploads with progress): give a key file
+  # holding keys: [{id: "k1", secret: "<openssl rand -base64 32>"}].
+  # signedUrls:
+  #   keyFile: ./signing-keys.yaml
 `;
