@@ -8,14 +8,14 @@
 // origin the daemon does not list, are refused by the browser and store
 // nothing. A missing chromium fails the test with the install command.
 import { createHash, randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/chromium.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { ErrorReason } from "../../gen/stowd/v1/error_pb.js";
@@ -23,7 +23,6 @@ import { REPO_ROOT } from "../helpers/repo-root.js";
 import { DAEMON_COMMAND, startServingProcess, type ServingProcess } from "../helpers/serving-daemon.js";
 import { HELLO, type stowdPage } from "./page/sdk-calls.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "browser-test-token-0123456789";
 /** Over 2 MiB and not a multiple of anything, so the upload and the read span several chunks. */
 const PAYLOAD = randomBytes(2 * 1024 * 1024 + 12_345);
@@ -44,16 +43,6 @@ let otherPage: PageServer;
 /** HTTP port base URLs: CORS allowing `allowedPage` (auth on), and CORS off (the default). */
 let corsOn: string;
 let corsOff: string;
-
-async function requireChromium(): Promise<void> {
-  try {
-    await access(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${CHROMIUM} is not installed (needed by the browser tests); run \`bash scripts/install-test-servers.sh\` to install it (Debian package chromium)`,
-    );
-  }
-}
 
 /** Bundles the page's calls with the SDK's browser entry, as a web app's bundler would. */
 async function bundlePage(outDir: string): Promise<string> {
@@ -102,7 +91,7 @@ async function startDaemon(name: string, server: string, env: NodeJS.ProcessEnv)
 }
 
 beforeAll(async () => {
-  await requireChromium();
+  browser = await launchChromium();
   dir = await mkdtemp(join(tmpdir(), "stowd-browser-"));
   const bundle = await bundlePage(dir);
   [allowedPage, otherPage] = await Promise.all([startPageServer(bundle), startPageServer(bundle)]);
@@ -111,7 +100,6 @@ beforeAll(async () => {
     startDaemon("cors-on", `  cors:\n    allowedOrigins: [${allowedPage.origin}]\n`, { STOWD_AUTH_TOKEN: TOKEN }),
     startDaemon("cors-off", "", {}),
   ]);
-  browser = await chromium.launch({ executablePath: CHROMIUM });
 }, 120_000);
 
 afterAll(async () => {

@@ -7,16 +7,13 @@
 // are compared on both sides. A missing chromium fails the test with the
 // install command.
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access } from "node:fs/promises";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/chromium.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StowdClient } from "../../client/index.js";
 import { startSignedUrlDaemon, type SignedUrlDaemon } from "../signed-urls/signed-url-daemon.js";
-
-const CHROMIUM = "/usr/bin/chromium";
 
 /** What the page uses of XMLHttpRequest (this project's types are Node's, without the DOM's). */
 interface PageXhr {
@@ -39,13 +36,7 @@ let client: StowdClient;
 let page: Page;
 
 beforeAll(async () => {
-  try {
-    await access(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${CHROMIUM} is not installed (needed by the browser tests); run \`bash scripts/install-test-servers.sh\` to install it (Debian package chromium)`,
-    );
-  }
+  browser = await launchChromium();
   pageServer = http.createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><meta charset="utf-8"><title>signed URLs</title>\n');
   });
@@ -53,7 +44,6 @@ beforeAll(async () => {
   pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
   d = await startSignedUrlDaemon({ cors: { allowedOrigins: [pageOrigin], maxAgeMs: 60_000 } });
   client = d.client();
-  browser = await chromium.launch({ executablePath: CHROMIUM });
   page = await (await browser.newContext()).newPage();
   await page.goto(`${pageOrigin}/`);
 }, 120_000);

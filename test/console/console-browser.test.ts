@@ -10,13 +10,13 @@
 // STOWD_UPDATE_SCREENSHOTS=1, else into a temp dir (the same code runs).
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { constants } from "node:fs";
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema, StructSchema } from "@bufbuild/protobuf/wkt";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../helpers/chromium.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
 import { REPO_ROOT } from "../helpers/repo-root.js";
@@ -24,7 +24,6 @@ import { DAEMON_COMMAND, startServingProcess, type ServingProcess } from "../hel
 import { writeTokenFile } from "../security/secure-daemon.js";
 import { tinyPng } from "./tiny-png.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ADMIN_TOKEN = "console-admin-token-0123456789";
 const TEAM_TOKEN = "console-team-token-0123456789";
 const TEAM_PREFIX = "mem://console/team/";
@@ -45,16 +44,6 @@ let admin: StowdClient;
 let plain: StowdClient;
 let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
-
-async function requireChromium(): Promise<void> {
-  try {
-    await access(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${CHROMIUM} is not installed (needed by the browser tests); run \`bash scripts/install-test-servers.sh\` to install it (Debian package chromium)`,
-    );
-  }
-}
 
 /** A daemon process on mem:// from a config file whose server: block has `serverLines`. */
 async function startDaemon(name: string, serverLines: string[]): Promise<ServingProcess> {
@@ -89,7 +78,7 @@ async function seed(): Promise<void> {
 const STRUCT_JSON = { name: "console", replicas: 3, tags: ["a", "b"], nested: { ok: true } };
 
 beforeAll(async () => {
-  await requireChromium();
+  browser = await launchChromium();
   // The daemon serves console/dist/: build it from the sources under test.
   execFileSync(process.execPath, [join(REPO_ROOT, "scripts/build-console.mjs")], { cwd: REPO_ROOT, stdio: "pipe" });
   dir = await mkdtemp(join(tmpdir(), "stowd-console-"));
@@ -118,7 +107,6 @@ beforeAll(async () => {
   admin = createStowdClient({ baseUrl: `http://${secured.grpc}`, token: ADMIN_TOKEN });
   plain = createStowdClient({ baseUrl: `http://${unsigned.grpc}` });
   await seed();
-  browser = await chromium.launch({ executablePath: CHROMIUM });
 }, 120_000);
 
 afterAll(async () => {
