@@ -10,15 +10,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildStoreTree } from "../../server/assembly/store-tree.js";
-import { SERVER_DEFAULTS } from "../../server/config/load-config.js";
 import { CONSOLE_CSP, consoleRoutes } from "../../server/console/console-route.js";
-import { startDaemon } from "../../server/daemon.js";
-import { builtBackend } from "../../server/decorators/scheme-router.js";
-import { createMetrics } from "../../server/observability/metrics.js";
-import { createMemoryStore } from "../../server/stores/memory/index.js";
 import { plainRouteFor } from "../../server/transports/http-listener.js";
-import { testStorageConfig } from "../helpers/daemon.js";
+import { startTestDaemon } from "../helpers/daemon.js";
 
 let dir: string;
 const servers: http.Server[] = [];
@@ -161,22 +155,9 @@ describe("the console's static route", () => {
 describe("the daemon", () => {
   it("serves /console/ only when its console option is on", async () => {
     for (const enabled of [true, false]) {
-      const metrics = createMetrics();
-      const tree = await buildStoreTree(
-        { storage: testStorageConfig(), server: { ...SERVER_DEFAULTS, grpcAddress: "127.0.0.1:0", httpAddress: "127.0.0.1:0" } },
-        { metrics, backends: { mem: builtBackend(createMemoryStore()) } },
-      );
-      const daemon = await startDaemon({
-        tree,
-        metrics,
-        grpcAddress: "127.0.0.1:0",
-        httpAddress: "127.0.0.1:0",
-        limits: { maxUploadBytes: 0, maxMessageBytes: 16 << 20 },
-        graceMs: 1000,
-        console: enabled,
-      });
+      const daemon = await startTestDaemon({ console: enabled });
       try {
-        const res = await rawGet(`http://127.0.0.1:${daemon.httpPort}`, "/console/");
+        const res = await rawGet(daemon.httpUrl, "/console/");
         // 200 with a built bundle (npm ci builds it), 503 naming the build command without one; never 404 when on.
         if (enabled) expect([200, 503]).toContain(res.status);
         else expect(res.status).toBe(404);

@@ -44,6 +44,8 @@ export interface TestDaemonOptions {
   readinessTimeoutMs?: number;
   /** server.allowedHosts; default none. */
   allowedHosts?: string[];
+  /** Serve the web console at /console/; default off. */
+  console?: boolean;
 }
 
 /** A storage block with Flyte's shape and everything switched off, for tests. */
@@ -110,6 +112,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
     ...(options.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: options.readinessTimeoutMs }),
     ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
+    ...(options.console === undefined ? {} : { console: options.console }),
   });
   return {
     grpcUrl: `http://127.0.0.1:${daemon.grpcPort}`,
