@@ -99,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             principalNamed: security.authEnabled ? (name) => security.principalNamed(name) : undefined,
             cors: options.cors,
             metrics,
+            limits: callLimits,
           }),
         };
   const { grpc, http } = await startListeners({

@@ -5,17 +5,21 @@
 // WriteRaw is (checked-body.ts: size, upload limit, MD5, CRC32C, and the
 // proof that the client finished its body; nothing is stored otherwise).
 // With auth on, the URL's signer must still hold the grants it signed with,
-// in the token file in force now. Every refusal is an HTTP status, an
-// `x-stowd-reason` header and a text/plain message (http-answer.ts). One log
-// line per request.
+// in the token file in force now. Each request is a call under the daemon's
+// call bounds, as an RPC is (bounded-request.ts): admission, the deadline,
+// the idle-stream timeout and graceful shutdown. Every refusal is an HTTP
+// status, an `x-stowd-reason` header and a text/plain message
+// (http-answer.ts). One log line per request.
 import { once } from "node:events";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { toJsonString } from "@bufbuild/protobuf";
 import { ObjectInfoSchema } from "../../gen/stowd/v1/object_pb.js";
 import { StowdError } from "../../common/errors.js";
+import type { AdmittedCall, CallLimits } from "../calls/call-limits.js";
 import { loggedReference, REQUEST_ID_HEADER } from "../calls/call-log.js";
 import type { StoreTree } from "../decorators/store-tree.js";
+import { nextOrAbort } from "../next-or-abort.js";
 import { log } from "../observability/log.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Principal } from "../security/authenticate.js";
@@ -28,6 +32,7 @@ import type { Preconditions, ReadResult } from "../stores/raw-store.js";
 import { answerCors, type CorsAllowance, type CorsPolicy } from "../transports/cors.js";
 import { createNodeRequestEnd } from "../transports/http2-request-end.js";
 import type { PlainRoute } from "../transports/http-listener.js";
+import { admitRequest } from "./bounded-request.js";
 import { etagCondition, matchHits, noneMatchHits, quotedEtag } from "./http-conditions.js";
 import { httpAnswerOf } from "./http-answer.js";
 import { rangeOfHeader } from "./http-range.js";
@@ -48,6 +53,8 @@ export interface SignedUrlRouteOptions {
   cors?: CorsPolicy | undefined;
   /** Counts each request as stowd_rpc_requests_total{method="SignedUrl.<METHOD>"}. */
   metrics?: Metrics;
+  /** The daemon's call bounds (server.maxConcurrentCalls, the deadlines, server.idleStreamTimeout, shutdown), shared with the RPCs. */
+  limits: CallLimits;
 }
 
 const SERVED_METHODS = ["GET", "HEAD", "PUT"];
@@ -118,6 +125,7 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
     req: NodeRequest,
     res: NodeResponse,
     request: SignedRequest,
+    call: AdmittedCall,
     signal: AbortSignal,
     outcome: Outcome,
   ): Promise<void> {
@@ -174,7 +182,7 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
         res.end();
         return;
       }
-      await sendBody(res, opened, request.reference, outcome, signal);
+      await sendBody(res, opened, request.reference, outcome, call, signal);
     } finally {
       await opened.close();
     }
@@ -184,6 +192,7 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
     req: NodeRequest,
     res: NodeResponse,
     request: SignedRequest,
+    call: AdmittedCall,
     signal: AbortSignal,
     outcome: Outcome,
   ): Promise<void> {
@@ -214,10 +223,26 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
     }
     const preconditions = putPreconditions(req);
     let received = 0;
+    // Stops waiting at once when the request is aborted (a bound, the client left), even for a client that sends nothing more.
     async function* counted(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of req as AsyncIterable<Uint8Array>) {
-        received += chunk.length;
-        yield chunk;
+      const chunks = (req as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      let ended = false;
+      try {
+        for (;;) {
+          const next = await nextOrAbort(chunks, signal);
+          if (next.done === true) break;
+          received += next.value.length;
+          call.touch();
+          yield next.value;
+        }
+        ended = true;
+        // The rest is the daemon's own work (the commit), bounded by the deadline, not the idle timer.
+        call.requestsEnded();
+      } finally {
+        // Stopped early by the consumer: the request is let go, as a for-await would. Not after an abort: a read is
+        // still pending on a client that may send nothing, and return() would wait for it; the connection's close
+        // (or its timeouts) ends that read.
+        if (!ended && !signal.aborted) await chunks.return?.();
       }
     }
     const checked = checkBody(counted(), {
@@ -254,8 +279,9 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
     const startedAt = performance.now();
     const method = req.method ?? "";
     const outcome: Outcome = { status: 0, bytes: 0 };
-    // Aborted when the client goes away before the answer is out: a PUT then stores nothing.
+    // Aborted when the client goes away before the answer is out, or when a call bound fires: a PUT then stores nothing.
     const aborted = new AbortController();
+    let call: AdmittedCall | undefined;
     let finished = false;
     res.once("finish", () => (finished = true));
     res.once("close", () => {
@@ -265,6 +291,8 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
       }
     });
     const serve = async (): Promise<void> => {
+      // A HEAD or a preflight moves no body: like a unary call, it has a deadline and no idle timer.
+      call = admitRequest(options.limits, aborted, method === "GET" || method === "PUT");
       if (options.cors !== undefined && answerCors(options.cors, req, res, CORS_ALLOWANCE)) {
         outcome.status = res.statusCode;
         return;
@@ -286,12 +314,12 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
         );
       }
       checkSigner(request);
-      if (request.method === "GET") await serveRead(req, res, request, aborted.signal, outcome);
-      else await serveWrite(req, res, request, aborted.signal, outcome);
+      if (request.method === "GET") await serveRead(req, res, request, call, aborted.signal, outcome);
+      else await serveWrite(req, res, request, call, aborted.signal, outcome);
     };
     serve()
       .catch((err: unknown) => {
-        // Whatever a store or a stream threw once the client left, the outcome is that it left.
+        // Whatever a store or a stream threw once the client left or a bound fired, the outcome is that.
         const answer = httpAnswerOf(aborted.signal.aborted ? aborted.signal.reason : err, method);
         outcome.status = answer.status;
         outcome.reason = answer.reason;
@@ -306,6 +334,7 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
         else res.end(`${answer.message}\n`);
       })
       .finally(() => {
+        call?.finish();
         const fields = {
           method,
           ...(outcome.reference === undefined ? {} : { reference: loggedReference(outcome.reference) }),
@@ -315,7 +344,8 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
           ...(outcome.signer === undefined || outcome.signer === "" ? {} : { signer: outcome.signer }),
           durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
         };
-        log(outcome.status >= 500 ? "error" : "info", "signed url", fields);
+        // As the RPC call log: error only for the daemon's own failures; a refusal, shutdown or cut-off transfer is info.
+        log(outcome.status === 500 ? "error" : "info", "signed url", fields);
         const code = outcome.status < 400 ? "OK" : (outcome.reason ?? "UNKNOWN");
         options.metrics?.rpcRequests.inc({ method: `SignedUrl.${method}`, code });
       });
@@ -342,12 +372,34 @@ function putPreconditions(req: NodeRequest): Preconditions {
   return match.any ? { ifExists: true } : { ifMatchEtag: match.etags[0]! };
 }
 
-/** Streams the opened read with backpressure; a body that ends short fails (the caller destroys the response). */
-async function sendBody(res: NodeResponse, opened: ReadResult, reference: string, outcome: Outcome, signal: AbortSignal): Promise<void> {
+/**
+ * A store's chunk goes out in pieces of this size, so that the idle-stream
+ * timeout sees a slow reader's progress at this grain (not a whole chunk of a
+ * MiB or more per touch).
+ */
+const WRITE_PIECE_BYTES = 64 * 1024;
+
+/**
+ * Streams the opened read with backpressure; a body that ends short fails (the
+ * caller destroys the response). A reader that stops reading stops the
+ * touches, so the idle-stream timeout cuts it off.
+ */
+async function sendBody(
+  res: NodeResponse,
+  opened: ReadResult,
+  reference: string,
+  outcome: Outcome,
+  call: AdmittedCall,
+  signal: AbortSignal,
+): Promise<void> {
   for await (const chunk of opened.body) {
-    outcome.bytes += chunk.length;
-    // The union of the two response types has no callable write; both take a chunk alike.
-    if (!(res as http.ServerResponse).write(chunk)) await once(res, "drain", { signal });
+    for (let at = 0; at < chunk.length; at += WRITE_PIECE_BYTES) {
+      const piece = chunk.subarray(at, at + WRITE_PIECE_BYTES);
+      outcome.bytes += piece.length;
+      call.touch();
+      // The union of the two response types has no callable write; both take a chunk alike.
+      if (!(res as http.ServerResponse).write(piece)) await once(res, "drain", { signal });
+    }
   }
   if (outcome.bytes !== opened.length) {
     throw new StowdError("INTERNAL", `${reference} yielded ${outcome.bytes} bytes instead of ${opened.length}; the transfer was cut`, {

@@ -59,3 +59,76 @@ export function curl(args: string[]): Promise<CurlResult> {
     });
   });
 }
+
+/** How a download ended: read to its end (`complete`), or cut off by the server. */
+export interface DownloadEnd {
+  complete: boolean;
+  /** The bytes read (none for a reader that never read). */
+  body: Buffer;
+}
+
+/** A GET whose headers arrived and whose body the caller reads at its own pace, or not at all. */
+export interface Download {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Reads the body, pausing `pauseMs` after each chunk (a slow reader); resolves when it ends or is cut off. */
+  read(pauseMs?: number): Promise<DownloadEnd>;
+  /** Resolves when the response ends or is cut off; until `read` is called, nothing is read (a parked reader). */
+  ended: Promise<DownloadEnd>;
+}
+
+/** Starts a GET with node:http and resolves once its headers are in, with the body not yet read. */
+export function startDownload(url: string, agent: http.Agent | false = false): Promise<Download> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent }, (res) => {
+      res.pause();
+      const chunks: Buffer[] = [];
+      // A cut-off response errors ("aborted"); `ended` reports it as incomplete.
+      res.on("error", () => undefined);
+      const ended = new Promise<DownloadEnd>((done) =>
+        res.once("close", () => done({ complete: res.complete, body: Buffer.concat(chunks) })),
+      );
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        ended,
+        read(pauseMs = 0) {
+          res.on("data", (chunk: Buffer) => {
+            chunks.push(chunk);
+            if (pauseMs > 0) {
+              res.pause();
+              setTimeout(() => res.resume(), pauseMs);
+            }
+          });
+          res.resume();
+          return ended;
+        },
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * A PUT that declares `declaredBytes`, sends `sent`, and then sends nothing
+ * more while keeping the connection open: a stalled uploader. Resolves with
+ * the status of the answer, or 0 when the server closed the connection
+ * without one.
+ */
+export function stalledPut(url: string, headers: Record<string, string>, declaredBytes: number, sent: Uint8Array): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      url,
+      { method: "PUT", headers: { ...headers, "content-length": String(declaredBytes) }, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      },
+    );
+    req.on("error", () => resolve(0));
+    req.on("close", () => resolve(0));
+    req.write(sent);
+  });
+}

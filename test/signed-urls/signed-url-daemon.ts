@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { createStowdClient, type StowdClient } from "../../client/index.js";
 import { buildStoreTree } from "../../server/assembly/store-tree.js";
+import type { CallBounds } from "../../server/calls/call-limits.js";
 import type { AuthConfig, CorsConfig, TlsConfig } from "../../server/config/config.js";
 import { parseConfig } from "../../server/config/load-config.js";
 import { startDaemon, type Daemon } from "../../server/daemon.js";
@@ -36,6 +37,10 @@ export interface SignedUrlDaemonOptions {
   cors?: CorsConfig;
   /** server.tls: both ports serve TLS; `caPem` is the CA the SDK client trusts. */
   tls?: TlsConfig & { caPem: Buffer };
+  /** Call bounds (server.maxConcurrentCalls, idleStreamTimeout, defaultDeadline, ...); defaults for the rest. */
+  bounds?: Partial<CallBounds>;
+  /** server.shutdownGrace; default 1 s. */
+  graceMs?: number;
 }
 
 export interface SignedUrlDaemon {
@@ -84,7 +89,8 @@ export async function startSignedUrlDaemon(options: SignedUrlDaemonOptions = {})
     grpcAddress: config.server.grpcAddress,
     httpAddress: config.server.httpAddress,
     limits: { maxUploadBytes: config.server.maxUploadBytes, maxMessageBytes: config.server.maxMessageBytes },
-    graceMs: 1000,
+    graceMs: options.graceMs ?? 1000,
+    ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
     auth: options.auth,
     cors: options.cors,
     ...(options.tls === undefined ? {} : { tls: { certFile: options.tls.certFile, keyFile: options.tls.keyFile } }),
