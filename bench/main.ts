@@ -9,7 +9,9 @@
 //   workers  Head at 256 callers from two client processes, a daemon with
 //            server.workers 1 vs 2;
 //   slow     daemon peak RSS while 256 clients stream a 64 MiB object slowly,
-//            next to the bare grpc-js server under the same readers.
+//            next to the bare grpc-js server under the same readers;
+//   signed   GET / PUT of daemon-signed URLs with node:http on file:// and
+//            mem://, next to ReadRaw / WriteRaw and a bare node:http file server.
 // It prints the tables and writes bench/results/<date>.json, latest.json,
 // latest.svg and BENCHMARKS.md. A benchmark, not a test: it fails only when a
 // call fails or returns wrong bytes. Never part of `npm test`.
@@ -28,6 +30,7 @@ import type { BenchResults, StreamSection } from "./report/results.js";
 import { runCloudStreams } from "./scenarios/cloud-streams.js";
 import type { ScenarioContext } from "./scenarios/context.js";
 import { runLocalStreams } from "./scenarios/local-streams.js";
+import { runSignedUrls } from "./scenarios/signed-urls.js";
 import { runSlowReaders } from "./scenarios/slow-readers.js";
 import { runUnary } from "./scenarios/unary.js";
 import { runWorkers } from "./scenarios/workers.js";
@@ -87,7 +90,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
   );
   const payloadBytes = Math.max(
     4096,
-    ...(has("streams") ? options.sizes : []),
+    ...(has("streams") || has("signed") ? options.sizes : []),
     ...(has("cloud") ? options.cloudSizes : []),
     has("slow") ? options.slowObjectBytes : 0,
   );
@@ -108,6 +111,8 @@ async function run(options: BenchOptions, argv: string[]): Promise<void> {
   const workers = has("workers") ? await runWorkers(ctx) : null;
   noise.sample();
   const slowReaders = has("slow") ? await runSlowReaders(ctx) : null;
+  noise.sample();
+  if (has("signed")) streams.push(await runSignedUrls(ctx));
   const { foreignCores, stealCores } = noise.read();
   const results: BenchResults = {
     date: date.toISOString(),

@@ -8,12 +8,12 @@ import { parseArgs } from "node:util";
 import { MiB } from "./common.js";
 import { REPO } from "./harness/repo.js";
 
-export const SECTIONS = ["streams", "cloud", "unary", "workers", "slow"] as const;
+export const SECTIONS = ["streams", "cloud", "unary", "workers", "slow", "signed"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
   quick: boolean;
-  /** Object sizes of the local stream section. */
+  /** Object sizes of the local stream section and the signed URL section. */
   sizes: number[];
   /** Object sizes of the cloud section (the cloud goals are at 16 and 64 MiB; 512 MiB on azurite mostly measures azurite). */
   cloudSizes: number[];
@@ -42,7 +42,7 @@ Ceph RGW, azurite) on 127.0.0.1, measures, prints tables, and writes
 <out>/bench/results/<date>.json, latest.json, latest.svg and <out>/BENCHMARKS.md.
 
   --quick              smoke run: 1 and 8 MiB, 1 run, short loads, output to a temp dir
-  --sizes-mib LIST     object sizes for the local stream section (default 16,64,512)
+  --sizes-mib LIST     object sizes for the local stream and signed URL sections (default 16,64,512)
   --cloud-sizes-mib LIST  object sizes for the S3 and Azure section (default 16,64)
   --runs N             runs per measurement; medians are reported (default 3)
   --unary-seconds S    length of one Head / ReadRaw 4 KiB / echo run (default 2)

@@ -9,6 +9,9 @@ import { waitUntilReady } from "../../test/helpers/child-process.js";
 import { childFailure, spawnNode, type Child } from "./children.js";
 import { freePort, waitForPort } from "./ports.js";
 
+/** A throwaway key for a loopback daemon that lives as long as one run (at least 32 bytes, as server.signedUrls requires). */
+const BENCH_SIGNING_SECRET = "stowd-bench-signing-secret-not-for-production";
+
 export interface StowdDaemonOptions {
   name: string;
   /** Holds the config file and the file:// data; created if missing. */
@@ -17,6 +20,8 @@ export interface StowdDaemonOptions {
   cacheMbs?: number;
   s3?: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
   azure?: { blobUrl: string; account: string; key: string };
+  /** Turns on daemon-signed URLs (`server.signedUrls`, one bench key), served under /signed/ on the HTTP port. */
+  signedUrls?: boolean;
   /** `server.workers`; above 1 the daemon serves no mem:// (each worker would have a store of its own). */
   workers?: number;
 }
@@ -66,6 +71,7 @@ export async function startStowdDaemon(options: StowdDaemonOptions): Promise<Sto
       httpAddress: `127.0.0.1:${httpPort}`,
       logLevel: "info",
       ...(workers > 1 ? { workers } : {}),
+      ...(options.signedUrls === true ? { signedUrls: { keys: [{ id: "bench", secret: BENCH_SIGNING_SECRET }] } } : {}),
     },
   };
   const configFile = join(options.dir, "stowd.yaml");
