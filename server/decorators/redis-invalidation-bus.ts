@@ -14,7 +14,10 @@
 // publish are kept (beyond MAX_PENDING they collapse into one "drop
 // everything") and published when its connection is back. What a replica can
 // serve stale is therefore bounded by
-//   - the pub/sub delivery time (milliseconds) while Redis is reachable;
+//   - while Redis is reachable, the time a replica takes to read a message
+//     Redis already sent it: a mutation is acknowledged only after Redis
+//     answered its PUBLISH (one round trip), so a client that reads through
+//     another replica after the acknowledgement is served the new version;
 //   - how long it takes to notice its own subscription dropped: at once when
 //     Redis closes the connection (killed, restarted), up to 2 × heartbeatMs
 //     when the network silently drops it;
@@ -258,21 +261,29 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
     pending.push(message);
     if (pending.length > MAX_PENDING) pending = [DROP_EVERYTHING];
   };
-  const send = (client: Redis, message: Invalidation) => {
-    client.publish(CHANNEL, JSON.stringify({ ...message, origin })).catch((err: unknown) => {
-      if (err instanceof Error && err.name === "ReplyError") {
-        // Refused (e.g. an ACL without PUBLISH): sending it again cannot help.
-        warn("cache invalidation bus: Redis refused an invalidation; other replicas may serve a stale entry until it expires", {
-          redis,
-          err: err.message,
-        });
-        return;
-      }
-      // Lost or timed out: keep it, and re-make the connection, which publishes what was kept.
-      keep(message);
-      client.disconnect();
-    });
-  };
+  /**
+   * Resolves once Redis answered the PUBLISH: by then it has handed the
+   * message to every subscriber's connection, so the write this invalidates
+   * is acknowledged only after the other replicas were told. Never rejects: a
+   * lost message is kept and published again after reconnecting.
+   */
+  const send = (client: Redis, message: Invalidation): Promise<void> =>
+    client.publish(CHANNEL, JSON.stringify({ ...message, origin })).then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof Error && err.name === "ReplyError") {
+          // Refused (e.g. an ACL without PUBLISH): sending it again cannot help.
+          warn("cache invalidation bus: Redis refused an invalidation; other replicas may serve a stale entry until it expires", {
+            redis,
+            err: err.message,
+          });
+          return;
+        }
+        // Lost or timed out: keep it, and re-make the connection, which publishes what was kept.
+        keep(message);
+        client.disconnect();
+      },
+    );
   const publisher = maintainLink({
     role: "publisher",
     nodes: options.nodes,
@@ -286,7 +297,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
           redis,
           count: unsent.length,
         });
-      for (const message of unsent) send(client, message);
+      for (const message of unsent) void send(client, message);
     },
     down() {},
     warn,
@@ -304,10 +315,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
   }
 
   return {
-    publish(message) {
+    async publish(message) {
       const client = publisher.ready;
       if (client === undefined) keep(message);
-      else send(client, message);
+      else await send(client, message);
     },
     subscribe(handler) {
       handlers.push(handler);
