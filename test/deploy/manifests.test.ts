@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { ConfigError, loadConfig } from "../../server/config/load-config.js";
+import { parseTokenFile } from "../../server/security/token-file.js";
 import { REPO_ROOT } from "../cli/stowd-process.js";
 
 interface Instruction {
@@ -62,6 +63,8 @@ let dockerfile: Instruction[];
 let finalStage: Instruction[];
 let dockerignore: string[];
 let k8s: Doc[];
+/** The replicated S3 example, deploy/kubernetes/s3/. */
+let s3k8s: Doc[];
 let dir: string;
 
 beforeAll(async () => {
@@ -79,6 +82,13 @@ beforeAll(async () => {
     ...(await yamlDocs("deploy/kubernetes/service.yaml")),
     ...(await yamlDocs("deploy/kubernetes/cert-manager/certificate.yaml")),
   ];
+  s3k8s = (
+    await Promise.all(
+      ["configmap", "secret", "serviceaccount", "deployment", "service", "pdb", "redis"].map((f) =>
+        yamlDocs(`deploy/kubernetes/s3/${f}.yaml`),
+      ),
+    )
+  ).flat();
   dir = await mkdtemp(join(tmpdir(), "stowd-deploy-"));
 });
 
@@ -92,9 +102,10 @@ const one = (keyword: string, instructions = finalStage) => {
   return found[0]!;
 };
 
-function kind(name: string): Doc {
-  const doc = k8s.find((d) => d.kind === name);
-  expect(doc, name).toBeDefined();
+/** The first document of a kind (and name, when given) in a set of manifests; the single-replica example by default. */
+function kind(name: string, docs = k8s, metadataName?: string): Doc {
+  const doc = docs.find((d) => d.kind === name && (metadataName === undefined || at(d, "metadata.name") === metadataName));
+  expect(doc, `${name} ${metadataName ?? ""}`).toBeDefined();
   return doc!;
 }
 
@@ -328,5 +339,142 @@ describe("Kubernetes example", () => {
     expect(ports.map((p) => p.appProtocol)).toEqual([undefined, undefined]);
     const containerPorts = (at(deployment, "spec.template.spec.containers.0.ports") as { name: string }[]).map((p) => p.name);
     for (const p of ports) expect(containerPorts).toContain(p.targetPort);
+  });
+});
+
+describe("Kubernetes example: three replicas on S3 (deploy/kubernetes/s3/)", () => {
+  const deployment = () => kind("Deployment", s3k8s, "stowd");
+  const container = () => at(deployment(), "spec.template.spec.containers.0") as Container & { resources: unknown };
+  const podLabels = () => at(deployment(), "spec.template.metadata.labels");
+  const envVar = (name: string) => container().env.find((e) => e.name === name);
+  const volume = (name: string) =>
+    (at(deployment(), "spec.template.spec.volumes") as Array<Doc & { name: string }>).find((v) => v.name === name) as
+      { secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string } } | undefined;
+  const mountPath = (name: string) => container().volumeMounts.find((m) => m.name === name)?.mountPath;
+  const secret = (name: string) => (at(kind("Secret", s3k8s, name), "stringData") as Record<string, string>) ?? {};
+  /** The ConfigMap's config, loaded by stowd's loader as the pod would load it (no STOWD_AUTH_TOKEN). */
+  const podConfig = async () => {
+    const file = join(dir, "s3.yaml");
+    await writeFile(file, (at(kind("ConfigMap", s3k8s), "data") as Record<string, string>)["stowd.yaml"] ?? "");
+    return loadConfig(["--config", file], {});
+  };
+
+  it("runs three replicas with the single-replica example's probes, ports, user and security context", () => {
+    const single = at(kind("Deployment"), "spec.template.spec.containers.0") as Container;
+    const c = container();
+    expect(at(deployment(), "spec.replicas")).toBe(3);
+    expect(at(deployment(), "spec.selector.matchLabels")).toEqual(podLabels());
+    expect(at(deployment(), "spec.strategy.rollingUpdate.maxUnavailable")).toBe(0);
+    for (const key of ["args", "ports", "livenessProbe", "readinessProbe", "securityContext"] as const)
+      expect(c[key], key).toEqual(single[key]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http", scheme: "HTTPS" });
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http", scheme: "HTTPS" });
+    expect(at(deployment(), "spec.template.spec.securityContext")).toEqual(at(kind("Deployment"), "spec.template.spec.securityContext"));
+    expect(at(deployment(), "spec.template.spec.terminationGracePeriodSeconds")).toBeGreaterThan(10);
+    // Nothing on the pod: no data volume, and the single-token env var is not used.
+    expect(mountPath("data")).toBeUndefined();
+    expect(envVar("STOWD_AUTH_TOKEN")).toBeUndefined();
+  });
+
+  it("asks for CPU and memory, with a memory limit above the request and no CPU limit", () => {
+    const { requests, limits } = container().resources as { requests: Record<string, string>; limits: Record<string, string> };
+    const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? "NaN");
+    expect(requests.cpu).toMatch(/^\d+m$/);
+    expect(mebibytes(requests.memory ?? "")).toBeGreaterThan(0);
+    expect(mebibytes(limits.memory ?? "")).toBeGreaterThan(mebibytes(requests.memory ?? ""));
+    expect(limits.cpu).toBeUndefined();
+  });
+
+  it("its config loads with stowd's loader: S3 by the SDK's credential chain, the cache on, Redis at the Redis Service, TLS and a token file", async () => {
+    const config = await podConfig();
+    expect(config.storage.type).toBe("s3");
+    expect(config.storage.stow.config).toMatchObject({ auth_type: "iam" });
+    for (const key of ["access_key_id", "secret_key", "secret_key_path"]) expect(config.storage.stow.config[key], key).toBeUndefined();
+    expect(config.storage.cache.maxSizeMbs).toBeGreaterThan(0);
+    const redisService = kind("Service", s3k8s, "stowd-redis");
+    const redisPort = (at(redisService, "spec.ports") as { port: number }[])[0]?.port;
+    expect(config.storage.redis.addr).toBe(`${String(at(redisService, "metadata.name"))}:${redisPort}`);
+    expect(config.server.grpcAddress).toBe("0.0.0.0:50051");
+    expect(config.server.httpAddress).toBe("0.0.0.0:8080");
+    expect(config.server.auth?.token).toBeUndefined();
+    const tls = volume("tls")?.secret;
+    expect(tls?.secretName).toBe(at(kind("Certificate"), "spec.secretName"));
+    expect(config.server.tls).toEqual({ certFile: `${mountPath("tls")}/tls.crt`, keyFile: `${mountPath("tls")}/tls.key` });
+    expect(tls?.items).toEqual([
+      { key: "tls.crt", path: "tls.crt" },
+      { key: "tls.key", path: "tls.key" },
+    ]);
+    // The ConfigMap is mounted where STOWD_CONFIG points.
+    const configEnv = envVar("STOWD_CONFIG")?.value ?? "";
+    expect(volume("config")?.configMap?.name).toBe(at(kind("ConfigMap", s3k8s), "metadata.name"));
+    expect(`${mountPath("config")}/stowd.yaml`).toBe(configEnv);
+  });
+
+  it("the S3 keys reach the daemon as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the credentials Secret, never in the config", () => {
+    for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      const ref = envVar(name)?.valueFrom?.secretKeyRef;
+      expect(envVar(name)?.value, name).toBeUndefined();
+      expect(ref?.name, name).toBe("stowd-s3-credentials");
+      expect(secret(ref!.name)[ref!.key], name).toMatch(/^REPLACE ME/);
+    }
+    // IRSA / Workload Identity instead: the pods run as a ServiceAccount of their own, whose annotation is documented.
+    const account = kind("ServiceAccount", s3k8s);
+    expect(at(deployment(), "spec.template.spec.serviceAccountName")).toBe(at(account, "metadata.name"));
+  });
+
+  it("auth is on with the token file from its Secret, mounted read-only where server.auth.tokenFile points; the placeholder is refused", async () => {
+    const config = await podConfig();
+    const tokens = volume("tokens")?.secret;
+    expect(tokens?.secretName).toBe("stowd-tokens");
+    const [item] = tokens?.items ?? [];
+    expect(config.server.auth?.tokenFile).toBe(`${mountPath("tokens")}/${item?.path}`);
+    expect(container().volumeMounts.find((m) => m.name === "tokens")?.readOnly).toBe(true);
+    const placeholder = secret("stowd-tokens")[item!.key] ?? "";
+    expect(() => parseTokenFile(placeholder, "tokens.yaml")).toThrow(ConfigError);
+    expect(() => parseTokenFile(placeholder, "tokens.yaml")).toThrow(/must be the 64 hex digits of the token's SHA-256/);
+    // The same file with a real hash serves, with the grants it lists.
+    const hash = "a".repeat(64);
+    const file = parseTokenFile(placeholder.replace(/sha256: .*/, `sha256: ${hash}`), "tokens.yaml");
+    expect(file.tokens.map((t) => t.name)).toEqual(["flyte"]);
+  });
+
+  it("the Service selects the replicas on both ports; the PodDisruptionBudget keeps two of three", () => {
+    const service = kind("Service", s3k8s, "stowd");
+    expect(at(service, "spec.selector")).toEqual(podLabels());
+    const ports = at(service, "spec.ports") as { name: string; port: number; targetPort: string }[];
+    expect(ports.map(({ name, port, targetPort }) => ({ name, port, targetPort }))).toEqual([
+      { name: "grpc", port: 50051, targetPort: "grpc" },
+      { name: "http", port: 8080, targetPort: "http" },
+    ]);
+    // The Certificate of the single-replica example names this Service too.
+    expect(at(kind("Certificate"), "spec.dnsNames")).toContain(at(service, "metadata.name"));
+    const pdb = kind("PodDisruptionBudget", s3k8s);
+    expect(at(pdb, "apiVersion")).toBe("policy/v1");
+    expect(at(pdb, "spec.minAvailable")).toBe(2);
+    expect(at(pdb, "spec.selector.matchLabels")).toEqual(podLabels());
+  });
+
+  it("Redis for the invalidations: its own labels (outside the stowd Service), reachable from the stowd pods only", () => {
+    const redis = kind("Deployment", s3k8s, "stowd-redis");
+    const redisLabels = at(redis, "spec.template.metadata.labels") as Record<string, string>;
+    expect(at(redis, "spec.selector.matchLabels")).toEqual(redisLabels);
+    expect(redisLabels).not.toEqual(podLabels());
+    expect(at(kind("Service", s3k8s, "stowd-redis"), "spec.selector")).toEqual(redisLabels);
+    const redisContainer = at(redis, "spec.template.spec.containers.0") as { ports: { name: string; containerPort: number }[] };
+    expect(redisContainer.ports).toEqual([{ name: "redis", containerPort: 6379, protocol: "TCP" }]);
+    expect(at(kind("Service", s3k8s, "stowd-redis"), "spec.ports.0.targetPort")).toBe("redis");
+    const policy = kind("NetworkPolicy", s3k8s);
+    expect(at(policy, "spec.podSelector.matchLabels")).toEqual(redisLabels);
+    expect(at(policy, "spec.ingress.0.from.0.podSelector.matchLabels")).toEqual(podLabels());
+    expect(at(redis, "spec.template.spec.securityContext")).toMatchObject({ runAsNonRoot: true });
+  });
+
+  it("every document has apiVersion, kind and a name, and carries the example's label", () => {
+    for (const doc of s3k8s) {
+      expect(doc.apiVersion, JSON.stringify(doc.metadata)).toMatch(/^(v1|apps\/v1|policy\/v1|networking\.k8s\.io\/v1)$/);
+      expect(typeof doc.kind).toBe("string");
+      expect(at(doc, "metadata.name")).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      expect((at(doc, "metadata.labels") as Record<string, string>)["app.kubernetes.io/name"]).toMatch(/^stowd/);
+    }
   });
 });
