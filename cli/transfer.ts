@@ -14,6 +14,7 @@ import type { ObjectInfo, ReadOptions, StowdClient, WriteOptions } from "../clie
 import { StowdError } from "../common/errors.js";
 import { fsErrorOr, localError } from "./local-errors.js";
 import { referenceBasename } from "./location.js";
+import { contentTypeOf } from "./content-type.js";
 import { createProgress, type Progress } from "./progress.js";
 import { UsageError } from "./usage-error.js";
 
@@ -29,6 +30,8 @@ export interface UploadOptions {
   /** Content type, metadata and preconditions of the write. */
   write: Omit<WriteOptions, "size" | "signal">;
   progress: boolean;
+  /** A bulk transfer's shared bar to count into, instead of a bar of this file's own. */
+  sharedBar?: Progress;
   signal: AbortSignal;
 }
 
@@ -50,23 +53,26 @@ export async function upload(options: UploadOptions): Promise<ObjectInfo> {
   });
   try {
     const info = await file.stat();
-    if (info.isDirectory()) throw new UsageError(`${path} is a directory; stowd copies one file at a time`);
+    if (info.isDirectory()) throw new UsageError(`${path} is a directory; copy it with cp -r`);
     // A regular file has a size to declare and show; a named pipe or device (stowd put /dev/stdin) has none.
     const size = info.isFile() ? info.size : undefined;
-    const bar = createProgress({
-      enabled: options.progress && size !== undefined,
-      total: size ?? 0,
-      label: `${basename(path)} -> ${reference}`,
-    });
+    const bar =
+      options.sharedBar ??
+      createProgress({
+        enabled: options.progress && size !== undefined,
+        total: size ?? 0,
+        label: `${basename(path)} -> ${reference}`,
+      });
     const stream = file.createReadStream({ highWaterMark: READ_BYTES, autoClose: false });
     try {
       // The declared size makes the daemon refuse a file that changed length while it was read.
-      const write = size === undefined ? options.write : { ...options.write, size };
+      const sized = size === undefined ? options.write : { ...options.write, size };
+      const write = sized.contentType === undefined ? { ...sized, contentType: contentTypeOf(path) } : sized;
       return await client.write(reference, counted(stream, bar), { ...write, signal });
     } catch (err) {
       throw fsErrorOr(err, path, "reading");
     } finally {
-      bar.stop();
+      if (bar !== options.sharedBar) bar.stop();
       stream.destroy();
     }
   } finally {
@@ -82,6 +88,8 @@ export interface DownloadOptions {
   target: DownloadTarget;
   read?: Omit<ReadOptions, "signal">;
   progress: boolean;
+  /** A bulk transfer's shared bar to count into, instead of a bar of this file's own. */
+  sharedBar?: Progress;
   signal: AbortSignal;
 }
 
@@ -96,11 +104,13 @@ export async function download(options: DownloadOptions): Promise<Downloaded> {
   const { client, reference, target, signal } = options;
   const path = target.kind === "local" ? await localDestination(target.path, reference) : undefined;
   const handle = await client.read(reference, { ...options.read, signal });
-  const bar = createProgress({
-    enabled: options.progress,
-    total: handle.length,
-    label: `${reference} -> ${path ?? "stdout"}`,
-  });
+  const bar =
+    options.sharedBar ??
+    createProgress({
+      enabled: options.progress,
+      total: handle.length,
+      label: `${reference} -> ${path ?? "stdout"}`,
+    });
   try {
     if (path === undefined) {
       await pipeline(counted(handle.chunks, bar), (target as { stream: Writable }).stream, { end: false });
@@ -111,7 +121,7 @@ export async function download(options: DownloadOptions): Promise<Downloaded> {
     handle.cancel();
     throw fsErrorOr(err, path ?? "stdout", "writing");
   } finally {
-    bar.stop();
+    if (bar !== options.sharedBar) bar.stop();
   }
   return { info: handle.info, path, bytes: handle.length };
 }
