@@ -97,6 +97,27 @@ export function* chunksOf(payload: Buffer): Generator<Buffer> {
     yield payload.subarray(offset, Math.min(offset + CHUNK_BYTES, payload.length));
 }
 
+/**
+ * Writes `payload` to an HTTP request body in CHUNK_BYTES pieces, waiting for
+ * drain, and ends it. Stops waiting once the request fails or `answered` (the
+ * response) rejects, so a failed request never leaves a drain wait behind;
+ * the reason is what the caller's await of `answered` reports.
+ */
+export async function writeHttpBody(req: NodeJS.WritableStream, payload: Buffer, answered: Promise<unknown>): Promise<void> {
+  const failed = new AbortController();
+  answered.catch(() => failed.abort());
+  req.on("error", () => failed.abort());
+  for (const chunk of chunksOf(payload)) {
+    if (req.write(chunk)) continue;
+    try {
+      await once(req as NodeJS.EventEmitter, "drain", { signal: failed.signal });
+    } catch {
+      break; // `answered` rejects with the reason
+    }
+  }
+  req.end();
+}
+
 /** Throws unless `chunk` equals the payload at `offset`. */
 export function verifyAt(payload: Buffer, offset: number, chunk: Uint8Array, label: string): void {
   if (offset + chunk.length > payload.length || payload.compare(chunk, 0, chunk.length, offset, offset + chunk.length) !== 0) {

@@ -5,7 +5,7 @@
 // server.
 import { once } from "node:events";
 import * as http from "node:http";
-import { chunksOf, verifyAt } from "./grpc-calls.js";
+import { verifyAt, writeHttpBody } from "./grpc-calls.js";
 
 /** One kept-alive connection at a time, reused across calls (as a browser would). */
 export function createHttp1Agent(): http.Agent {
@@ -53,19 +53,7 @@ export async function http1Put(
     headers: { "content-type": "application/octet-stream", ...headers, "content-length": String(payload.length) },
   });
   const answered = responseOf(req);
-  // Stop waiting for drain once the request failed (no race against the long-lived promise).
-  const failed = new AbortController();
-  answered.catch(() => failed.abort());
-  req.on("error", () => failed.abort());
-  for (const chunk of chunksOf(payload)) {
-    if (req.write(chunk)) continue;
-    try {
-      await once(req, "drain", { signal: failed.signal });
-    } catch {
-      break; // `answered` rejects with the reason
-    }
-  }
-  req.end();
+  await writeHttpBody(req, payload, answered);
   const res = await answered;
   const text = await textOf(res);
   if (res.statusCode !== 200) throw new Error(`${label}: PUT answered HTTP ${res.statusCode}: ${text.trim()}`);

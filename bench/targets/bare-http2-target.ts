@@ -4,7 +4,7 @@
 import { once } from "node:events";
 import * as http2 from "node:http2";
 import { CLIENT_OPTIONS } from "../common.js";
-import { chunksOf, verifyAt } from "../harness/grpc-calls.js";
+import { verifyAt, writeHttpBody } from "../harness/grpc-calls.js";
 import type { StreamTarget } from "./stream-target.js";
 
 export interface BareHttp2TargetOptions {
@@ -48,18 +48,7 @@ export function createBareHttp2Target(options: BareHttp2TargetOptions): StreamTa
       const req = connect().request({ ":method": "POST", ":path": "/upload", "content-type": "application/octet-stream" });
       let text = "";
       const answered = response(req, (chunk) => (text += chunk.toString("ascii")));
-      // Stop waiting for drain once the request failed (no race against the long-lived promise).
-      const failed = new AbortController();
-      answered.catch(() => failed.abort());
-      for (const chunk of chunksOf(payload)) {
-        if (req.write(chunk)) continue;
-        try {
-          await once(req, "drain", { signal: failed.signal });
-        } catch {
-          break; // `answered` rejects with the reason
-        }
-      }
-      req.end();
+      await writeHttpBody(req, payload, answered);
       await answered;
       if (text !== String(payload.length)) throw new Error(`${label}: upload counted ${text} bytes, sent ${payload.length}`);
     },
