@@ -31,6 +31,8 @@ examples:
   stowd serve --config examples/local.yaml
   stowd put ./big.bin file://bucket/data/big.bin
   stowd ls file://bucket/data/
+  stowd sync --delete ./site/ file://bucket/site/
+  stowd du -s file://bucket/data/
   stowd --json stat file://bucket/data/big.bin
   STOWD_ADDRESS=stowd.internal:50051 stowd get file://bucket/data/big.bin /tmp/
   STOWD_TOKEN=$(cat token) stowd --address https://stowd:50051 --ca-file ca.crt ls file://bucket/`;

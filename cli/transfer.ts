@@ -137,6 +137,14 @@ async function localDestination(path: string, reference: string): Promise<string
   return path;
 }
 
+/** A download's temp file: `.NAME.stowd-XXXXXXXX.part`. */
+const PARTIAL_DOWNLOAD = /^\..+\.stowd-[0-9a-f]{8}\.part$/;
+
+/** Whether a local file name is a download's temp file (one a killed CLI left behind is never renamed into place). */
+export function isPartialDownload(name: string): boolean {
+  return PARTIAL_DOWNLOAD.test(name);
+}
+
 async function writeAtomically(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.stowd-${randomBytes(4).toString("hex")}.part`);
   try {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { runStowd } from "./stowd-process.js";
 
-const COMMANDS = ["ls", "stat", "cat", "get", "put", "cp", "rm", "sign", "info"];
+const COMMANDS = ["ls", "stat", "cat", "get", "put", "cp", "sync", "mv", "rm", "du", "sign", "info"];
 
 describe("stowd --help", () => {
   it("lists every command, the global options, references and the exit codes", async () => {
