@@ -26,7 +26,7 @@ import {
 } from "@connectrpc/connect/protocol";
 import { endStreamFlag, endStreamFromJson, requestHeader, validateResponse } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { bearerToken } from "./bearer-token.js";
+import { callInterceptors } from "./call-interceptors.js";
 
 export interface BrowserTransportOptions {
   /** The daemon's HTTP port, e.g. `http://127.0.0.1:8080` (it must allow this page's origin: CORS). */
@@ -35,13 +35,15 @@ export interface BrowserTransportOptions {
   token?: string;
   /** Interceptors applied to every call. */
   interceptors?: Interceptor[];
+  /** Send the active OpenTelemetry trace context with every call (W3C `traceparent`; nothing without a registered propagator). Default true. */
+  traceContext?: boolean;
   /** The fetch to use; default `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch;
 }
 
 /** A Connect-protocol transport over fetch whose client-streaming calls send one buffered request body. */
 export function createBrowserTransport(options: BrowserTransportOptions): Transport {
-  const interceptors = [...(options.token === undefined ? [] : [bearerToken(options.token)]), ...(options.interceptors ?? [])];
+  const interceptors = callInterceptors(options);
   const fetchOption = options.fetch === undefined ? {} : { fetch: options.fetch };
   const web = createConnectTransport({ baseUrl: options.baseUrl, useBinaryFormat: true, interceptors, ...fetchOption });
   // Called through a closure: a browser's fetch throws "Illegal invocation" when called as another object's method.

@@ -10,4 +10,5 @@
 export { createStowdClient, type StowdClient, type StowdClientOptions } from "./browser-client.js";
 export { createBrowserTransport, type BrowserTransportOptions } from "./browser-transport.js";
 export { bearerToken } from "./bearer-token.js";
+export { traceContext } from "./trace-context.js";
 export * from "./common-exports.js";

@@ -8,6 +8,7 @@
 export { createStowdClient, type StowdClient, type StowdClientOptions } from "./node-client.js";
 export * from "./common-exports.js";
 export { bearerToken } from "./bearer-token.js";
+export { traceContext } from "./trace-context.js";
 export {
   createStowdTransport,
   type StowdTlsOptions,

@@ -11,7 +11,7 @@ import {
   createGrpcWebTransport,
   type GrpcTransportOptions,
 } from "@connectrpc/connect-node";
-import { bearerToken } from "./bearer-token.js";
+import { callInterceptors } from "./call-interceptors.js";
 
 /** The daemon's gRPC port on this machine. */
 export const DEFAULT_BASE_URL = "http://127.0.0.1:50051";
@@ -35,6 +35,13 @@ export interface StowdTransportOptions {
   interceptors?: Interceptor[];
   /** Bearer token for a daemon with auth on: sent as `authorization: Bearer <token>` on every call. */
   token?: string;
+  /**
+   * Send the active OpenTelemetry trace context with every call (W3C
+   * `traceparent`, through @opentelemetry/api's registered propagator; nothing
+   * when the application registered none), so the daemon's spans join the
+   * caller's trace. Default true.
+   */
+  traceContext?: boolean;
   /**
    * TLS settings for an `https://` baseUrl: the CA that signed the daemon's
    * certificate (default: the system CAs) and, for mutual TLS, this client's
@@ -64,7 +71,7 @@ export function createStowdTransport(options: StowdTransportOptions = {}): Stowd
   const common = {
     baseUrl,
     acceptCompression: [],
-    interceptors: [...(options.token === undefined ? [] : [bearerToken(options.token)]), ...(options.interceptors ?? [])],
+    interceptors: callInterceptors(options),
   };
   const tlsOptions = options.tls ?? {};
   if (protocol !== "grpc" && options.httpVersion === "1.1") {

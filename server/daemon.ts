@@ -13,7 +13,10 @@ import { createStreamBudget } from "./calls/stream-budget.js";
 import type { AuthConfig, CorsConfig, TlsConfig } from "./config/config.js";
 import type { StoreTree } from "./decorators/store-tree.js";
 import { log } from "./observability/log.js";
+import { registerBuildInfo } from "./observability/build-info.js";
+import { scrapeRegistry, type MetricsFormat } from "./observability/metrics-format.js";
 import type { Metrics } from "./observability/metrics.js";
+import { callerIdentityOf } from "./security/caller-identity.js";
 import { createSecurity } from "./security/security.js";
 import type { DaemonSignedUrls } from "./signed-urls/daemon-signed-urls.js";
 import { SIGNED_URL_ROUTE } from "./signed-urls/signed-url-path.js";
@@ -55,8 +58,8 @@ export interface DaemonOptions {
   allowedHosts?: string[] | undefined;
   /** Announces the "stowd serving" line's fields once both ports listen. Default: logs the line; a worker hands them to the primary, which logs one line for all workers. */
   announce?: (fields: Record<string, unknown>) => void;
-  /** What /metrics serves. Default: this process's registry; a worker's is every worker's, summed (server/cluster/). */
-  scrape?: () => Promise<string>;
+  /** What /metrics serves, in the format asked for. Default: this process's registry; a worker's is every worker's, summed (server/cluster/). */
+  scrape?: (format: MetricsFormat) => Promise<string>;
 }
 
 /** After the grace period, cancelled calls get this long to deliver their status before connections close. */
@@ -78,11 +81,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const bounds: CallBounds = callBoundsOf(options.bounds);
   const callLimits = createCallLimits({ ...bounds, budget: createStreamBudget(bounds.maxInFlightBytes) });
   registerBoundMetrics(metrics.registry, callLimits);
+  registerBuildInfo(metrics.registry, VERSION);
   const services = servedServices({
     tree,
     version: VERSION,
     limits,
-    stages: { metrics, limits: callLimits, authorization: security.authorization },
+    stages: { metrics, limits: callLimits, authorization: security.authorization, identify: callerIdentityOf },
   });
 
   let serving = true;
@@ -111,8 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...plainRoutes({
         isServing: () => serving,
         readiness,
-        metrics,
-        scrape: options.scrape ?? (() => metrics.registry.metrics()),
+        scrape: options.scrape ?? ((format) => scrapeRegistry(metrics.registry, format)),
         console: options.console === true,
       }),
     },

@@ -17,6 +17,7 @@ import { createDaemonSignedUrls } from "./signed-urls/daemon-signed-urls.js";
 import { isEntryModule } from "./entry-module.js";
 import { log, setLogLevel } from "./observability/log.js";
 import { createMetrics } from "./observability/metrics.js";
+import { startTracing } from "./observability/tracing.js";
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const commandLine = parseCommandLine(argv);
@@ -43,6 +44,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     return;
   }
 
+  // Before anything is built: the call pipeline and the store tree ask once, as they are composed, whether tracing is on.
+  const tracing = await startTracing(env);
   const metrics = createMetrics();
   const worker = isWorker ? joinPrimary(metrics.registry) : undefined;
   // Keys load before the store tree: file://, mem:// and redis:// sign with them.
@@ -90,6 +93,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }, config.server.shutdownGraceMs + 5_000).unref();
     started
       .then((daemon) => daemon.close())
+      // The spans of the last calls are exported before the process exits.
+      .then(() => tracing?.shutdown())
       .then(
         () => process.exit(0),
         (err: unknown) => {

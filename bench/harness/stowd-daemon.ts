@@ -24,6 +24,10 @@ export interface StowdDaemonOptions {
   signedUrls?: boolean;
   /** `server.workers`; above 1 the daemon serves no mem:// (each worker would have a store of its own). */
   workers?: number;
+  /** Added to the daemon's environment (e.g. OTEL_* to turn tracing on: bench/tracing-cost.ts). */
+  env?: NodeJS.ProcessEnv;
+  /** The daemon's entry; default this checkout's server/main.ts (bench/tracing-cost.ts --baseline runs another's). */
+  script?: string;
 }
 
 export interface StowdDaemon {
@@ -76,7 +80,12 @@ export async function startStowdDaemon(options: StowdDaemonOptions): Promise<Sto
   };
   const configFile = join(options.dir, "stowd.yaml");
   writeFileSync(configFile, stringify(config));
-  const child = spawnNode(options.name, "server/main.ts", ["--config", configFile]);
+  const child = spawnNode(
+    options.name,
+    options.script ?? "server/main.ts",
+    ["--config", configFile],
+    options.env === undefined ? {} : { env: options.env },
+  );
   if (workers > 1) {
     // The primary logs "stowd serving" once every worker serves: connections made earlier would all reach the first.
     const readiness = await waitUntilReady(child, () => child.stderrLines.some((l) => l.includes('"stowd serving"')), 90_000, 100);
@@ -97,7 +106,11 @@ export async function startStowdDaemon(options: StowdDaemonOptions): Promise<Sto
   };
 }
 
-/** A counter's value from Prometheus text, e.g. metricValue(text, "stowd_cache_hits_total"); 0 when absent. */
+/** The cache's hit and miss counters, as series names for metricValue. */
+export const CACHE_HITS = 'stowd_layer_outcomes_total{layer="cache",outcome="hit"}';
+export const CACHE_MISSES = 'stowd_layer_outcomes_total{layer="cache",outcome="miss"}';
+
+/** A counter's value from Prometheus text, e.g. metricValue(text, CACHE_HITS); 0 when absent. */
 export function metricValue(text: string, name: string): number {
   const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));

@@ -13,13 +13,13 @@ import { stopChild, whileAlive, type Child } from "../harness/children.js";
 import { startBareGrpcServer } from "../harness/ceiling-servers.js";
 import { asBuffer, drain, identity, unary } from "../harness/grpc-calls.js";
 import { unaryLoad } from "../harness/measure.js";
-import { metricValue, startStowdDaemon } from "../harness/stowd-daemon.js";
+import { CACHE_HITS, CACHE_MISSES, metricValue, startStowdDaemon } from "../harness/stowd-daemon.js";
 import type { UnaryCell, UnarySection } from "../report/results.js";
 import { createBareGrpcTarget } from "../targets/bare-grpc-target.js";
 import { Head, ReadRaw, createStowdGrpcJsTarget } from "../targets/stowd-grpc-js-target.js";
 import type { ScenarioContext } from "./context.js";
 
-const SMALL_BYTES = 4096;
+export const SMALL_BYTES = 4096;
 const KEYS = 64;
 /** Large enough that a 4 KiB object is cached (an entry may be 1/1024 of the cache). */
 const CACHE_MBS = 64;
@@ -33,7 +33,7 @@ interface Load {
   call: (caller: number, n: number) => Promise<void>;
 }
 
-function headCall(client: grpc.Client, keys: string[]): Load["call"] {
+export function headCall(client: grpc.Client, keys: string[]): Load["call"] {
   const requests = keys.map((reference) => create(HeadRequestSchema, { reference }));
   return async (caller, n) => {
     const res = await unary(
@@ -47,7 +47,7 @@ function headCall(client: grpc.Client, keys: string[]): Load["call"] {
   };
 }
 
-function readCall(client: grpc.Client, keys: string[]): Load["call"] {
+export function readCall(client: grpc.Client, keys: string[]): Load["call"] {
   const requests = keys.map((reference) => create(ReadRawRequestSchema, { reference }));
   return async (caller, n) => {
     const call = client.makeServerStreamRequest(
@@ -143,8 +143,8 @@ export async function runUnary(ctx: ScenarioContext): Promise<UnarySection> {
       streamCeiling: { target: STREAM_4K, appliesTo: "ReadRaw" },
       cells,
       cacheCheck: {
-        hits: counter(after, "stowd_cache_hits_total") - counter(before, "stowd_cache_hits_total"),
-        misses: counter(after, "stowd_cache_misses_total") - counter(before, "stowd_cache_misses_total"),
+        hits: counter(after, CACHE_HITS) - counter(before, CACHE_HITS),
+        misses: counter(after, CACHE_MISSES) - counter(before, CACHE_MISSES),
       },
       notes: [
         `${KEYS} objects of ${SMALL_BYTES} bytes on file://, read round-robin. Hit: a daemon with cache.max_size_mbs: ${CACHE_MBS}, filled before the runs. Miss: a daemon without a cache, so every call stats and reads the local disk (page cache warm).`,

@@ -15,7 +15,7 @@ import { spawnNode, stopChild, whileAlive, childFailure, type Child } from "../h
 import { drain, unary } from "../harness/grpc-calls.js";
 import { unaryLoad } from "../harness/measure.js";
 import { procCpuSeconds } from "../harness/proc-stats.js";
-import { metricValue, startStowdDaemon } from "../harness/stowd-daemon.js";
+import { CACHE_HITS, CACHE_MISSES, metricValue, startStowdDaemon } from "../harness/stowd-daemon.js";
 import type { UnaryRun, WorkersSection } from "../report/results.js";
 import { Head, ReadRaw, createStowdGrpcJsTarget } from "../targets/stowd-grpc-js-target.js";
 import type { ScenarioContext } from "./context.js";
@@ -71,7 +71,7 @@ function childPids(pid: number): number[] {
 
 async function cacheCounters(daemon: WorkersDaemon): Promise<{ hits: number; misses: number }> {
   const text = await (await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`)).text();
-  return { hits: metricValue(text, "stowd_cache_hits_total"), misses: metricValue(text, "stowd_cache_misses_total") };
+  return { hits: metricValue(text, CACHE_HITS), misses: metricValue(text, CACHE_MISSES) };
 }
 
 interface ClientProcess {

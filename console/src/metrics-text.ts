@@ -5,16 +5,18 @@
 
 /** The daemon's metric names the console reads. */
 export const METRIC_NAMES = {
-  /** RPCs handled, labelled by method and status `code` ("OK" or a gRPC code name). */
-  rpcRequests: "stowd_rpc_requests_total",
-  /** Bytes read out of each store node (metered once, at the backend). */
+  /** RPCs handled (go-grpc-prometheus's name), labelled by `grpc_code` ("OK" or a gRPC code name such as "NotFound"). */
+  rpcHandled: "grpc_server_handled_total",
+  /** Daemon-signed URL requests, labelled by `reason` ("OK" or why the request failed). */
+  httpRequests: "stowd_http_requests_total",
+  /** Bytes read out of each backend (metered once, at the backend). */
   bytesRead: "stowd_store_read_bytes_total",
-  /** Bytes written into each store node. */
+  /** Bytes written into each backend. */
   bytesWritten: "stowd_store_written_bytes_total",
 } as const;
 
-/** The status code label of a successful call. */
-const OK_CODE = "OK";
+/** The grpc_code and reason label of a successful call or request. */
+const OK = "OK";
 
 export interface Sample {
   name: string;
@@ -85,13 +87,13 @@ function parseValue(text: string): number | undefined {
   return text === "" || Number.isNaN(value) ? undefined : value;
 }
 
-/** Calls, failed calls and bytes moved so far, summed over every label. */
+/** Calls (RPCs and signed-URL requests), failed calls and bytes moved so far, summed over every label. */
 export function totalsOf(samples: Sample[]): Totals {
   const totals: Totals = { calls: 0, errors: 0, bytes: 0 };
   for (const s of samples) {
-    if (s.name === METRIC_NAMES.rpcRequests) {
+    if (s.name === METRIC_NAMES.rpcHandled || s.name === METRIC_NAMES.httpRequests) {
       totals.calls += s.value;
-      if (s.labels.code !== OK_CODE) totals.errors += s.value;
+      if ((s.name === METRIC_NAMES.rpcHandled ? s.labels.grpc_code : s.labels.reason) !== OK) totals.errors += s.value;
     } else if (s.name === METRIC_NAMES.bytesRead || s.name === METRIC_NAMES.bytesWritten) {
       totals.bytes += s.value;
     }

@@ -1,9 +1,9 @@
 // The HTTP port's plain routes beside the services: /healthz (the process is
 // alive and not stopping), /readyz (every backend answers; readiness.ts),
-// /metrics (Prometheus text) and, when enabled, the web console under
+// /metrics (Prometheus text, or OpenMetrics when asked) and, when enabled, the web console under
 // /console/ (server/console/).
 import { consoleRoutes } from "../console/console-route.js";
-import type { Metrics } from "../observability/metrics.js";
+import { METRICS_CONTENT_TYPES, metricsFormatOf, type MetricsFormat } from "../observability/metrics-format.js";
 import type { PlainRoute } from "../transports/http-listener.js";
 import type { Readiness } from "./readiness.js";
 
@@ -11,15 +11,14 @@ export interface PlainRoutesOptions {
   /** False once a graceful stop began. */
   isServing: () => boolean;
   readiness: { check(): Promise<Readiness> };
-  metrics: Metrics;
-  /** The Prometheus text /metrics answers with. */
-  scrape: () => Promise<string>;
+  /** The metrics /metrics answers with, in the format the scrape's Accept header asks for (metrics-format.ts). */
+  scrape: (format: MetricsFormat) => Promise<string>;
   /** Serve the web console at /console/ (server.console). */
   console?: boolean;
 }
 
 export function plainRoutes(options: PlainRoutesOptions): Record<string, PlainRoute> {
-  const { isServing, readiness, metrics, scrape } = options;
+  const { isServing, readiness, scrape } = options;
   return {
     ...(options.console === true ? consoleRoutes() : {}),
     "/healthz": (_req, res) => {
@@ -39,10 +38,11 @@ export function plainRoutes(options: PlainRoutesOptions): Record<string, PlainRo
         },
       );
     },
-    "/metrics": (_req, res) => {
-      scrape().then(
+    "/metrics": (req, res) => {
+      const format = metricsFormatOf(req.headers.accept);
+      scrape(format).then(
         (text) => {
-          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.writeHead(200, { "content-type": METRICS_CONTENT_TYPES[format], vary: "accept" });
           res.end(text);
         },
         (err: unknown) => {

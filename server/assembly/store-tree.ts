@@ -2,7 +2,8 @@
 //
 //   download limit -> cache -> container policy -> scheme router -> backends
 //
-// with metrics on every node. The router knows every configured scheme and
+// with metrics on every backend (each operation counted once) and on each
+// decorator's own outcomes. The router knows every configured scheme and
 // builds each backend on first use. The StoreTree type lives below the
 // services that use it (decorators/store-tree.ts).
 import type { StowdConfig } from "../config/config.js";
@@ -12,8 +13,11 @@ import { combineInvalidationBuses } from "../decorators/combined-invalidation-bu
 import { withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
+import { withTracing } from "../decorators/traced-store.js";
+import { daemonTracer } from "../observability/tracing.js";
 import { createSchemeRouter, type Backend } from "../decorators/scheme-router.js";
 import type { StoreTree } from "../decorators/store-tree.js";
+import { layerOutcomeCounters } from "../observability/layer-outcomes.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DaemonUrlSigner, RawStore } from "../stores/raw-store.js";
 import { MiB } from "../../common/units.js";
@@ -47,10 +51,13 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
   const schemes = Object.keys(backends);
   // One metered backend per configured backend: aliased schemes (abfs, abfss) keep sharing theirs.
   const metered = new Map<Backend, Backend>();
+  // Each backend is traced once too, inside its metrics, when tracing is on (observability/tracing.ts).
+  const tracer = daemonTracer();
+  const traced = (store: RawStore): RawStore => (tracer === undefined ? store : withTracing(store, tracer));
   const meteredOf = (backend: Backend): Backend => {
     let m = metered.get(backend);
     if (m === undefined) {
-      m = { ...backend, create: async () => withMetrics(await backend.create(), { node: "backend", metrics, schemes }) };
+      m = { ...backend, create: async () => withMetrics(traced(await backend.create()), { metrics, schemes }) };
       metered.set(backend, m);
     }
     return m;
@@ -82,14 +89,15 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
   }
   if (options.workersBus !== undefined) bus = bus === undefined ? options.workersBus : combineInvalidationBuses([bus, options.workersBus]);
   if (storage.cache.maxSizeMbs > 0) {
+    const outcomes = layerOutcomeCounters(metrics, "cache", ["hit", "miss", "evicted", "skipped_too_large"]);
     const cached: CachedStore = withCache(root, {
       maxSizeMbs: storage.cache.maxSizeMbs,
       ttlSeconds: storage.cache.ttlSeconds,
       events: {
-        hit: () => metrics.cacheHits.inc(),
-        miss: () => metrics.cacheMisses.inc(),
-        evicted: () => metrics.cacheEvictions.inc(),
-        skippedTooLarge: () => metrics.cacheSkippedTooLarge.inc(),
+        hit: () => outcomes.hit.inc(),
+        miss: () => outcomes.miss.inc(),
+        evicted: () => outcomes.evicted.inc(),
+        skippedTooLarge: () => outcomes.skipped_too_large.inc(),
         changed: (entries, bytes) => {
           metrics.cacheEntries.set(entries);
           metrics.cacheBytes.set(bytes);
@@ -100,7 +108,8 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     root = cached;
   }
   if (storage.limits.maxDownloadMBs > 0) {
-    root = withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => metrics.limitRejections.inc() });
+    const outcomes = layerOutcomeCounters(metrics, "download_limit", ["refused"]);
+    root = withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => outcomes.refused.inc() });
   }
   return {
     root,

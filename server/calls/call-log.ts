@@ -1,5 +1,5 @@
-// One log line per call: request id, op, reference, bytes in and out,
-// duration and status code. The request id is the caller's `x-request-id`
+// One log line per call: request id, op, reference, the caller (who, and
+// how they proved it), bytes in and out, duration and status code. The request id is the caller's `x-request-id`
 // header (gRPC metadata or HTTP header) when it is a sane token, else a new
 // UUID; it is also returned as the `x-request-id` response header on the HTTP
 // port. Nothing from the request but its references is logged — no headers,
@@ -11,21 +11,16 @@ import { logTrusted, type LogLevel } from "../observability/log.js";
 import { codeLabel } from "../observability/metrics.js";
 import { boundedText } from "./error-text.js";
 import { payloadBytes } from "./message-payload.js";
+import { requestHeaderOf } from "./request-header.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 /** A log line names its reference, not a hostile MiB of it. */
 const MAX_LOGGED_REFERENCE_BYTES = 1024;
 
-/** A context that reads one request header without building its Headers object (the gRPC port's: grpc-call-context.ts). */
-interface HeaderReader {
-  header(name: string): string | null;
-}
-
 /** The caller's request id when it is 1-128 visible ASCII characters, else a fresh UUID. */
 export function requestIdOf(ctx: HandlerContext): string {
-  const reader = ctx as Partial<HeaderReader>;
-  const given = typeof reader.header === "function" ? reader.header(REQUEST_ID_HEADER) : ctx.requestHeader.get(REQUEST_ID_HEADER);
+  const given = requestHeaderOf(ctx, REQUEST_ID_HEADER);
   return given !== null && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
@@ -81,6 +76,21 @@ export interface CallRecord {
   startedAt: number;
 }
 
+/** Who made a call, as the access log names them: a token's or a client certificate's name, or a URL's signer. */
+export interface CallerIdentity {
+  name: string;
+  /** How the caller was identified: "token", "client certificate", "signed URL". */
+  via: string;
+}
+
+/** Who made the call in `ctx`, once it has run (server/security/caller-identity.ts); undefined for an anonymous call. */
+export type IdentifyCaller = (ctx: HandlerContext) => CallerIdentity | undefined;
+
+/** The log fields naming the caller: `caller` and `via`, none for an anonymous call. */
+export function callerFields(caller: CallerIdentity | undefined): { caller?: string; via?: string } {
+  return caller === undefined ? {} : { caller: caller.name, via: caller.via };
+}
+
 /** Server-side failures are errors; everything else, client mistakes included, is an ordinary call. */
 const ERROR_CODES = new Set(["INTERNAL", "UNKNOWN", "DATA_LOSS"]);
 
@@ -91,14 +101,20 @@ export function startCallRecord(ctx: HandlerContext, op: string, request: unknow
   return { requestId, op, ...referencesOf(request), bytesIn: payloadBytes(request), bytesOut: 0, startedAt: performance.now() };
 }
 
-/** Logs the call's line; `code` is codeLabel(error), passed in when the caller has it already. */
-export function logCall(record: CallRecord, error: ConnectError | undefined, code: string = codeLabel(error)): void {
+/** Logs the call's line; `code` is codeLabel(error), passed in when the caller has it already; `caller` who made the call. */
+export function logCall(
+  record: CallRecord,
+  error: ConnectError | undefined,
+  code: string = codeLabel(error),
+  caller: CallerIdentity | undefined = undefined,
+): void {
   const level: LogLevel = ERROR_CODES.has(code) ? "error" : "info";
   logTrusted(level, "call", {
     requestId: record.requestId,
     op: record.op,
     ...(record.reference === undefined ? {} : { reference: record.reference }),
     ...(record.destination === undefined ? {} : { destination: record.destination }),
+    ...callerFields(caller),
     bytesIn: record.bytesIn,
     bytesOut: record.bytesOut,
     durationMs: Math.round((performance.now() - record.startedAt) * 1000) / 1000,

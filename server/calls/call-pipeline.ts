@@ -1,7 +1,9 @@
 // The one call pipeline: every call of every served service passes the same
 // stages, in this order, on both listeners (the gRPC port's grpc-js adapter
 // and the HTTP port's connect-node router serve what this returns):
-//   1. metrics: calls in flight, count and latency by code (call-metrics.ts);
+//   0. tracing, when it is on (call-tracing.ts): the call's SERVER span,
+//      active while the rest runs; when it is off the stage is not composed;
+//   1. metrics: calls started, in flight, handled by code, and latency (call-metrics.ts);
 //   2. the call guard: the call log line (call-log.ts), admission and the
 //      deadline and idle timers (call-limits.ts), the in-flight byte budget
 //      for stream data (call-guard.ts, stream-budget.ts);
@@ -20,8 +22,10 @@ import type { ConnectError, HandlerContext, ServiceImpl } from "@connectrpc/conn
 import { codeLabel, type Metrics } from "../observability/metrics.js";
 import { guardRequests, guardResponses } from "./call-guard.js";
 import type { AdmittedCall, CallLimits } from "./call-limits.js";
-import { logCall, referencesOf, startCallRecord, type CallRecord } from "./call-log.js";
+import { logCall, referencesOf, startCallRecord, type CallRecord, type IdentifyCaller } from "./call-log.js";
 import { createRpcMeter, type RpcMeter } from "./call-metrics.js";
+import { traceCalls } from "./call-tracing.js";
+import { daemonTracer } from "../observability/tracing.js";
 import {
   splitClientStream,
   type ClientStream,
@@ -66,6 +70,8 @@ export interface CallStages {
   limits: CallLimits;
   /** Absent when auth is off. */
   authorization?: Authorization | undefined;
+  /** Names the caller in the call's log line (server/security/caller-identity.ts); absent: no caller is logged. */
+  identify?: IdentifyCaller | undefined;
 }
 
 type Handler = (input: unknown, ctx: HandlerContext) => unknown;
@@ -77,22 +83,26 @@ interface MethodStages {
   op: string;
   limits: CallLimits;
   auth: RpcAuthorization | undefined;
+  identify: IdentifyCaller | undefined;
 }
 
 /** The service served through the pipeline: what both listeners serve. */
 export function createCallPipeline<S extends DescService>(service: S, handlers: CallHandlers<S>, stages: CallStages): ServiceImpl<S> {
   const served: Record<string, unknown> = {};
+  const tracer = daemonTracer();
   for (const method of service.methods) {
     const handler = (handlers as unknown as Record<string, Handler | undefined>)[method.localName];
     if (handler === undefined) throw new Error(`${service.typeName} implementation lacks ${method.name}`);
     const rpc = `${service.typeName}/${method.name}`;
     const m: MethodStages = {
-      meter: createRpcMeter(stages.metrics, rpc),
+      meter: createRpcMeter(stages.metrics, method),
       op: `${service.typeName.replace(/^stowd\.v1\./, "")}/${method.name}`,
       limits: stages.limits,
       auth: stages.authorization?.forRpc(rpc),
+      identify: stages.identify,
     };
-    served[method.localName] = serve(method, handler, m);
+    const pipeline = serve(method, handler, m);
+    served[method.localName] = tracer === undefined ? pipeline : traceCalls(tracer, method, pipeline);
   }
   return served as ServiceImpl<S>;
 }
@@ -112,7 +122,7 @@ function serve(method: DescMethod, handler: Handler, m: MethodStages): Handler {
 
 function serveUnary(handler: Handler, m: MethodStages): Handler {
   return async (request: unknown, ctx: HandlerContext) => {
-    m.meter.begin();
+    m.meter.begin(ctx.protocolName);
     const record = startCallRecord(ctx, m.op, request);
     let call: AdmittedCall | undefined;
     let error: ConnectError | undefined;
@@ -134,7 +144,7 @@ function serveUnary(handler: Handler, m: MethodStages): Handler {
 
 function serveServerStream(handler: Handler, m: MethodStages): Handler {
   return async function* (request: unknown, ctx: HandlerContext) {
-    m.meter.begin();
+    m.meter.begin(ctx.protocolName);
     const record = startCallRecord(ctx, m.op, request);
     let call: AdmittedCall | undefined;
     let share: StreamShare | undefined;
@@ -157,7 +167,7 @@ function serveServerStream(handler: Handler, m: MethodStages): Handler {
 
 function serveClientStream(handler: Handler, m: MethodStages, rpcName: string): Handler {
   return async (requests: unknown, ctx: HandlerContext) => {
-    m.meter.begin();
+    m.meter.begin(ctx.protocolName);
     const record = startCallRecord(ctx, m.op, undefined);
     let call: AdmittedCall | undefined;
     let share: StreamShare | undefined;
@@ -197,6 +207,6 @@ function serveClientStream(handler: Handler, m: MethodStages, rpcName: string): 
 function endCall(m: MethodStages, record: CallRecord, ctx: HandlerContext, error: ConnectError | undefined, responseStream: boolean): void {
   const logged = error ?? (ctx.signal.aborted ? toConnectError(undefined, ctx.signal) : undefined);
   const code = codeLabel(logged);
-  logCall(record, logged, code);
-  m.meter.end(responseStream || logged === error ? code : codeLabel(error), (performance.now() - record.startedAt) / 1000);
+  logCall(record, logged, code, m.identify?.(ctx));
+  m.meter.end(ctx.protocolName, responseStream ? logged : error, (performance.now() - record.startedAt) / 1000);
 }

@@ -5,7 +5,7 @@
 // (a connection, and every call on it, stays with its worker). It also
 // - relays cache invalidations between the workers (invalidation-relay.ts);
 // - logs "stowd serving" once, when every worker serves, with `workers: N`;
-// - sums every worker's metrics for /metrics (prom-client's AggregatorRegistry);
+// - sums every worker's metrics for /metrics (metrics-collector.ts);
 // - replaces a worker that dies after it was serving; a worker that dies
 //   before (a port in use, a backend that cannot be built) stops the daemon
 //   with that worker's exit code, so a broken start never loops;
@@ -13,10 +13,10 @@
 //   server.shutdownGrace) and exits 0 when all exited 0, else 1; SIGHUP is
 //   passed on (certificate and token reload).
 import cluster, { type Worker } from "node:cluster";
-import { AggregatorRegistry } from "prom-client";
 import { log } from "../observability/log.js";
 import { isMetricsRequest, isServingNotice, type ClusterMessage } from "./cluster-messages.js";
 import { createInvalidationRelay } from "./invalidation-relay.js";
+import { createMetricsCollector } from "./metrics-collector.js";
 
 export interface PrimaryOptions {
   workers: number;
@@ -34,7 +34,7 @@ export function runPrimary(options: PrimaryOptions): void {
   const live = new Set<Worker>();
   const serving = new Set<Worker>();
   const relay = createInvalidationRelay(() => live);
-  const metrics = new AggregatorRegistry();
+  const metrics = createMetricsCollector(() => live);
   let announced = false;
   let stopping = false;
   let exitCode = 0;
@@ -62,7 +62,7 @@ export function runPrimary(options: PrimaryOptions): void {
 
   cluster.setupPrimary({ exec: options.script, args: options.args });
   cluster.on("message", (worker, message: unknown) => {
-    if (relay.handle(worker, message)) return;
+    if (relay.handle(worker, message) || metrics.handle(worker, message)) return;
     if (isServingNotice(message)) {
       serving.add(worker);
       if (announced) log("info", "worker serving", { worker: worker.id, pid: worker.process.pid });
@@ -71,7 +71,7 @@ export function runPrimary(options: PrimaryOptions): void {
         log("info", "stowd serving", { ...message.fields, workers: options.workers });
       }
     } else if (isMetricsRequest(message)) {
-      metrics.clusterMetrics().then(
+      metrics.collect(message.format).then(
         (text) => send(worker, { stowd: "metrics-text", id: message.id, text }),
         (err: unknown) => send(worker, { stowd: "metrics-text", id: message.id, text: "", error: String(err) }),
       );
@@ -80,6 +80,7 @@ export function runPrimary(options: PrimaryOptions): void {
   cluster.on("exit", (worker, code, signal) => {
     live.delete(worker);
     relay.gone(worker);
+    metrics.gone(worker);
     const wasServing = serving.delete(worker);
     if (stopping) {
       if (code !== 0 && exitCode === 0) exitCode = 1;

@@ -1,7 +1,8 @@
 // Metrics for a backend of the store tree: every operation counted and timed
-// by op, backend, scheme and status code, bytes counted as they stream, and
-// open streams gauged. The tree builder wraps each backend with it, once:
-// decorators count their own outcomes (cache hits, limit refusals) instead. Labels
+// by backend, scheme, op and status code, bytes counted as they stream, and
+// open streams gauged. The tree builder wraps each backend with it, once, so
+// each operation is counted once: decorators count only their own outcomes
+// (stowd_layer_outcomes_total: cache hits, limit refusals). Labels
 // take only known values: a scheme that is not configured (anyone can send
 // one) is counted as "other", so callers cannot grow the label set.
 import type { Ref } from "../references/reference.js";
@@ -9,8 +10,6 @@ import type { RawStore, ReadResult } from "../stores/raw-store.js";
 import { codeLabel, type Metrics } from "../observability/metrics.js";
 
 export interface MeteredStoreOptions {
-  /** The `node` label: "backend" in the daemon's tree. */
-  node: string;
   metrics: Metrics;
   /** The configured schemes: the only values the scheme label takes, besides "other". */
   schemes: readonly string[];
@@ -20,7 +19,7 @@ export interface MeteredStoreOptions {
 export const OTHER_SCHEME_LABEL = "other";
 
 export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawStore {
-  const { node, metrics } = options;
+  const { metrics } = options;
   const backend = inner.kind;
   const schemes = new Set(options.schemes);
   const schemeLabel = (ref: Pick<Ref, "scheme">): string => (schemes.has(ref.scheme) ? ref.scheme : OTHER_SCHEME_LABEL);
@@ -34,14 +33,14 @@ export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawS
       err = e;
       throw e;
     } finally {
-      const labels = { node, backend, scheme: schemeLabel(ref), op, code: codeLabel(err) };
+      const labels = { backend, scheme: schemeLabel(ref), op, code: codeLabel(err) };
       stop(labels);
       metrics.storeOperations.inc(labels);
     }
   }
 
   async function* countedBody(body: AsyncIterable<Uint8Array>, op: string, onBytes: (n: number) => void): AsyncGenerator<Uint8Array> {
-    const streams = metrics.storeStreamsInFlight.labels({ node, backend, op });
+    const streams = metrics.storeStreamsInFlight.labels({ backend, op });
     streams.inc();
     try {
       for await (const chunk of body) {
@@ -58,11 +57,11 @@ export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawS
     head: (ref, signal) => timed("head", ref, () => inner.head(ref, signal)),
     async read(ref, readOptions, signal): Promise<ReadResult> {
       const opened = await timed("read", ref, () => inner.read(ref, readOptions, signal));
-      const bytes = metrics.storeBytesRead.labels({ node, backend, scheme: schemeLabel(ref) });
+      const bytes = metrics.storeBytesRead.labels({ backend, scheme: schemeLabel(ref) });
       return { ...opened, body: countedBody(opened.body, "read", (n) => bytes.inc(n)) };
     },
     write(ref, body, writeOptions, signal) {
-      const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: schemeLabel(ref) });
+      const bytes = metrics.storeBytesWritten.labels({ backend, scheme: schemeLabel(ref) });
       return timed("write", ref, () =>
         inner.write(
           ref,
@@ -73,7 +72,7 @@ export function withMetrics(inner: RawStore, options: MeteredStoreOptions): RawS
       );
     },
     append(ref, body, appendOptions, signal) {
-      const bytes = metrics.storeBytesWritten.labels({ node, backend, scheme: schemeLabel(ref) });
+      const bytes = metrics.storeBytesWritten.labels({ backend, scheme: schemeLabel(ref) });
       return timed("append", ref, () =>
         inner.append(
           ref,

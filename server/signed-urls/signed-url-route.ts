@@ -17,10 +17,12 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { ObjectInfoSchema } from "../../gen/stowd/v1/object_pb.js";
 import { StowdError } from "../../common/errors.js";
 import type { AdmittedCall, CallLimits } from "../calls/call-limits.js";
-import { loggedReference, REQUEST_ID_HEADER } from "../calls/call-log.js";
+import { callerFields, loggedReference, REQUEST_ID_HEADER } from "../calls/call-log.js";
 import type { StoreTree } from "../decorators/store-tree.js";
 import { nextOrAbort } from "../next-or-abort.js";
 import { log } from "../observability/log.js";
+import { daemonTracer } from "../observability/tracing.js";
+import { traceHttpRoute } from "../observability/tracing-http-route.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Principal } from "../security/authenticate.js";
 import { allows } from "../security/grants.js";
@@ -33,6 +35,7 @@ import { answerCors, type CorsAllowance, type CorsPolicy } from "../transports/c
 import { createNodeRequestEnd } from "../transports/http2-request-end.js";
 import type { PlainRoute } from "../transports/http-listener.js";
 import { admitRequest } from "./bounded-request.js";
+import { SIGNED_URL_ROUTE } from "./signed-url-path.js";
 import { etagCondition, matchHits, noneMatchHits, quotedEtag } from "./http-conditions.js";
 import { httpAnswerOf } from "./http-answer.js";
 import { rangeOfHeader } from "./http-range.js";
@@ -51,7 +54,7 @@ export interface SignedUrlRouteOptions {
   principalNamed: ((name: string) => Principal | undefined) | undefined;
   /** server.cors: browser pages of other origins may use the URLs (preflights answered here). */
   cors?: CorsPolicy | undefined;
-  /** Counts each request as stowd_rpc_requests_total{method="SignedUrl.<METHOD>"}. */
+  /** Counts and times each request: stowd_http_requests_total{handler="signed_url", method, code, reason}, stowd_http_request_duration_seconds. */
   metrics?: Metrics;
   /** The daemon's call bounds (server.maxConcurrentCalls, the deadlines, server.idleStreamTimeout, shutdown), shared with the RPCs. */
   limits: CallLimits;
@@ -275,7 +278,7 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
     }
   }
 
-  return (req, res) => {
+  const route: PlainRoute = (req, res) => {
     const startedAt = performance.now();
     const method = req.method ?? "";
     const outcome: Outcome = { status: 0, bytes: 0 };
@@ -341,15 +344,25 @@ export function signedUrlRoute(options: SignedUrlRouteOptions): PlainRoute {
           status: outcome.status,
           ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
           bytes: outcome.bytes,
-          ...(outcome.signer === undefined || outcome.signer === "" ? {} : { signer: outcome.signer }),
+          // The caller is whoever signed the URL (with auth on, a principal of the token file).
+          ...callerFields(outcome.signer === undefined || outcome.signer === "" ? undefined : { name: outcome.signer, via: "signed URL" }),
           durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
         };
         // As the RPC call log: error only for the daemon's own failures; a refusal, shutdown or cut-off transfer is info.
         log(outcome.status === 500 ? "error" : "info", "signed url", fields);
-        const code = outcome.status < 400 ? "OK" : (outcome.reason ?? "UNKNOWN");
-        options.metrics?.rpcRequests.inc({ method: `SignedUrl.${method}`, code });
+        const labels = { handler: "signed_url", method: httpMethodLabel(method), code: String(outcome.status) };
+        options.metrics?.httpRequests.inc({ ...labels, reason: outcome.status < 400 ? "OK" : (outcome.reason ?? "UNKNOWN") });
+        options.metrics?.httpDuration.observe(labels, (performance.now() - startedAt) / 1000);
       });
   };
+  // A span per request when tracing is on (observability/tracing.ts); nothing otherwise.
+  const tracer = daemonTracer();
+  return tracer === undefined ? route : traceHttpRoute(tracer, SIGNED_URL_ROUTE, route);
+}
+
+/** The method label: the methods the route answers (OPTIONS for CORS preflights), "other" for anything a client may send. */
+function httpMethodLabel(method: string): string {
+  return SERVED_METHODS.includes(method) || method === "OPTIONS" ? method : "other";
 }
 
 /** If-None-Match: * (create only) and If-Match (one etag, or * for "must exist") of a PUT. */

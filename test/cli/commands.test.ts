@@ -392,7 +392,7 @@ describe("Ctrl-C", () => {
     // Interrupt only once the daemon has the WriteRaw call open.
     const writesInFlight = async () => {
       const metric = await daemon.metrics.rpcInFlight.get();
-      return metric.values.find((v) => v.labels.method === "stowd.v1.RawStoreService/WriteRaw")?.value ?? 0;
+      return metric.values.find((v) => v.labels.grpc_method === "WriteRaw")?.value ?? 0;
     };
     for (const deadline = Date.now() + 20_000; (await writesInFlight()) === 0 && Date.now() < deadline;) {
       await new Promise((r) => setTimeout(r, 50));

@@ -56,7 +56,7 @@ async function startReplica(name: string, config: string): Promise<Replica> {
 
 async function cacheHits(replica: Replica): Promise<number> {
   const text = await (await fetch(`http://${replica.process.http}/metrics`)).text();
-  return Number(/^stowd_cache_hits_total (\d+)/m.exec(text)?.[1] ?? "NaN");
+  return Number(/^stowd_layer_outcomes_total\{layer="cache",outcome="hit"\} (\d+)/m.exec(text)?.[1] ?? "NaN");
 }
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");

@@ -99,9 +99,13 @@ function workerPids(): number[] {
   });
 }
 
-async function metricValue(name: string): Promise<number> {
+const CACHE_HITS = 'stowd_layer_outcomes_total{layer="cache",outcome="hit"}';
+
+/** A series' value, `series` as /metrics prints it: a name, with its labels if it has any. */
+async function metricValue(series: string): Promise<number> {
   const text = await (await fetch(`http://${daemon.http}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? "NaN");
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
 }
 
 async function until(what: string, done: () => boolean, timeoutMs = START_TIMEOUT_MS): Promise<void> {
@@ -171,7 +175,7 @@ describe("server.workers: 2", () => {
   it("never serves stale bytes from one worker's cache after a write through another", async () => {
     const connections = [...(await connectionsReaching([1, 2])).values()];
     const reference = "file://b/shared";
-    const hitsBefore = await metricValue("stowd_cache_hits_total");
+    const hitsBefore = await metricValue(CACHE_HITS);
     for (let round = 0; round < 40; round++) {
       const writer = connections[round % connections.length]!;
       const value = `version ${round}`;
@@ -183,7 +187,23 @@ describe("server.workers: 2", () => {
       }
     }
     // /metrics sums both workers: every round hit the cache on both.
-    expect((await metricValue("stowd_cache_hits_total")) - hitsBefore).toBeGreaterThanOrEqual(40 * connections.length);
+    expect((await metricValue(CACHE_HITS)) - hitsBefore).toBeGreaterThanOrEqual(40 * connections.length);
+  });
+
+  it("sums both workers' metrics in the format the scrape asks for: Prometheus text, or OpenMetrics", async () => {
+    const scrape = async (accept?: string) => {
+      const res = await fetch(`http://${daemon.http}/metrics`, accept === undefined ? {} : { headers: { accept } });
+      return { contentType: res.headers.get("content-type"), text: await res.text() };
+    };
+    const [openMetrics, text] = await Promise.all([scrape("application/openmetrics-text; version=1.0.0"), scrape()]);
+    expect(openMetrics.contentType).toBe("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    expect(openMetrics.text.endsWith("# EOF\n")).toBe(true);
+    expect(openMetrics.text).toMatch(/^# TYPE grpc_server_handled counter$/m);
+    expect(openMetrics.text).toMatch(/^grpc_server_handled_total\{[^}]*grpc_method="ReadRaw"[^}]*\} \d+$/m);
+    expect(text.contentType).toBe("text/plain; version=0.0.4; charset=utf-8");
+    expect(text.text).toMatch(/^# TYPE grpc_server_handled_total counter$/m);
+    // One daemon, one version: the info series is not summed over the workers.
+    for (const { text: body } of [openMetrics, text]) expect(body).toMatch(/^stowd_build_info\{version="[^"]+"\} 1$/m);
   });
 
   it("replaces a worker killed with SIGKILL and keeps serving on the same ports", async () => {

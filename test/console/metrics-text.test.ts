@@ -5,37 +5,42 @@
 import { describe, expect, it } from "vitest";
 import { addRates, EMPTY_SERIES } from "../../console/src/metric-rates.js";
 import { METRIC_NAMES, parseMetricsText, totalsOf } from "../../console/src/metrics-text.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { RawStoreService } from "../../gen/stowd/v1/raw_store_pb.js";
+import { createRpcMeter } from "../../server/calls/call-metrics.js";
 import { createMetrics } from "../../server/observability/metrics.js";
 
-const TEXT = `# HELP stowd_rpc_requests_total RPCs handled, by method and status code.
-# TYPE stowd_rpc_requests_total counter
-stowd_rpc_requests_total{method="stowd.v1.RawStoreService/Head",code="OK"} 10
-stowd_rpc_requests_total{method="stowd.v1.RawStoreService/ReadRaw",code="NOT_FOUND"} 3
-stowd_rpc_requests_total{method="odd}\\"name",code="PERMISSION_DENIED"} 2
+const TEXT = `# HELP grpc_server_handled_total RPCs completed on the server.
+# TYPE grpc_server_handled_total counter
+grpc_server_handled_total{grpc_method="Head",grpc_code="OK"} 10
+grpc_server_handled_total{grpc_method="ReadRaw",grpc_code="NotFound"} 3
+grpc_server_handled_total{grpc_method="odd}\\"name",grpc_code="PermissionDenied"} 2
+stowd_http_requests_total{handler="signed_url",method="GET",code="200",reason="OK"} 4
+stowd_http_requests_total{handler="signed_url",method="GET",code="403",reason="BAD_SIGNATURE"} 1
 
-stowd_store_read_bytes_total{node="backend",backend="memory",scheme="mem"} 1024
-stowd_store_written_bytes_total{node="backend",backend="memory",scheme="mem"} 2048 1700000000000
+stowd_store_read_bytes_total{backend="memory",scheme="mem"} 1024
+stowd_store_written_bytes_total{backend="memory",scheme="mem"} 2048 1700000000000
 process_cpu_seconds_total 1.5e-3
-stowd_rpc_duration_seconds_bucket{le="+Inf",method="m",code="OK"} 10
+grpc_server_handling_seconds_bucket{le="+Inf",grpc_method="m"} 10
 not a sample line
 `;
 
 describe("parseMetricsText", () => {
   it("reads names, labels (quoted braces and escapes included) and values, skipping comments and junk", () => {
     const samples = parseMetricsText(TEXT);
-    expect(samples).toHaveLength(7);
-    expect(samples[2]).toEqual({ name: METRIC_NAMES.rpcRequests, labels: { method: 'odd}"name', code: "PERMISSION_DENIED" }, value: 2 });
-    expect(samples[4]).toEqual({
-      name: METRIC_NAMES.bytesWritten,
-      labels: { node: "backend", backend: "memory", scheme: "mem" },
-      value: 2048,
+    expect(samples).toHaveLength(9);
+    expect(samples[2]).toEqual({
+      name: METRIC_NAMES.rpcHandled,
+      labels: { grpc_method: 'odd}"name', grpc_code: "PermissionDenied" },
+      value: 2,
     });
-    expect(samples[5]).toEqual({ name: "process_cpu_seconds_total", labels: {}, value: 0.0015 });
-    expect(samples[6]!.labels.le).toBe("+Inf");
+    expect(samples[6]).toEqual({ name: METRIC_NAMES.bytesWritten, labels: { backend: "memory", scheme: "mem" }, value: 2048 });
+    expect(samples[7]).toEqual({ name: "process_cpu_seconds_total", labels: {}, value: 0.0015 });
+    expect(samples[8]!.labels.le).toBe("+Inf");
   });
 
-  it("sums calls, failed calls (any code but OK) and bytes read and written", () => {
-    expect(totalsOf(parseMetricsText(TEXT))).toEqual({ calls: 15, errors: 5, bytes: 3072 });
+  it("sums calls and signed-URL requests, the failed ones (any code or reason but OK) and bytes read and written", () => {
+    expect(totalsOf(parseMetricsText(TEXT))).toEqual({ calls: 20, errors: 6, bytes: 3072 });
   });
 });
 
@@ -55,10 +60,19 @@ describe("addRates", () => {
 describe("the daemon's metric names", () => {
   it("are the ones its registry exposes", async () => {
     const metrics = createMetrics();
-    metrics.rpcRequests.inc({ method: "stowd.v1.RawStoreService/Head", code: "OK" }, 4);
-    metrics.rpcRequests.inc({ method: "stowd.v1.RawStoreService/List", code: "PERMISSION_DENIED" });
-    metrics.storeBytesRead.inc({ node: "backend", backend: "memory", scheme: "mem" }, 100);
-    metrics.storeBytesWritten.inc({ node: "backend", backend: "memory", scheme: "mem" }, 50);
-    expect(totalsOf(parseMetricsText(await metrics.registry.metrics()))).toEqual({ calls: 5, errors: 1, bytes: 150 });
+    // Counted as the call pipeline counts calls.
+    const head = createRpcMeter(metrics, RawStoreService.method.head);
+    for (let i = 0; i < 4; i++) {
+      head.begin("grpc");
+      head.end("grpc", undefined, 0.001);
+    }
+    const list = createRpcMeter(metrics, RawStoreService.method.list);
+    list.begin("connect");
+    list.end("connect", new ConnectError("denied", Code.PermissionDenied), 0.001);
+    metrics.httpRequests.inc({ handler: "signed_url", method: "GET", code: "200", reason: "OK" }, 2);
+    metrics.httpRequests.inc({ handler: "signed_url", method: "PUT", code: "413", reason: "LIMIT_EXCEEDED" });
+    metrics.storeBytesRead.inc({ backend: "memory", scheme: "mem" }, 100);
+    metrics.storeBytesWritten.inc({ backend: "memory", scheme: "mem" }, 50);
+    expect(totalsOf(parseMetricsText(await metrics.registry.metrics()))).toEqual({ calls: 8, errors: 2, bytes: 150 });
   });
 });

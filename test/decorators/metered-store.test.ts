@@ -8,7 +8,7 @@ import { never, put, readAll, ref } from "./store-helpers.js";
 
 describeRawStoreConformance("metered(memory)", {
   create: async () => ({
-    store: withMetrics(createMemoryStore(), { node: "backend", metrics: createMetrics(), schemes: ["mem"] }),
+    store: withMetrics(createMemoryStore(), { metrics: createMetrics(), schemes: ["mem"] }),
     scheme: "mem",
     container: "conformance",
   }),
@@ -16,16 +16,16 @@ describeRawStoreConformance("metered(memory)", {
 });
 
 describe("metered store", () => {
-  it("counts operations and bytes once, by node, backend, scheme, op and code", async () => {
+  it("counts operations and bytes once, by backend, scheme, op and code", async () => {
     const metrics = createMetrics();
-    const store = withMetrics(createMemoryStore(), { node: "backend", metrics, schemes: ["mem"] });
+    const store = withMetrics(createMemoryStore(), { metrics, schemes: ["mem"] });
     await put(store, ref("k"), "hello");
     expect((await readAll(store, ref("k"))).toString()).toBe("hello");
     expect(await store.head(ref("missing"), never)).toBeUndefined();
     const text = await metrics.registry.metrics();
-    expect(text).toMatch(/stowd_store_operations_total\{node="backend",backend="memory",scheme="mem",op="write",code="OK"\} 1/);
-    expect(text).toMatch(/stowd_store_operations_total\{node="backend",backend="memory",scheme="mem",op="head",code="OK"\} 1/);
-    expect(text).toMatch(/stowd_store_read_bytes_total\{node="backend",backend="memory",scheme="mem"\} 5/);
-    expect(text).toMatch(/stowd_store_written_bytes_total\{node="backend",backend="memory",scheme="mem"\} 5/);
+    expect(text).toMatch(/stowd_store_operations_total\{backend="memory",scheme="mem",op="write",code="OK"\} 1/);
+    expect(text).toMatch(/stowd_store_operations_total\{backend="memory",scheme="mem",op="head",code="OK"\} 1/);
+    expect(text).toMatch(/stowd_store_read_bytes_total\{backend="memory",scheme="mem"\} 5/);
+    expect(text).toMatch(/stowd_store_written_bytes_total\{backend="memory",scheme="mem"\} 5/);
   });
 });

@@ -110,7 +110,7 @@ describe("maxConcurrentCalls", () => {
       .poll(
         async () =>
           (await (await fetch(`${daemon.httpUrl}/metrics`)).text()).match(
-            /stowd_rpc_in_flight\{method="stowd.v1.RawStoreService\/WriteRaw"\} (\d+)/,
+            /stowd_rpc_in_flight\{grpc_service="stowd.v1.RawStoreService",grpc_method="WriteRaw"\} (\d+)/,
           )?.[1],
       )
       .toBe("2");

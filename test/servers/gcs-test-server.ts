@@ -41,6 +41,8 @@ export interface RecordedRequest {
   path: string;
   query: Record<string, string>;
   contentRange?: string;
+  /** The W3C trace context the request carried, when it carried one. */
+  traceparent?: string;
 }
 
 export interface Fault {
@@ -282,6 +284,8 @@ export async function startGcsTestServer(options: GcsTestServerOptions = {}): Pr
     const record: RecordedRequest = { method: req.method ?? "GET", path: safeDecode(rawPath), query: Object.fromEntries(url.searchParams) };
     const contentRange = header(req, "content-range");
     if (contentRange !== undefined) record.contentRange = contentRange;
+    const traceparent = header(req, "traceparent");
+    if (traceparent !== undefined) record.traceparent = traceparent;
     requests.push(record);
     try {
       const fault = takeFault(record);

@@ -110,7 +110,7 @@ function codeOf(err: unknown): string {
 
 async function inFlightUploads(): Promise<number> {
   const gauge = await daemon.metrics.rpcInFlight.get();
-  return gauge.values.filter((v) => /\/(WriteRaw|Append)$/.test(String(v.labels.method))).reduce((sum, v) => sum + v.value, 0);
+  return gauge.values.filter((v) => /^(WriteRaw|Append)$/.test(String(v.labels.grpc_method))).reduce((sum, v) => sum + v.value, 0);
 }
 
 /**

@@ -63,7 +63,7 @@ async function readAll(client: RawClient, reference: string): Promise<void> {
 /** WriteRaw calls the daemon is serving, from its metrics. */
 async function inFlightWrites(d: TestDaemon): Promise<number> {
   const text = await (await fetch(`${d.httpUrl}/metrics`)).text();
-  return Number(/stowd_rpc_in_flight\{method="stowd.v1.RawStoreService\/WriteRaw"\} (\d+)/.exec(text)?.[1] ?? 0);
+  return Number(/stowd_rpc_in_flight\{grpc_service="stowd.v1.RawStoreService",grpc_method="WriteRaw"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
 let daemon: TestDaemon;

@@ -50,7 +50,7 @@ async function logged(replica: Replica, text: string, timeoutMs = 5_000): Promis
 
 async function cacheHits(replica: Replica): Promise<number> {
   const text = await (await fetch(`${replica.httpUrl}/metrics`)).text();
-  return Number(/^stowd_cache_hits_total (\d+)/m.exec(text)?.[1] ?? "NaN");
+  return Number(/^stowd_layer_outcomes_total\{layer="cache",outcome="hit"\} (\d+)/m.exec(text)?.[1] ?? "NaN");
 }
 
 beforeAll(async () => {

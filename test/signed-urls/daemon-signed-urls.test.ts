@@ -34,11 +34,11 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** stowd_rpc_requests_total of signed PUTs that did not succeed. */
+/** stowd_http_requests_total of signed PUTs that did not succeed. */
 async function failedPuts(): Promise<number> {
   const text = (await httpRequest(`${d.httpUrl}/metrics`)).body.toString();
-  const counts = [...text.matchAll(/^stowd_rpc_requests_total\{method="SignedUrl.PUT",code="(\w+)"\} (\d+)$/gm)];
-  return counts.filter(([, code]) => code !== "OK").reduce((sum, [, , count]) => sum + Number(count), 0);
+  const counts = [...text.matchAll(/^stowd_http_requests_total\{handler="signed_url",method="PUT",code="\d+",reason="(\w+)"\} (\d+)$/gm)];
+  return counts.filter(([, reason]) => reason !== "OK").reduce((sum, [, , count]) => sum + Number(count), 0);
 }
 
 const sign = (reference: string, options: Parameters<StowdClient["createSignedUrl"]>[1]) => client.createSignedUrl(reference, options);
@@ -331,7 +331,11 @@ describe("what a daemon-signed URL must be", () => {
       await sdk.write(large, randomBytes(32 * MiB));
       const count = async (code: string) => {
         const text = (await httpRequest(`${unlimited.httpUrl}/metrics`)).body.toString();
-        return Number(new RegExp(`^stowd_rpc_requests_total\\{method="SignedUrl.GET",code="${code}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+        const series = new RegExp(
+          `^stowd_http_requests_total\\{handler="signed_url",method="GET",code="\\d+",reason="${code}"\\} (\\d+)$`,
+          "gm",
+        );
+        return [...text.matchAll(series)].reduce((sum, [, count]) => sum + Number(count), 0);
       };
       const { url } = await sdk.createSignedUrl(large, { method: "GET", expiresInSeconds: 60 });
       await new Promise<void>((resolve) => {
@@ -345,12 +349,13 @@ describe("what a daemon-signed URL must be", () => {
     }
   });
 
-  it("counts each request in stowd_rpc_requests_total by method and outcome", async () => {
+  it("counts each request in stowd_http_requests_total by method, status and reason, and times it", async () => {
     const url = await getUrl(reference);
     expect((await httpRequest(url)).status).toBe(200);
     expect((await httpRequest(url.replace("X-Stowd-Signer=", "X-Stowd-Signer=x"))).status).toBe(403);
     const text = (await httpRequest(`${d.httpUrl}/metrics`)).body.toString();
-    expect(text).toMatch(/stowd_rpc_requests_total\{method="SignedUrl.GET",code="OK"\} [1-9]/);
-    expect(text).toMatch(/stowd_rpc_requests_total\{method="SignedUrl.GET",code="BAD_SIGNATURE"\} [1-9]/);
+    expect(text).toMatch(/^stowd_http_requests_total\{handler="signed_url",method="GET",code="200",reason="OK"\} [1-9]/m);
+    expect(text).toMatch(/^stowd_http_requests_total\{handler="signed_url",method="GET",code="403",reason="BAD_SIGNATURE"\} [1-9]/m);
+    expect(text).toMatch(/^stowd_http_request_duration_seconds_count\{handler="signed_url",method="GET",code="200"\} [1-9]/m);
   });
 });

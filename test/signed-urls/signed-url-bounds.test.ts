@@ -28,9 +28,15 @@ async function metric(d: SignedUrlDaemon, series: string): Promise<number> {
 
 const callsInProgress = (d: SignedUrlDaemon) => metric(d, "stowd_calls_in_progress");
 
-/** stowd_rpc_requests_total of signed requests of `method` that ended with `code`. */
-const signedOutcomes = (d: SignedUrlDaemon, method: string, code: string) =>
-  metric(d, `stowd_rpc_requests_total{method="SignedUrl.${method}",code="${code}"}`);
+/** stowd_http_requests_total of signed requests of `method` that ended with `reason`, whatever their status. */
+async function signedOutcomes(d: SignedUrlDaemon, method: string, reason: string): Promise<number> {
+  const text = (await httpRequest(`${d.httpUrl}/metrics`)).body.toString();
+  const series = new RegExp(
+    `^stowd_http_requests_total\\{handler="signed_url",method="${method}",code="\\d+",reason="${reason}"\\} (\\d+)$`,
+    "gm",
+  );
+  return [...text.matchAll(series)].reduce((sum, [, count]) => sum + Number(count), 0);
+}
 
 async function signedGet(client: StowdClient, reference: string): Promise<string> {
   return (await client.createSignedUrl(reference, { method: "GET", expiresInSeconds: 60 })).url;

@@ -25,6 +25,8 @@ import { referenceOf } from "../kit/object-reference.js";
 import { defaultRetryPolicy, withRetries, type RetryPolicy } from "../kit/retry.js";
 import { AZURE_KIND, fromAzureError, isRetryableAzureError } from "./errors.js";
 import type { AzureStoreOptions } from "./config.js";
+import { traceContextPolicy } from "./trace-context.js";
+import { daemonTracer } from "../../observability/tracing.js";
 import { MiB } from "../../../common/units.js";
 
 const DEFAULT_BLOCK_BYTES = 8 * MiB;
@@ -69,6 +71,7 @@ export function createAzureContext(options: AzureStoreOptions): AzureContext {
     retryOptions: { maxTries: 1 },
     userAgentOptions: { userAgentPrefix: "stowd" },
   });
+  if (daemonTracer() !== undefined) pipeline.factories.push(traceContextPolicy);
   return {
     account,
     endpoint,

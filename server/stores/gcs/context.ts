@@ -12,6 +12,8 @@ import { GCS_DEFAULT_SCOPES } from "./config.js";
 import { GCS_KIND, fromGcsError, isRetryableGcsError } from "./errors.js";
 import type { GcsStoreOptions } from "./config.js";
 import { addRequestOptions } from "./requests.js";
+import { traceContextInterceptor } from "./trace-context.js";
+import { daemonTracer } from "../../observability/tracing.js";
 import { MiB } from "../../../common/units.js";
 
 const CHUNK_GRANULARITY = 256 * 1024;
@@ -100,6 +102,7 @@ function createStorage(options: GcsStoreOptions, endpoint: string, policy: Retry
   // agent.destroy(), which stalls every other request in flight (tested:
   // "breaking off one download does not disturb others in flight").
   storage.interceptors.push(addRequestOptions({ forever: false }));
+  if (daemonTracer() !== undefined) storage.interceptors.push(traceContextInterceptor);
   return storage;
 }
 

@@ -12,6 +12,8 @@ import { defaultRetryPolicy, withRetries, type RetryPolicy } from "../kit/retry.
 import type { S3StoreOptions } from "./config.js";
 import { S3_KIND, fromS3Error, isRetryableS3Error } from "./errors.js";
 import { signPartStreams } from "./part-body.js";
+import { propagateTraceContext } from "./trace-context.js";
+import { daemonTracer } from "../../observability/tracing.js";
 import { MiB } from "../../../common/units.js";
 
 const GiB = 1 << 30;
@@ -114,6 +116,7 @@ function createClient(options: S3StoreOptions, region: string, customEndpoint: b
   };
   const client = new S3Client(config);
   signPartStreams(client);
+  if (daemonTracer() !== undefined) propagateTraceContext(client);
   if (customEndpoint) {
     // RGW 16 reads the copy-source condition only under its old name
     // x-amz-copy-if-match (and ignores it on UploadPartCopy): send both.

@@ -11,6 +11,7 @@ import type { SignOptions, SignedUrl } from "../raw-store.js";
 import { locate, requireS3Key, type S3Context } from "./context.js";
 import { S3_KIND } from "./errors.js";
 import { base64 } from "./metadata.js";
+import { traceHeaderNames } from "../../observability/tracing-context.js";
 
 export async function signUrl(ctx: S3Context, ref: Ref, options: SignOptions): Promise<SignedUrl> {
   const loc = locate(ref);
@@ -27,9 +28,11 @@ export async function signUrl(ctx: S3Context, ref: Ref, options: SignOptions): P
     );
   }
   const expires = new Date(Date.now() + options.expiresInSeconds * 1000);
+  // With tracing on, the client adds trace headers to every request (trace-context.ts): a URL must not require them.
   if (options.method === "GET") {
     const url = await getSignedUrl(ctx.client, new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
       expiresIn: options.expiresInSeconds,
+      unsignableHeaders: new Set(traceHeaderNames()),
     });
     return { url, requiredHeaders: {}, expires };
   }
@@ -53,6 +56,7 @@ export async function signUrl(ctx: S3Context, ref: Ref, options: SignOptions): P
     {
       expiresIn: options.expiresInSeconds,
       signableHeaders: new Set(["content-type", "content-md5"]),
+      unsignableHeaders: new Set(traceHeaderNames()),
       unhoistableHeaders: new Set([`x-amz-meta-${FLYTE_CONTENT_MD5_KEY}`]),
     },
   );
