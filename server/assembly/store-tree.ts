@@ -10,14 +10,14 @@ import type { StowdConfig } from "../config/config.js";
 import { configuredBackends } from "./backends.js";
 import { withCache, type CachedStore, type InvalidationBus } from "../decorators/cached-store.js";
 import { combineInvalidationBuses } from "../decorators/combined-invalidation-bus.js";
-import { withContainerPolicy } from "../decorators/container-policy.js";
+import { containerPolicyIsOn, withContainerPolicy } from "../decorators/container-policy.js";
 import { withDownloadLimit } from "../decorators/download-limit.js";
 import { withMetrics } from "../decorators/metered-store.js";
 import { withTracing } from "../decorators/traced-store.js";
 import { daemonTracer } from "../observability/tracing.js";
 import { createSchemeRouter, type Backend } from "../decorators/scheme-router.js";
 import type { StoreTree } from "../decorators/store-tree.js";
-import { layerOutcomeCounters } from "../observability/layer-outcomes.js";
+import { layerOutcomeCounters, type LayerOutcomeCounters } from "../observability/layer-outcomes.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DaemonUrlSigner, RawStore } from "../stores/raw-store.js";
 import { MiB } from "../../common/units.js";
@@ -71,6 +71,7 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     appliesTo: (scheme) => primary !== undefined && router.canonicalScheme(scheme) === primary,
     container: storage.container,
     enableMultiContainer: storage.enableMultiContainer,
+    ...(containerPolicyIsOn(storage) ? { onReject: refusalCounter(layerOutcomeCounters(metrics, "container_policy", ["refused"])) } : {}),
   });
   let bus = options.invalidationBus;
   let closeBus = async () => {};
@@ -108,8 +109,8 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     root = cached;
   }
   if (storage.limits.maxDownloadMBs > 0) {
-    const outcomes = layerOutcomeCounters(metrics, "download_limit", ["refused"]);
-    root = withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject: () => outcomes.refused.inc() });
+    const onReject = refusalCounter(layerOutcomeCounters(metrics, "download_limit", ["refused"]));
+    root = withDownloadLimit(root, { maxDownloadMBs: storage.limits.maxDownloadMBs, onReject });
   }
   return {
     root,
@@ -121,3 +122,5 @@ export async function buildStoreTree(config: StowdConfig, options: StoreTreeOpti
     },
   };
 }
+
+const refusalCounter = (outcomes: LayerOutcomeCounters<"refused">) => () => outcomes.refused.inc();

@@ -15,13 +15,21 @@ export interface ContainerPolicyOptions {
   container: string;
   /** Flyte's `enable-multicontainer`. */
   enableMultiContainer: boolean;
+  /** Called for each refused reference (the refusal metric). */
+  onReject?: () => void;
+}
+
+/** Whether the policy refuses anything: a container is set and multi-container is off. */
+export function containerPolicyIsOn(options: Pick<ContainerPolicyOptions, "container" | "enableMultiContainer">): boolean {
+  return !options.enableMultiContainer && options.container !== "";
 }
 
 export function withContainerPolicy(inner: RawStore, options: ContainerPolicyOptions): RawStore {
-  if (options.enableMultiContainer || options.container === "") return inner;
+  if (!containerPolicyIsOn(options)) return inner;
   const check = (ref: Ref): void => {
     if (ref.container === options.container || !options.appliesTo(ref.scheme)) return;
     const reference = formatReference(ref, ref.key);
+    options.onReject?.();
     throw new StowdError(
       "CONTAINER_NOT_ALLOWED",
       `${reference} names container "${ref.container}", but this daemon serves only "${options.container}" on ${ref.scheme}://; set storage.enable-multicontainer: true to allow other containers`,

@@ -137,7 +137,7 @@ export function createMetrics(): Metrics {
     }),
     layerOutcomes: new Counter({
       name: "stowd_layer_outcomes_total",
-      help: "Outcomes a layer of the store tree decides itself: cache hit, miss, evicted, skipped_too_large; download_limit refused.",
+      help: "Outcomes a layer of the store tree decides itself: cache hit, miss, evicted, skipped_too_large; download_limit and container_policy refused.",
       labelNames: ["layer", "outcome"],
       registers,
     }),

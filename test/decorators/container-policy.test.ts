@@ -21,10 +21,12 @@ describeRawStoreConformance("container-policy(memory)", {
 
 describe("container policy", () => {
   it("refuses another container under every scheme it applies to, and lets others through", async () => {
+    let refusals = 0;
     const store = withContainerPolicy(createMemoryStore(), {
       appliesTo: (scheme) => scheme === "mem" || scheme === "mem2",
       container: "mine",
       enableMultiContainer: false,
+      onReject: () => refusals++,
     });
     for (const scheme of ["mem", "mem2"]) {
       await expect(store.head({ scheme, container: "other", key: "k", authority: "other" }, never)).rejects.toMatchObject({
@@ -32,5 +34,7 @@ describe("container policy", () => {
       });
     }
     expect(await store.head({ scheme: "elsewhere", container: "other", key: "k", authority: "other" }, never)).toBeUndefined();
+    expect(await store.head({ scheme: "mem", container: "mine", key: "k", authority: "mine" }, never)).toBeUndefined();
+    expect(refusals).toBe(2); // one per refused call: the metric stowd_layer_outcomes_total{layer="container_policy"} counts them
   });
 });
