@@ -1,19 +1,25 @@
 // Timing one stream operation (MB/s, CPU of both ends, peak server RSS) and
 // a closed-loop unary load (calls/s, latency percentiles, CPU per call).
-import { measureRss, procCpuSeconds, selfCpuSeconds } from "./proc-stats.js";
+import { measureRss, procCpuSeconds, procFaults, selfCpuSeconds } from "./proc-stats.js";
 import { percentile } from "./stats.js";
 import type { StreamRun, UnaryRun } from "../report/results.js";
 
 export async function timedStream(serverPid: number | undefined, op: () => Promise<unknown>, bytes: number): Promise<StreamRun> {
   const timed = async () => {
     const serverCpu = serverPid === undefined ? 0 : procCpuSeconds(serverPid);
+    const serverFaults = serverPid === undefined ? undefined : procFaults(serverPid);
     const clientCpu = selfCpuSeconds();
     const start = performance.now();
     await op();
     const seconds = (performance.now() - start) / 1000;
+    const faultsNow = serverPid === undefined ? undefined : procFaults(serverPid);
     return {
       seconds,
       server: serverPid === undefined ? null : procCpuSeconds(serverPid) - serverCpu,
+      faults:
+        serverFaults === undefined || faultsNow === undefined
+          ? null
+          : { minorPer4KiB: (faultsNow.minor - serverFaults.minor) / (bytes / 4096), major: faultsNow.major - serverFaults.major },
       client: selfCpuSeconds() - clientCpu,
     };
   };
@@ -24,6 +30,7 @@ export async function timedStream(serverPid: number | undefined, op: () => Promi
     seconds,
     serverCpuPct: value.server === null ? null : (100 * value.server) / seconds,
     clientCpuPct: (100 * value.client) / seconds,
+    serverFaults: value.faults,
     rss,
   };
 }

@@ -28,6 +28,13 @@ export function procCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** Page faults a process has taken so far, from /proc/<pid>/stat: minor (no disk read) and major. */
+export function procFaults(pid: number): { minor: number; major: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+  return { minor: Number(fields[7]), major: Number(fields[9]) };
+}
+
 /** CPU seconds this (client) process has used so far. */
 export function selfCpuSeconds(): number {
   const { user, system } = process.cpuUsage();

@@ -10,6 +10,12 @@ export interface StreamRun {
   serverCpuPct: number | null;
   /** CPU of the client (benchmark) process, % of one core. */
   clientCpuPct: number;
+  /**
+   * The server process's page faults during the run: minor ones per 4 KiB of payload, and major ones; null
+   * without a server process (absent in results recorded before issue 15). Kept to explain runs whose CPU per
+   * byte jumps with the code unchanged (BENCHMARKS.md, "file:// at 512 MiB").
+   */
+  serverFaults?: { minorPer4KiB: number; major: number } | null;
   rss: RssSample | null;
 }
 

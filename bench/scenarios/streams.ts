@@ -4,7 +4,7 @@
 import { MiB } from "../common.js";
 import { whileAlive, type Child } from "../harness/children.js";
 import { timedStream } from "../harness/measure.js";
-import type { StreamCell, StreamSection } from "../report/results.js";
+import type { StreamCell, StreamRun, StreamSection } from "../report/results.js";
 import type { StreamTarget } from "../targets/stream-target.js";
 
 export interface StreamScenarioOptions {
@@ -50,14 +50,14 @@ export async function runStreamScenario(o: StreamScenarioOptions): Promise<Strea
         await guard(t.reset(nameOf(i)));
         const r = await guard(timedStream(t.serverPid, () => t.write(nameOf(i), payload), size));
         writes[i]?.runs.push(r);
-        o.progress(`${o.id}: write ${size / MiB} MiB ${t.label} run ${run + 1}/${o.runs}: ${r.mbps.toFixed(0)} MB/s`);
+        o.progress(`${o.id}: write ${size / MiB} MiB ${t.label} run ${run + 1}/${o.runs}: ${r.mbps.toFixed(0)} MB/s${faultsText(r)}`);
       }
     }
     for (let run = 0; run < o.runs; run++) {
       for (const [i, t] of o.targets.entries()) {
         const r = await guard(timedStream(t.serverPid, () => t.read(nameOf(i), size), size));
         reads[i]?.runs.push(r);
-        o.progress(`${o.id}: read ${size / MiB} MiB ${t.label} run ${run + 1}/${o.runs}: ${r.mbps.toFixed(0)} MB/s`);
+        o.progress(`${o.id}: read ${size / MiB} MiB ${t.label} run ${run + 1}/${o.runs}: ${r.mbps.toFixed(0)} MB/s${faultsText(r)}`);
       }
     }
     // Every byte, once per path (and so what the writes stored), then give the memory back.
@@ -75,4 +75,10 @@ export async function runStreamScenario(o: StreamScenarioOptions): Promise<Strea
     cells,
     notes: o.notes,
   };
+}
+
+/** The server's CPU and page faults of a run, for the progress line: what to look at when a run is slow. */
+function faultsText(r: StreamRun): string {
+  if (r.serverCpuPct === null || r.serverFaults === undefined || r.serverFaults === null) return "";
+  return `, server ${r.serverCpuPct.toFixed(0)}% CPU, ${r.serverFaults.minorPer4KiB.toFixed(3)} minor faults per 4 KiB, ${r.serverFaults.major} major`;
 }
