@@ -6,6 +6,7 @@ import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { CHUNK_BYTES, SERVER_OPTIONS, makePayload } from "../common.js";
 import { bareService } from "./bare-grpc-service.js";
+import { announcePort, exitWithBenchmark } from "./ceiling-process.js";
 
 const size = Number(process.argv[2]);
 if (!Number.isSafeInteger(size) || size <= 0) {
@@ -53,15 +54,6 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p
     console.error(`bare-server: ${err.message}`);
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ port }) + "\n");
+  announcePort(port);
 });
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    server.forceShutdown();
-    process.exit(0);
-  });
-}
-// The benchmark owns this process: exit when it goes away.
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
+exitWithBenchmark(() => server.forceShutdown());

@@ -12,6 +12,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { announcePort, exitWithBenchmark } from "./ceiling-process.js";
 
 const dir = process.argv[2];
 if (dir === undefined || dir === "") {
@@ -75,13 +76,5 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     res.end(`${err instanceof Error ? err.message : String(err)}\n`);
   });
 });
-server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + "\n");
-});
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => process.exit(0));
-}
-// The benchmark owns this process: exit when it goes away.
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
+server.listen(0, "127.0.0.1", () => announcePort((server.address() as AddressInfo).port));
+exitWithBenchmark();

@@ -9,6 +9,7 @@ import { once } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { CHUNK_BYTES, makePayload } from "../common.js";
+import { announcePort, exitWithBenchmark } from "./ceiling-process.js";
 
 const size = Number(process.argv[2]);
 if (!Number.isSafeInteger(size) || size <= 0) {
@@ -62,13 +63,5 @@ server.on("stream", (stream, headers) => {
     stream.end();
   }
 });
-server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + "\n");
-});
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => process.exit(0));
-}
-// The benchmark owns this process: exit when it goes away.
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
+server.listen(0, "127.0.0.1", () => announcePort((server.address() as AddressInfo).port));
+exitWithBenchmark();

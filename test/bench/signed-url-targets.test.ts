@@ -11,10 +11,10 @@ import { makePayload } from "../../bench/common.js";
 import { stopAll } from "../../bench/harness/children.js";
 import { startBareHttpFileServer } from "../../bench/harness/ceiling-servers.js";
 import { startStowdDaemon, type StowdDaemon } from "../../bench/harness/stowd-daemon.js";
-import { runStreamScenario } from "../../bench/scenarios/streams.js";
 import { createBareHttpTarget } from "../../bench/targets/bare-http-target.js";
 import { createStowdSignedUrlTarget } from "../../bench/targets/stowd-signed-url-target.js";
 import type { StreamTarget } from "../../bench/targets/stream-target.js";
+import { expectWrongByteCaught, runOnceThroughEveryTarget } from "./every-target-checks.js";
 
 const SIZE = 3 * 1024 * 1024 + 1; // a partial last chunk
 const payload = makePayload(SIZE);
@@ -46,32 +46,12 @@ afterAll(async () => {
 
 describe("bench signed URL targets", () => {
   it("write and read the same bytes through every path, and the scenario records one run per op", async () => {
-    const section = await runStreamScenario({
-      id: "t",
-      title: "t",
-      targets,
-      baselines: ["bare node:http file server"],
-      sizes: [SIZE],
-      runs: 1,
-      payload,
-      children: [daemon.child],
-      notes: [],
-      progress: () => undefined,
-    });
-    expect(section.cells.map((c) => `${c.op} ${c.target} ${c.runs.length}`).sort()).toEqual(
-      targets.flatMap((t) => [`read ${t.label} 1`, `write ${t.label} 1`]).sort(),
-    );
+    const section = await runOnceThroughEveryTarget(targets, "bare node:http file server", payload, [daemon.child]);
     for (const cell of section.cells) expect(cell.runs[0]?.mbps).toBeGreaterThan(0);
   });
 
   it("catches a wrong byte on every path", async () => {
-    const other = Buffer.from(payload);
-    other[SIZE - 1] = (other[SIZE - 1] ?? 0) ^ 1;
-    for (const t of targets) {
-      await t.reset("verify");
-      await t.write("verify", payload);
-      await expect(t.read("verify", SIZE, other), t.label).rejects.toThrow(/wrong bytes at offset/);
-    }
+    await expectWrongByteCaught(targets, payload);
   });
 
   it("names the HTTP status and the daemon's reason when a signed URL is refused", async () => {

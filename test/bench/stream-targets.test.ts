@@ -10,12 +10,12 @@ import { makePayload } from "../../bench/common.js";
 import { stopAll } from "../../bench/harness/children.js";
 import { startBareGrpcServer, startBareHttp2Server } from "../../bench/harness/ceiling-servers.js";
 import { startStowdDaemon, type StowdDaemon } from "../../bench/harness/stowd-daemon.js";
-import { runStreamScenario } from "../../bench/scenarios/streams.js";
 import { createBareGrpcTarget } from "../../bench/targets/bare-grpc-target.js";
 import { createBareHttp2Target } from "../../bench/targets/bare-http2-target.js";
 import { createStowdGrpcJsTarget } from "../../bench/targets/stowd-grpc-js-target.js";
 import { createStowdSdkTarget } from "../../bench/targets/stowd-sdk-target.js";
 import type { StreamTarget } from "../../bench/targets/stream-target.js";
+import { expectWrongByteCaught, runOnceThroughEveryTarget } from "./every-target-checks.js";
 
 const SIZE = 3 * 1024 * 1024 + 1; // a partial last chunk
 const payload = makePayload(SIZE);
@@ -48,21 +48,7 @@ afterAll(async () => {
 
 describe("bench stream targets", () => {
   it("write and read the same bytes through every path, and the scenario records one run per op", async () => {
-    const section = await runStreamScenario({
-      id: "t",
-      title: "t",
-      targets,
-      baselines: ["bare grpc-js"],
-      sizes: [SIZE],
-      runs: 1,
-      payload,
-      children: [daemon.child],
-      notes: [],
-      progress: () => undefined,
-    });
-    expect(section.cells.map((c) => `${c.op} ${c.target} ${c.runs.length}`).sort()).toEqual(
-      targets.flatMap((t) => [`read ${t.label} 1`, `write ${t.label} 1`]).sort(),
-    );
+    const section = await runOnceThroughEveryTarget(targets, "bare grpc-js", payload, [daemon.child]);
     for (const cell of section.cells) {
       expect(cell.runs[0]?.mbps).toBeGreaterThan(0);
       expect(cell.runs[0]?.rss?.peakMiB).toBeGreaterThan(0);
@@ -70,11 +56,6 @@ describe("bench stream targets", () => {
   });
 
   it("catches a wrong byte on every path", async () => {
-    const other = Buffer.from(payload);
-    other[SIZE - 1] = (other[SIZE - 1] ?? 0) ^ 1;
-    for (const t of targets) {
-      await t.write("verify", payload);
-      await expect(t.read("verify", SIZE, other), t.label).rejects.toThrow(/wrong bytes at offset/);
-    }
+    await expectWrongByteCaught(targets, payload);
   });
 });
